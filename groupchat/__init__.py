@@ -1,0 +1,154 @@
+"""groupchat: multi-agent conversations where LLM agents and people talk in one shared chat.
+
+Names are loaded on first use, so ``import groupchat`` stays fast and pulls in no front-end.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # events and messages
+    "ChatEnded": "groupchat.events",
+    "ChatStarted": "groupchat.events",
+    "ErrorEvent": "groupchat.events",
+    "Event": "groupchat.events",
+    "HumanInputRequested": "groupchat.events",
+    "MessagePosted": "groupchat.events",
+    "ParticipantInfo": "groupchat.events",
+    "ParticipantJoined": "groupchat.events",
+    "ParticipantLeft": "groupchat.events",
+    "Paused": "groupchat.events",
+    "Resumed": "groupchat.events",
+    "SpeakerSelected": "groupchat.events",
+    "TextDelta": "groupchat.events",
+    "ToolCall": "groupchat.events",
+    "ToolResult": "groupchat.events",
+    "TurnSkipped": "groupchat.events",
+    "TurnStarted": "groupchat.events",
+    "dump_event": "groupchat.events",
+    "parse_event": "groupchat.events",
+    "Message": "groupchat.messages",
+    "ToolCallPart": "groupchat.messages",
+    "ToolResultPart": "groupchat.messages",
+    "Usage": "groupchat.messages",
+    # bus
+    "EventBus": "groupchat.bus",
+    "Subscription": "groupchat.bus",
+    "ChatClosedError": "groupchat.bus",
+    # participants
+    "AwaitingInput": "groupchat.participant",
+    "ChatView": "groupchat.participant",
+    "EndChat": "groupchat.participant",
+    "Participant": "groupchat.participant",
+    "Pass": "groupchat.participant",
+    "Reply": "groupchat.participant",
+    "InputChannel": "groupchat.channel",
+    "HumanParticipant": "groupchat.agents",
+    "ScriptedAgent": "groupchat.agents",
+    # the manager
+    "ChatResult": "groupchat.chat",
+    "GroupChat": "groupchat.chat",
+    # selection
+    "CandidateFilter": "groupchat.policies",
+    "FunctionPolicy": "groupchat.policies",
+    "ManualPolicy": "groupchat.policies",
+    "MentionPolicy": "groupchat.policies",
+    "RandomPolicy": "groupchat.policies",
+    "RoundRobinPolicy": "groupchat.policies",
+    "Selection": "groupchat.policies",
+    "SelectionError": "groupchat.policies",
+    "SelectionPolicy": "groupchat.policies",
+    "TransitionGraphPolicy": "groupchat.policies",
+    "exclude_last_speaker": "groupchat.policies",
+    # termination
+    "ExternalStop": "groupchat.termination",
+    "MaxMessages": "groupchat.termination",
+    "SourceMatch": "groupchat.termination",
+    "Termination": "groupchat.termination",
+    "TextMention": "groupchat.termination",
+    "Timeout": "groupchat.termination",
+    "TokenBudget": "groupchat.termination",
+    # team specs
+    "SpecError": "groupchat.spec",
+    "TeamSpec": "groupchat.spec",
+    "load_spec": "groupchat.spec",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'groupchat' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from groupchat.agents import HumanParticipant, ScriptedAgent
+    from groupchat.bus import ChatClosedError, EventBus, Subscription
+    from groupchat.channel import InputChannel
+    from groupchat.chat import ChatResult, GroupChat
+    from groupchat.events import (
+        ChatEnded,
+        ChatStarted,
+        ErrorEvent,
+        Event,
+        HumanInputRequested,
+        MessagePosted,
+        ParticipantInfo,
+        ParticipantJoined,
+        ParticipantLeft,
+        Paused,
+        Resumed,
+        SpeakerSelected,
+        TextDelta,
+        ToolCall,
+        ToolResult,
+        TurnSkipped,
+        TurnStarted,
+        dump_event,
+        parse_event,
+    )
+    from groupchat.messages import Message, ToolCallPart, ToolResultPart, Usage
+    from groupchat.participant import (
+        AwaitingInput,
+        ChatView,
+        EndChat,
+        Participant,
+        Pass,
+        Reply,
+    )
+    from groupchat.policies import (
+        CandidateFilter,
+        FunctionPolicy,
+        ManualPolicy,
+        MentionPolicy,
+        RandomPolicy,
+        RoundRobinPolicy,
+        Selection,
+        SelectionError,
+        SelectionPolicy,
+        TransitionGraphPolicy,
+        exclude_last_speaker,
+    )
+    from groupchat.spec import SpecError, TeamSpec, load_spec
+    from groupchat.termination import (
+        ExternalStop,
+        MaxMessages,
+        SourceMatch,
+        Termination,
+        TextMention,
+        Timeout,
+        TokenBudget,
+    )

@@ -1,0 +1,388 @@
+"""The in-process event bus: one ordered log per chat, many subscribers per chat.
+
+Each chat is an append-only log. Publishing stamps the event (chat id, next sequence number,
+UTC time, the publisher's sender) and appends it; subscribers read the log through their own
+cursor, so a subscriber may start from any retained sequence number and every subscriber sees
+the same order.
+
+Falling behind. A subscriber's buffer is the part of the log it has not read yet, bounded by its
+``maxsize``:
+
+* a *durable* subscriber (the default; the transcript store is one) never loses an event: when
+  it is ``maxsize`` events behind, publishers wait until it has caught up to half of that, so
+  the chat slows down instead;
+* a non-durable subscriber (``durable=False``, e.g. a display) never slows the chat. It still
+  reads every event the bus retains; if the bus was created with ``retain=N`` and trims events
+  the subscriber had not read yet, its next read raises :class:`SubscriberLagged`.
+
+Closing a chat lets every subscriber read what is left and then ends its iteration; publishing
+to a closed chat raises :class:`ChatClosedError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from groupchat.events import Event, EventBase, MessagePosted
+
+__all__ = [
+    "ChatClosedError",
+    "EventBus",
+    "EventsUnavailableError",
+    "Publisher",
+    "Subscription",
+    "SubscriberLagged",
+]
+
+E = TypeVar("E", bound=EventBase)
+
+
+class ChatClosedError(RuntimeError):
+    """Raised when publishing to a chat that has been closed."""
+
+
+class EventsUnavailableError(LookupError):
+    """Raised when subscribing from a sequence number the bus no longer retains."""
+
+
+class SubscriberLagged(RuntimeError):
+    """Raised to a non-durable subscriber whose unread events were trimmed from the log."""
+
+    def __init__(self, chat_id: str, wanted: int, oldest: int) -> None:
+        super().__init__(
+            f"subscriber of chat {chat_id} fell behind: events {wanted}..{oldest - 1} were trimmed"
+        )
+        self.wanted = wanted
+        self.oldest = oldest
+
+
+class _ChatLog:
+    """The ordered events of one chat and who is reading them."""
+
+    __slots__ = (
+        "base",
+        "chat_id",
+        "closed",
+        "events",
+        "readers_waiting",
+        "retain",
+        "space_waiters",
+        "subscribers",
+    )
+
+    def __init__(self, chat_id: str, retain: int | None, start_seq: int) -> None:
+        self.chat_id = chat_id
+        self.events: list[Any] = []
+        self.base = start_seq  # seq of events[0]
+        self.closed = False
+        self.retain = retain
+        self.subscribers: list[Subscription] = []
+        self.readers_waiting: list[Subscription] = []
+        self.space_waiters: list[asyncio.Future[None]] = []
+
+    @property
+    def next_seq(self) -> int:
+        return self.base + len(self.events)
+
+    def blocked(self) -> bool:
+        end = self.base + len(self.events)
+        for sub in self.subscribers:
+            if sub.durable and end - sub.cursor >= sub.maxsize:
+                return True
+        return False
+
+    async def wait_for_space(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self.closed and self.blocked():
+            fut: asyncio.Future[None] = loop.create_future()
+            self.space_waiters.append(fut)
+            try:
+                await fut
+            finally:
+                if fut in self.space_waiters:
+                    self.space_waiters.remove(fut)
+
+    def append(self, event: Any) -> None:
+        self.events.append(event)
+        if self.readers_waiting:
+            self._wake_readers()
+        if self.retain is not None and len(self.events) >= 2 * self.retain + 64:
+            self._trim()
+
+    def _wake_readers(self) -> None:
+        for sub in self.readers_waiting:
+            waiter = sub.waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+        self.readers_waiting.clear()
+
+    def _trim(self) -> None:
+        assert self.retain is not None
+        keep_from = self.next_seq - self.retain
+        for sub in self.subscribers:
+            if sub.durable:
+                keep_from = min(keep_from, sub.cursor)
+        drop = keep_from - self.base
+        if drop > 0:
+            del self.events[:drop]
+            self.base += drop
+
+    def release_space(self) -> None:
+        """Wake waiting publishers once every durable subscriber is at most half full."""
+        end = self.base + len(self.events)
+        for sub in self.subscribers:
+            if sub.durable and end - sub.cursor > sub.maxsize // 2:
+                return
+        for fut in self.space_waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self.space_waiters.clear()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake_readers()
+        for fut in self.space_waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self.space_waiters.clear()
+
+
+class Subscription:
+    """An async iterator over one chat's events from a starting sequence number.
+
+    Iteration ends when the chat is closed and every event has been read, or when
+    :meth:`close` is called.
+    """
+
+    __slots__ = ("_log", "cursor", "durable", "maxsize", "waiter")
+
+    def __init__(self, log: _ChatLog, start: int, maxsize: int, durable: bool) -> None:
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1")
+        self._log: _ChatLog | None = log
+        self.cursor = start
+        self.maxsize = maxsize
+        self.durable = durable
+        self.waiter: asyncio.Future[None] | None = None
+
+    @property
+    def lag(self) -> int:
+        """How many published events this subscriber has not read yet."""
+        log = self._log
+        return 0 if log is None else log.next_seq - self.cursor
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        while True:
+            log = self._log
+            if log is None:
+                raise StopAsyncIteration
+            index = self.cursor - log.base
+            if index < 0:
+                raise SubscriberLagged(log.chat_id, self.cursor, log.base)
+            if index < len(log.events):
+                self.cursor += 1
+                if log.space_waiters and self.durable:
+                    log.release_space()
+                return log.events[index]  # type: ignore[no-any-return]
+            if log.closed:
+                self.close()
+                raise StopAsyncIteration
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiter = waiter
+            log.readers_waiting.append(self)
+            try:
+                await waiter
+            finally:
+                self.waiter = None
+                if self in log.readers_waiting:
+                    log.readers_waiting.remove(self)
+
+    def close(self) -> None:
+        """Stop reading; a durable subscriber no longer holds the chat back."""
+        log = self._log
+        if log is None:
+            return
+        self._log = None
+        if self in log.subscribers:
+            log.subscribers.remove(self)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+        if log.space_waiters:
+            log.release_space()
+
+
+class Publisher:
+    """A right to publish to one chat as one sender. The bus stamps that sender on every event."""
+
+    __slots__ = ("_log", "sender")
+
+    def __init__(self, log: _ChatLog, sender: str) -> None:
+        self._log = log
+        self.sender = sender
+
+    @property
+    def chat_id(self) -> str:
+        return self._log.chat_id
+
+    def emit_nowait(self, cls: type[E], /, **fields: Any) -> E:
+        """Like :meth:`emit` but never waits: for the rare events that must not be deferred
+        (a person's interjection), at the cost of a durable buffer briefly over its bound."""
+        log = self._log
+        if log.closed:
+            raise ChatClosedError(f"chat {log.chat_id} is closed")
+        return self._stamp(log, cls, fields)
+
+    def _stamp(self, log: _ChatLog, cls: type[E], fields: dict[str, Any]) -> E:
+        event = cls(
+            chat_id=log.chat_id,
+            seq=log.base + len(log.events),
+            time=datetime.now(UTC),
+            sender=self.sender,
+            **fields,
+        )
+        if cls is MessagePosted and event.message.sender != self.sender:  # type: ignore[attr-defined]
+            raise ValueError(
+                f"{self.sender} cannot post a message as {event.message.sender}"  # type: ignore[attr-defined]
+            )
+        log.append(event)
+        return event
+
+    async def emit(self, cls: type[E], /, **fields: Any) -> E:
+        """Build an event of type ``cls`` from ``fields``, stamp it and append it to the chat.
+
+        Waits while a durable subscriber is full. Nothing is appended if the fields are invalid,
+        so sequence numbers never have gaps.
+        """
+        log = self._log
+        if log.space_waiters or log.blocked():
+            await log.wait_for_space()
+        if log.closed:
+            raise ChatClosedError(f"chat {log.chat_id} is closed")
+        return self._stamp(log, cls, fields)
+
+
+class EventBus:
+    """Ordered per-chat event logs shared by publishers and subscribers in one process.
+
+    ``retain`` bounds how many already-read events each chat keeps in memory (``None`` keeps
+    them all while the bus lives, so a late subscriber can start from sequence number 0).
+    """
+
+    def __init__(self, *, retain: int | None = None) -> None:
+        if retain is not None and retain < 1:
+            raise ValueError("retain must be at least 1")
+        self._retain = retain
+        self._chats: dict[str, _ChatLog] = {}
+
+    def open(self, chat_id: str | None = None, *, start_seq: int = 0) -> str:
+        """Create the log of a chat (or reopen a closed one) and return its id.
+
+        ``start_seq`` is where numbering begins for a new log, used to continue a stored chat.
+        """
+        chat_id = chat_id or uuid.uuid4().hex[:12]
+        log = self._chats.get(chat_id)
+        if log is None:
+            self._chats[chat_id] = _ChatLog(chat_id, self._retain, start_seq)
+        elif log.closed:
+            log.closed = False
+        return chat_id
+
+    def _log(self, chat_id: str) -> _ChatLog:
+        try:
+            return self._chats[chat_id]
+        except KeyError:
+            raise KeyError(f"no chat {chat_id!r} on this bus") from None
+
+    def chats(self) -> list[str]:
+        return list(self._chats)
+
+    def is_closed(self, chat_id: str) -> bool:
+        return self._log(chat_id).closed
+
+    def next_seq(self, chat_id: str) -> int:
+        return self._log(chat_id).next_seq
+
+    def publisher(self, chat_id: str, sender: str) -> Publisher:
+        """A publisher for ``chat_id`` whose events all carry ``sender``."""
+        if not sender:
+            raise ValueError("a publisher needs a sender")
+        return Publisher(self._log(chat_id), sender)
+
+    def subscribe(
+        self,
+        chat_id: str,
+        *,
+        start: int | None = 0,
+        maxsize: int = 1024,
+        durable: bool = True,
+    ) -> Subscription:
+        """Read ``chat_id`` from sequence number ``start`` (``None``: only events from now on).
+
+        The chat is created if it does not exist yet, so a subscriber can be in place before
+        the first event; subscribing to a closed chat reads its retained events and stops.
+        """
+        log = self._chats.get(chat_id)
+        if log is None:
+            self.open(chat_id)
+            log = self._chats[chat_id]
+        if start is None:
+            start = log.next_seq
+        if start < log.base:
+            raise EventsUnavailableError(
+                f"chat {chat_id}: events before seq {log.base} are no longer on the bus"
+            )
+        if start > log.next_seq:
+            raise EventsUnavailableError(
+                f"chat {chat_id}: seq {start} has not been published (next is {log.next_seq})"
+            )
+        sub = Subscription(log, start, maxsize, durable)
+        log.subscribers.append(sub)
+        return sub
+
+    async def append(self, event: Event) -> None:
+        """Append an already stamped event, e.g. one read back from a transcript.
+
+        Its sequence number must be the chat's next one; sender and time are kept.
+        """
+        log = self._log(event.chat_id)
+        if log.space_waiters or log.blocked():
+            await log.wait_for_space()
+        if log.closed:
+            raise ChatClosedError(f"chat {log.chat_id} is closed")
+        if event.seq != log.next_seq:
+            raise ValueError(
+                f"chat {event.chat_id}: expected seq {log.next_seq}, got {event.seq}"
+            )
+        log.append(event)
+
+    def history(self, chat_id: str, start: int = 0) -> list[Event]:
+        """The retained events of a chat from ``start`` on (a copy)."""
+        log = self._log(chat_id)
+        return list(log.events[max(0, start - log.base) :])
+
+    def close(self, chat_id: str) -> None:
+        """Close a chat: subscribers finish reading and stop, publishers are refused."""
+        log = self._chats.get(chat_id)
+        if log is not None:
+            log.close()
+
+    def discard(self, chat_id: str) -> None:
+        """Close a chat and drop its events from memory."""
+        self.close(chat_id)
+        self._chats.pop(chat_id, None)
+
+    async def stream(self, chat_id: str, start: int = 0) -> AsyncIterator[Event]:
+        """Convenience: iterate a chat's events as a durable subscriber."""
+        sub = self.subscribe(chat_id, start=start)
+        try:
+            async for event in sub:
+                yield event
+        finally:
+            sub.close()

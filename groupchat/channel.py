@@ -1,0 +1,127 @@
+"""The input channel through which a person speaks in a chat.
+
+Any front-end, a script or a test writes lines with :meth:`InputChannel.send`. A line answers the
+request that is open (the person's turn, a speaker choice, an approval); with no request open it
+is an interjection, handed to the chat's manager to post at once. Closing the channel means the
+person has gone: open and later requests get ``None``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+
+__all__ = ["ChannelClosedError", "InputChannel"]
+
+
+class ChannelClosedError(RuntimeError):
+    """Raised when sending to a channel that was closed."""
+
+
+_TIMED_OUT = object()
+
+
+class InputChannel:
+    """Lines from a person to the chat; see the module docstring for how they are routed."""
+
+    def __init__(self) -> None:
+        self._buffer: deque[str] = deque()
+        self._waiter: asyncio.Future[object] | None = None
+        self._closed = False
+        self._on_unrequested: Callable[[str], None] | None = None
+        self._request_changed: asyncio.Event | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def requested(self) -> bool:
+        """Whether someone is waiting for this person's input right now."""
+        return self._waiter is not None and not self._waiter.done()
+
+    def attach(self, on_unrequested: Callable[[str], None] | None) -> None:
+        """Route lines sent while nothing is requested to ``on_unrequested`` (the manager)."""
+        self._on_unrequested = on_unrequested
+        if on_unrequested is not None:
+            while self._buffer:
+                on_unrequested(self._buffer.popleft())
+
+    def send(self, text: str) -> None:
+        """Send a line from the person. Never blocks."""
+        if self._closed:
+            raise ChannelClosedError("the input channel is closed")
+        if not isinstance(text, str):
+            raise TypeError(f"input must be str, not {type(text).__name__}")
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(text)
+        elif self._on_unrequested is not None:
+            self._on_unrequested(text)
+        else:
+            self._buffer.append(text)
+
+    def send_threadsafe(self, loop: asyncio.AbstractEventLoop, text: str) -> None:
+        """Send from another thread (e.g. one reading a terminal)."""
+        loop.call_soon_threadsafe(self.send, text)
+
+    def close(self) -> None:
+        """The person has left: the open request and every later one get ``None``."""
+        self._closed = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        self._notify()
+
+    async def receive(self, timeout: float | None = None) -> str | None:
+        """Wait for the next line; ``None`` if the channel closes.
+
+        Raises ``TimeoutError`` after ``timeout`` seconds.
+        """
+        if self._buffer:
+            return self._buffer.popleft()
+        if self._closed:
+            return None
+        if self.requested:
+            raise RuntimeError("another request is already waiting on this channel")
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[object] = loop.create_future()
+        self._waiter = waiter
+        timer = (
+            loop.call_later(timeout, _resolve, waiter, _TIMED_OUT) if timeout is not None else None
+        )
+        self._notify()
+        try:
+            result = await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._waiter = None
+            self._notify()
+        if result is _TIMED_OUT:
+            raise TimeoutError(f"no input within {timeout} s")
+        assert result is None or isinstance(result, str)
+        return result
+
+    async def wait_requested(self) -> bool:
+        """Wait until a request is open; ``False`` if the channel closed instead."""
+        while not self.requested:
+            if self._closed:
+                return False
+            if self._request_changed is None:
+                self._request_changed = asyncio.Event()
+            event = self._request_changed
+            await event.wait()
+        return True
+
+    def _notify(self) -> None:
+        event = self._request_changed
+        if event is not None:
+            self._request_changed = None
+            event.set()
+
+
+def _resolve(fut: asyncio.Future[object], value: object) -> None:
+    if not fut.done():
+        fut.set_result(value)

@@ -1,0 +1,220 @@
+"""The ``groupchat`` command.
+
+Exit status: 0 when a chat ends normally, 1 on a runtime failure, 2 on bad input or usage,
+130 when interrupted with Ctrl+C. Front-ends are imported only by the commands that use them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from groupchat.agents import HumanParticipant
+    from groupchat.chat import ChatResult, GroupChat
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value:g} is negative")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from groupchat import __version__
+
+    parser = _Parser(
+        prog="groupchat",
+        description="Multi-agent group chats where LLM agents and people talk together.",
+    )
+    parser.add_argument("--version", action="version", version=f"groupchat {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    def output_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--headless",
+            action="store_true",
+            help="no UI: print one line per message; people answer on standard input",
+        )
+        p.add_argument(
+            "--jsonl",
+            action="store_true",
+            help="print every event as one JSON line (implies --headless)",
+        )
+        p.add_argument(
+            "--plain", action="store_true", help="use the plain console (the default for now)"
+        )
+
+    demo = commands.add_parser(
+        "demo", help="run the offline demo team (scripted agents and you)", description=(
+            "An offline team of scripted agents plus you: streaming, @mention routing with "
+            "reasons, your turns and interjections. No API key, no network."
+        )
+    )
+    output_options(demo)
+    demo.add_argument(
+        "--delay",
+        type=_non_negative_float,
+        default=0.03,
+        metavar="SECONDS",
+        help="pause between streamed words (default 0.03; 0 for instant)",
+    )
+
+    run = commands.add_parser("run", help="run a team spec (YAML or TOML)")
+    run.add_argument("spec", metavar="SPEC", help="team spec file (.yaml, .yml, .toml, .json)")
+    run.add_argument("--task", help="the task to start with (overrides the spec's)")
+    run.add_argument(
+        "--max-messages",
+        type=_positive_int,
+        metavar="N",
+        help="end after N messages (in addition to the spec's conditions)",
+    )
+    output_options(run)
+
+    check = commands.add_parser("check", help="validate a team spec and show what it builds")
+    check.add_argument("spec", metavar="SPEC")
+    return parser
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"groupchat: error: {message}\n")
+    return code
+
+
+def _exit_code(result: ChatResult) -> int:
+    if result.status == "error":
+        return EXIT_FAILURE
+    if result.status == "cancelled":
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+async def _drive(
+    chat: GroupChat,
+    task: str | None,
+    args: argparse.Namespace,
+    human: HumanParticipant | None,
+) -> ChatResult:
+    if args.jsonl or args.headless:
+        from groupchat.tui.headless import run_headless
+
+        return await run_headless(chat, task, jsonl=args.jsonl)
+    from groupchat.tui.console import run_console
+
+    return await run_console(chat, task, human=human)
+
+
+def _run_chat(chat: GroupChat, task: str | None, args: argparse.Namespace) -> int:
+    from groupchat.agents import HumanParticipant
+
+    humans = [p for p in chat.participants.values() if isinstance(p, HumanParticipant)]
+    try:
+        result = asyncio.run(_drive(chat, task, args, humans[0] if humans else None))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    if result.status == "error" and not (args.jsonl or args.headless):
+        return _fail(result.reason, EXIT_FAILURE)
+    return _exit_code(result)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from groupchat.demo import DEMO_TASK, build_demo
+
+    chat, _human = build_demo(delay=args.delay)
+    return _run_chat(chat, DEMO_TASK, args)
+
+
+def _load(path: str) -> object:
+    from groupchat.spec import SpecError, load_spec
+
+    try:
+        return load_spec(path)
+    except SpecError as exc:
+        return exc
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from groupchat.spec import SpecError
+    from groupchat.termination import MaxMessages
+
+    spec = _load(args.spec)
+    if isinstance(spec, SpecError):
+        return _fail(str(spec), EXIT_USAGE)
+    from groupchat.spec import TeamSpec
+
+    assert isinstance(spec, TeamSpec)
+    try:
+        chat = spec.build()
+    except (SpecError, ValueError) as exc:
+        return _fail(f"{args.spec}: {exc}", EXIT_USAGE)
+    if args.max_messages is not None:
+        limit = MaxMessages(args.max_messages)
+        chat.termination = limit if chat.termination is None else chat.termination | limit
+    task = args.task if args.task is not None else spec.task
+    return _run_chat(chat, task, args)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from groupchat.spec import SpecError, TeamSpec
+
+    spec = _load(args.spec)
+    if isinstance(spec, SpecError):
+        return _fail(str(spec), EXIT_USAGE)
+    assert isinstance(spec, TeamSpec)
+    try:
+        chat = spec.build()
+    except (SpecError, ValueError) as exc:
+        return _fail(f"{args.spec}: {exc}", EXIT_USAGE)
+    names = ", ".join(
+        f"{name} ({'human' if info.human else info.kind})"
+        for name, info in chat.view.participants.items()
+    )
+    print(f"{args.spec}: ok")
+    print(f"  team:         {spec.name}")
+    print(f"  participants: {names}")
+    print(f"  policy:       {chat.policy.describe()}")
+    print(f"  termination:  {chat.termination.describe() if chat.termination else 'none'}")
+    if spec.task:
+        print(f"  task:         {spec.task}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"demo": _cmd_demo, "run": _cmd_run, "check": _cmd_check}
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""The event schema: everything observable in a chat, as one discriminated union.
+
+The bus, the transcript store, replay, export, the front-ends and the tests all use these models
+unchanged. Every event carries the chat id, a per-chat sequence number with no gaps, a UTC time
+and the sender; the bus stamps those four, so a participant cannot post as someone else.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+from groupchat.messages import Message, Usage
+
+__all__ = [
+    "EVENT_ADAPTER",
+    "MANAGER",
+    "ChatEnded",
+    "ChatStarted",
+    "EndStatus",
+    "ErrorEvent",
+    "Event",
+    "EventBase",
+    "HumanInputRequested",
+    "MessagePosted",
+    "ParticipantInfo",
+    "ParticipantJoined",
+    "ParticipantLeft",
+    "Paused",
+    "Resumed",
+    "SpeakerSelected",
+    "TextDelta",
+    "ToolCall",
+    "ToolResult",
+    "TurnSkipped",
+    "TurnStarted",
+    "dump_event",
+    "parse_event",
+]
+
+MANAGER = "manager"
+"""The sender of every event the chat's manager publishes (selection, turns, control, end)."""
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class ParticipantInfo(BaseModel):
+    """What the chat knows about a participant: enough to render it and to select it."""
+
+    model_config = _FROZEN
+
+    name: str
+    description: str = ""
+    kind: str = "agent"
+    human: bool = False
+
+
+class EventBase(BaseModel):
+    """Fields every event has. The bus fills them in; nobody else sets them."""
+
+    model_config = _FROZEN
+
+    chat_id: str
+    seq: int = Field(ge=0)
+    time: AwareDatetime
+    sender: str
+
+
+class ChatStarted(EventBase):
+    type: Literal["chat_started"] = "chat_started"
+    task: str | None = None
+    participants: tuple[ParticipantInfo, ...] = ()
+    policy: str = ""
+    termination: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ParticipantJoined(EventBase):
+    type: Literal["participant_joined"] = "participant_joined"
+    participant: ParticipantInfo
+
+
+class ParticipantLeft(EventBase):
+    type: Literal["participant_left"] = "participant_left"
+    name: str
+    reason: str = ""
+
+
+class SpeakerSelected(EventBase):
+    """The policy's choice of who acts next, with the candidates it chose among and why."""
+
+    type: Literal["speaker_selected"] = "speaker_selected"
+    speaker: str
+    candidates: tuple[str, ...]
+    reason: str
+    policy: str
+    turn: int
+
+
+class TurnStarted(EventBase):
+    type: Literal["turn_started"] = "turn_started"
+    speaker: str
+    message_id: str
+    turn: int
+
+
+class TextDelta(EventBase):
+    """A streamed piece of the message ``message_id``; the posted message holds the whole text."""
+
+    type: Literal["text_delta"] = "text_delta"
+    message_id: str
+    text: str
+
+
+class MessagePosted(EventBase):
+    type: Literal["message_posted"] = "message_posted"
+    message: Message
+
+
+class ToolCall(EventBase):
+    type: Literal["tool_call"] = "tool_call"
+    message_id: str
+    call_id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolResult(EventBase):
+    type: Literal["tool_result"] = "tool_result"
+    message_id: str
+    call_id: str
+    name: str
+    content: str
+    is_error: bool = False
+
+
+class HumanInputRequested(EventBase):
+    """A human is asked for something: their turn's message, a speaker choice, an approval."""
+
+    type: Literal["human_input_requested"] = "human_input_requested"
+    participant: str
+    request: Literal["turn", "select_speaker", "approval"] = "turn"
+    prompt: str = ""
+    choices: tuple[str, ...] = ()
+    timeout: float | None = None
+
+
+class TurnSkipped(EventBase):
+    """A turn that ended without a message: passed, timed out, interrupted before any text, failed."""
+
+    type: Literal["turn_skipped"] = "turn_skipped"
+    speaker: str
+    message_id: str
+    reason: str
+
+
+class Paused(EventBase):
+    type: Literal["paused"] = "paused"
+    by: str | None = None
+
+
+class Resumed(EventBase):
+    type: Literal["resumed"] = "resumed"
+    by: str | None = None
+
+
+class ErrorEvent(EventBase):
+    """Something failed; ``fatal`` says whether the chat ends because of it."""
+
+    type: Literal["error"] = "error"
+    error: str
+    detail: str = ""
+    participant: str | None = None
+    fatal: bool = False
+
+
+EndStatus = Literal["completed", "stopped", "max_turns", "error", "cancelled"]
+
+
+class ChatEnded(EventBase):
+    """The last event of a chat run: why it ended, how many messages, the token totals."""
+
+    type: Literal["chat_ended"] = "chat_ended"
+    reason: str
+    status: EndStatus = "completed"
+    messages: int = 0
+    usage: Usage = Field(default_factory=Usage)
+
+
+Event = Annotated[
+    ChatStarted
+    | ParticipantJoined
+    | ParticipantLeft
+    | SpeakerSelected
+    | TurnStarted
+    | TextDelta
+    | MessagePosted
+    | ToolCall
+    | ToolResult
+    | HumanInputRequested
+    | TurnSkipped
+    | Paused
+    | Resumed
+    | ErrorEvent
+    | ChatEnded,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+"""The one JSON codec of the event schema."""
+
+
+def dump_event(event: EventBase) -> str:
+    """Serialise an event as one line of canonical JSON."""
+    return event.model_dump_json()
+
+
+def parse_event(data: str | bytes) -> Event:
+    """Parse one canonical JSON event; raises ``pydantic.ValidationError`` naming the bad field."""
+    return EVENT_ADAPTER.validate_json(data)

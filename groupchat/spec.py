@@ -1,0 +1,486 @@
+"""Team specs: a team in a YAML or TOML file, validated once, built into a :class:`GroupChat`.
+
+Everything a user can configure about a team lives in :class:`TeamSpec`; the CLI and the
+front-ends read it rather than repeat it. A bad file raises :class:`SpecError`, whose message
+names the file, the field path, the line where it can be found, and what is wrong.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from groupchat.participant import validate_name
+
+if TYPE_CHECKING:
+    from groupchat.bus import EventBus
+    from groupchat.chat import GroupChat
+    from groupchat.participant import Participant
+    from groupchat.policies import SelectionPolicy
+    from groupchat.termination import Termination
+
+__all__ = [
+    "HumanSpec",
+    "ParticipantSpec",
+    "PolicySpec",
+    "ScriptedSpec",
+    "SpecError",
+    "TeamSpec",
+    "TerminationSpec",
+    "load_spec",
+    "parse_spec",
+]
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class SpecError(ValueError):
+    """A team spec that cannot be used; the message names file, field and problem."""
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+# --------------------------------------------------------------------------- participants
+
+
+class _ParticipantBase(BaseModel):
+    model_config = _STRICT
+
+    name: str
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        return validate_name(value)
+
+
+class ScriptedSpec(_ParticipantBase):
+    """A participant that says fixed lines (see :class:`~groupchat.agents.ScriptedAgent`)."""
+
+    kind: Literal["scripted"] = "scripted"
+    script: list[str] = Field(min_length=1)
+    chunk: Literal["line", "word", "char"] | Annotated[int, Field(ge=1)] = "word"
+    delay: float = Field(default=0.0, ge=0, le=10)
+    when_done: Literal["pass", "cycle", "end"] = "pass"
+    report_usage: bool = False
+
+
+class HumanSpec(_ParticipantBase):
+    """A person, who speaks through a front-end (the console, the TUI, standard input)."""
+
+    kind: Literal["human"] = "human"
+    timeout: float | None = Field(default=None, gt=0)
+    on_timeout: Literal["skip", "default", "end"] = "skip"
+    default_reply: str = ""
+
+    @model_validator(mode="after")
+    def _default_needs_text(self) -> HumanSpec:
+        if self.on_timeout == "default" and not self.default_reply:
+            raise ValueError("on_timeout 'default' needs a default_reply")
+        return self
+
+
+ParticipantSpec = Annotated[ScriptedSpec | HumanSpec, Field(discriminator="kind")]
+
+
+# --------------------------------------------------------------------------- policies
+
+
+class _PolicyBase(BaseModel):
+    model_config = _STRICT
+
+    exclude_last_speaker: bool = False
+    """Wrap the policy so nobody speaks twice in a row."""
+
+
+class RoundRobinSpec(_PolicyBase):
+    kind: Literal["round_robin"] = "round_robin"
+
+
+class RandomSpec(_PolicyBase):
+    kind: Literal["random"] = "random"
+    seed: int | None = None
+    allow_repeat: bool = True
+
+
+class ManualSpec(_PolicyBase):
+    kind: Literal["manual"] = "manual"
+    human: str | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+    fallback: PolicySpec | None = None
+
+
+class MentionSpec(_PolicyBase):
+    kind: Literal["mention"] = "mention"
+    fallback: PolicySpec | None = None
+
+
+class GraphSpec(_PolicyBase):
+    kind: Literal["graph"] = "graph"
+    edges: dict[str, list[str]] = Field(min_length=1)
+    mode: Literal["allowed", "disallowed"] = "allowed"
+    start: str | list[str] | None = None
+    then: PolicySpec | None = None
+
+
+class FunctionSpec(_PolicyBase):
+    kind: Literal["function"] = "function"
+    function: str = Field(pattern=r"^[\w.]+:[\w.]+$", description="'package.module:callable'")
+
+
+PolicySpec = Annotated[
+    RoundRobinSpec | RandomSpec | ManualSpec | MentionSpec | GraphSpec | FunctionSpec,
+    Field(discriminator="kind"),
+]
+
+for _model in (ManualSpec, MentionSpec, GraphSpec):
+    _model.model_rebuild()
+
+
+def _policy_shorthand(value: Any) -> Any:
+    return {"kind": value} if isinstance(value, str) else value
+
+
+# --------------------------------------------------------------------------- termination
+
+
+class TextMentionSpec(BaseModel):
+    model_config = _STRICT
+
+    text: str = Field(min_length=1)
+    sources: list[str] | None = None
+    case_sensitive: bool = True
+
+
+class TerminationSpec(BaseModel):
+    """Conditions that end a run; ``mode`` says whether any one or all of them must fire."""
+
+    model_config = _STRICT
+
+    max_messages: int | None = Field(default=None, ge=1)
+    text_mention: str | TextMentionSpec | None = None
+    source_match: list[str] | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    token_budget: int | None = Field(default=None, ge=1)
+    mode: Literal["any", "all"] = "any"
+
+    @field_validator("source_match", mode="before")
+    @classmethod
+    def _one_source(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    def build(self) -> Termination | None:
+        from groupchat import termination as t
+
+        conditions: list[t.Termination] = []
+        if self.max_messages is not None:
+            conditions.append(t.MaxMessages(self.max_messages))
+        if self.text_mention is not None:
+            spec = (
+                self.text_mention
+                if isinstance(self.text_mention, TextMentionSpec)
+                else TextMentionSpec(text=self.text_mention)
+            )
+            conditions.append(
+                t.TextMention(spec.text, sources=spec.sources, case_sensitive=spec.case_sensitive)
+            )
+        if self.source_match:
+            conditions.append(t.SourceMatch(self.source_match))
+        if self.timeout is not None:
+            conditions.append(t.Timeout(self.timeout))
+        if self.token_budget is not None:
+            conditions.append(t.TokenBudget(self.token_budget))
+        if not conditions:
+            return None
+        if len(conditions) == 1:
+            return conditions[0]
+        return t.AnyOf(*conditions) if self.mode == "any" else t.AllOf(*conditions)
+
+
+# --------------------------------------------------------------------------- the team
+
+
+class TeamSpec(BaseModel):
+    """A whole team: who takes part, who speaks when, when it ends, and the task."""
+
+    model_config = _STRICT
+
+    name: str = "team"
+    description: str = ""
+    task: str | None = None
+    participants: list[ParticipantSpec] = Field(min_length=1)
+    policy: PolicySpec = Field(default_factory=RoundRobinSpec)
+    termination: TerminationSpec = Field(default_factory=TerminationSpec)
+    max_turns: int | None = Field(default=None, ge=1)
+    on_error: Literal["end", "continue"] = "end"
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _policy_str(cls, value: Any) -> Any:
+        return _policy_shorthand(value)
+
+    @field_validator("participants")
+    @classmethod
+    def _unique_names(cls, value: list[Any]) -> list[Any]:
+        seen: set[str] = set()
+        for participant in value:
+            if participant.name in seen:
+                raise ValueError(f"duplicate participant name {participant.name!r}")
+            seen.add(participant.name)
+        return value
+
+    @field_validator("policy")
+    @classmethod
+    def _policy_names(cls, value: Any, info: ValidationInfo) -> Any:
+        participants = info.data.get("participants")
+        if participants:
+            build_policy(value, resolve=False).validate([p.name for p in participants])
+        return value
+
+    def humans(self) -> list[str]:
+        return [p.name for p in self.participants if p.kind == "human"]
+
+    def build_participants(self) -> list[Participant]:
+        from groupchat.agents import HumanParticipant, ScriptedAgent
+
+        built: list[Participant] = []
+        for p in self.participants:
+            if isinstance(p, ScriptedSpec):
+                built.append(
+                    ScriptedAgent(
+                        p.name,
+                        p.script,
+                        description=p.description,
+                        chunk=p.chunk,
+                        delay=p.delay,
+                        when_done=p.when_done,
+                        report_usage=p.report_usage,
+                    )
+                )
+            else:
+                built.append(
+                    HumanParticipant(
+                        p.name,
+                        p.description or "A person taking part in the chat.",
+                        timeout=p.timeout,
+                        on_timeout=p.on_timeout,
+                        default_reply=p.default_reply,
+                    )
+                )
+        return built
+
+    def build(
+        self,
+        *,
+        bus: EventBus | None = None,
+        chat_id: str | None = None,
+        participants: Sequence[Participant] | None = None,
+    ) -> GroupChat:
+        """A ready-to-run chat of this team (``participants`` replaces the built ones)."""
+        from groupchat.chat import GroupChat
+
+        return GroupChat(
+            participants if participants is not None else self.build_participants(),
+            policy=build_policy(self.policy),
+            termination=self.termination.build(),
+            max_turns=self.max_turns,
+            on_error=self.on_error,
+            bus=bus,
+            chat_id=chat_id,
+            metadata={"team": self.name},
+        )
+
+
+def _import_function(path: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as exc:
+        raise SpecError(f"policy.function: cannot import {path!r}: {exc}") from None
+    if not callable(target):
+        raise SpecError(f"policy.function: {path!r} is not callable")
+    return target
+
+
+def build_policy(spec: Any, *, resolve: bool = True) -> SelectionPolicy:
+    """Build a selection policy from its spec (``resolve=False`` skips importing functions)."""
+    from groupchat import policies as p
+
+    def fallback(sub: Any) -> SelectionPolicy | None:
+        return build_policy(sub, resolve=resolve) if sub is not None else None
+
+    policy: p.SelectionPolicy
+    if isinstance(spec, RoundRobinSpec):
+        policy = p.RoundRobinPolicy()
+    elif isinstance(spec, RandomSpec):
+        policy = p.RandomPolicy(spec.seed, allow_repeat=spec.allow_repeat)
+    elif isinstance(spec, ManualSpec):
+        policy = p.ManualPolicy(
+            spec.human,
+            timeout=spec.timeout,
+            max_attempts=spec.max_attempts,
+            fallback=fallback(spec.fallback),
+        )
+    elif isinstance(spec, MentionSpec):
+        policy = p.MentionPolicy(fallback(spec.fallback))
+    elif isinstance(spec, GraphSpec):
+        policy = p.TransitionGraphPolicy(
+            spec.edges, mode=spec.mode, start=spec.start, then=fallback(spec.then)
+        )
+    elif isinstance(spec, FunctionSpec):
+        fn = _import_function(spec.function) if resolve else (lambda view, cands: cands[0])
+        policy = p.FunctionPolicy(fn, name=spec.function.rpartition(":")[2])
+    else:  # pragma: no cover - the union is closed
+        raise TypeError(f"unknown policy spec {spec!r}")
+    if spec.exclude_last_speaker:
+        policy = p.exclude_last_speaker(policy)
+    return policy
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_spec(path: str | Path) -> TeamSpec:
+    """Read and validate a team spec from a ``.yaml``/``.yml``, ``.toml`` or ``.json`` file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}: cannot read: {exc}", source=str(path)) from None
+    return parse_spec(text, source=str(path), format=_format_of(path))
+
+
+def _format_of(path: Path) -> Literal["yaml", "toml", "json"]:
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        return "yaml"
+    if suffix == ".toml":
+        return "toml"
+    if suffix == ".json":
+        return "json"
+    raise SpecError(
+        f"{path}: unknown spec format {suffix or '(no suffix)'!r}; use .yaml, .yml, .toml or .json",
+        source=str(path),
+    )
+
+
+def parse_spec(
+    text: str, *, source: str = "<spec>", format: Literal["yaml", "toml", "json"] = "yaml"
+) -> TeamSpec:
+    """Validate spec text; ``source`` names it in errors."""
+    lines: _LineFinder | None = None
+    try:
+        if format == "toml":
+            data: Any = tomllib.loads(text)
+        elif format == "json":
+            data = json.loads(text)
+        else:
+            data, lines = _load_yaml(text)
+    except SpecError as exc:
+        raise SpecError(f"{source}: {exc}", source=source) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{source}: invalid TOML: {exc}", source=source) from None
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{source}: line {exc.lineno}: invalid JSON: {exc.msg}", source=source) from None
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{source}: a team spec must be a mapping at the top level", source=source)
+    try:
+        return TeamSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_format_errors(source, exc, lines), source=source) from None
+
+
+def _format_errors(source: str, exc: ValidationError, lines: _LineFinder | None) -> str:
+    out: list[str] = []
+    for err in exc.errors(include_url=False):
+        loc = _loc_path(err["loc"])
+        where = f" (line {line})" if lines and (line := lines.line_of(err["loc"])) else ""
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "union_tag_invalid":
+            ctx = err.get("ctx", {})
+            msg = f"unknown kind {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        out.append(f"{source}: {loc or '(top level)'}{where}: {msg}")
+    return "\n".join(out)
+
+
+_TAGS = frozenset(
+    {"scripted", "human", "round_robin", "random", "manual", "mention", "graph", "function"}
+)
+
+
+def _loc_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in _TAGS or str(part) in ("str", "TextMentionSpec", "list[str]"):
+            continue  # a union branch, not a field
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+class _LineFinder:
+    """Maps a validation error's location to the line of a YAML node."""
+
+    def __init__(self, root: Any) -> None:
+        self.root = root
+
+    def line_of(self, loc: tuple[Any, ...]) -> int | None:
+        import yaml
+
+        node = self.root
+        line = node.start_mark.line + 1 if node is not None else None
+        for part in loc:
+            if isinstance(node, yaml.MappingNode):
+                for key, value in node.value:
+                    if key.value == part:
+                        node = value
+                        line = key.start_mark.line + 1
+                        break
+                else:
+                    continue  # a union branch, not a key
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if part < len(node.value):
+                    node = node.value[part]
+                    line = node.start_mark.line + 1
+        return line
+
+
+def _load_yaml(text: str) -> tuple[Any, _LineFinder]:
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise SpecError(f"{where}invalid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"invalid YAML: {exc}") from None
+    return data, _LineFinder(root)

@@ -1,0 +1,86 @@
+"""Deterministic doubles and helpers for testing teams: no model, no network, no sleeps.
+
+``ScriptedAgent`` says fixed lines (or what a function returns); ``ChatProbe`` reads a chat's
+events and waits for the one you expect, so a test can act at exactly the right moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from groupchat.agents import HumanParticipant, ScriptedAgent
+from groupchat.bus import EventBus, Subscription
+from groupchat.events import Event, EventBase
+
+__all__ = ["ChatProbe", "HumanParticipant", "ScriptedAgent"]
+
+E = TypeVar("E", bound=EventBase)
+
+
+class ChatProbe:
+    """Watches one chat on a bus from a sequence number on (default: its first event).
+
+    It reads as a non-durable subscriber, so it never slows the chat down; every event it has
+    read is kept in :attr:`seen`.
+    """
+
+    def __init__(self, bus: EventBus, chat_id: str, *, start: int = 0) -> None:
+        self._sub: Subscription = bus.subscribe(chat_id, start=start, durable=False)
+        self.seen: list[Event] = []
+
+    @classmethod
+    def of(cls, chat: Any, *, start: int = 0) -> ChatProbe:
+        """A probe on a :class:`~groupchat.chat.GroupChat` (or anything with bus and chat_id)."""
+        return cls(chat.bus, chat.chat_id, start=start)
+
+    @overload
+    async def wait_for(self, kind: type[E], *, timeout: float = ..., **fields: Any) -> E: ...
+    @overload
+    async def wait_for(
+        self, kind: Callable[[Event], bool], *, timeout: float = ..., **fields: Any
+    ) -> Event: ...
+    async def wait_for(self, kind: Any, *, timeout: float = 5.0, **fields: Any) -> Any:
+        """Read on until an event of type ``kind`` (or matching predicate ``kind``) whose
+        attributes equal ``fields`` arrives; return it. Raises ``TimeoutError`` naming what was
+        awaited, or ``LookupError`` if the chat closes first."""
+        if isinstance(kind, type):
+            cls = kind
+
+            def matches(event: Event) -> bool:
+                return isinstance(event, cls)
+        else:
+            matches = kind
+
+        async def read() -> Any:
+            async for event in self._sub:
+                self.seen.append(event)
+                if matches(event) and all(getattr(event, k, None) == v for k, v in fields.items()):
+                    return event
+            raise LookupError(f"chat closed before {_describe(kind, fields)} arrived")
+
+        try:
+            return await asyncio.wait_for(read(), timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no {_describe(kind, fields)} within {timeout} s") from None
+
+    async def drain(self, *, timeout: float = 5.0) -> list[Event]:
+        """Read until the chat closes; return everything seen."""
+
+        async def read() -> None:
+            async for event in self._sub:
+                self.seen.append(event)
+
+        await asyncio.wait_for(read(), timeout)
+        return self.seen
+
+    def close(self) -> None:
+        self._sub.close()
+
+
+def _describe(kind: Any, fields: dict[str, Any]) -> str:
+    name = kind.__name__ if isinstance(kind, type) else getattr(kind, "__name__", "event")
+    if fields:
+        name += "(" + ", ".join(f"{k}={v!r}" for k, v in fields.items()) + ")"
+    return name

@@ -1,0 +1,502 @@
+"""The event schema: JSON round trips, UTC times, strict validation, immutability."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, get_args
+
+import pydantic
+import pytest
+
+from groupchat.bus import EventBus
+from groupchat.events import (
+    EVENT_ADAPTER,
+    MANAGER,
+    ChatEnded,
+    ChatStarted,
+    ErrorEvent,
+    Event,
+    EventBase,
+    HumanInputRequested,
+    MessagePosted,
+    ParticipantInfo,
+    ParticipantJoined,
+    ParticipantLeft,
+    Paused,
+    Resumed,
+    SpeakerSelected,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    TurnSkipped,
+    TurnStarted,
+    dump_event,
+    parse_event,
+)
+from groupchat.messages import Message, ToolCallPart, ToolResultPart, Usage
+
+T0 = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
+
+
+def base(seq: int, sender: str = MANAGER) -> dict[str, Any]:
+    return {"chat_id": "chat-1", "seq": seq, "time": T0 + timedelta(seconds=seq), "sender": sender}
+
+
+ALICE = ParticipantInfo(name="alice", description="writes code", kind="LLMAgent")
+HUMAN = ParticipantInfo(name="hana", description="the user", kind="HumanParticipant", human=True)
+
+RICH_MESSAGE = Message(
+    id="m7",
+    sender="alice",
+    content="Here is the plan:\n\n- step **one**\n- step two ✓\n\n@hana please check",
+    kind="turn",
+    parts=(
+        ToolCallPart(
+            call_id="call-1",
+            name="search",
+            arguments={"query": "pydantic", "limit": 3, "filters": {"lang": ["py", "rs"]}},
+        ),
+        ToolResultPart(call_id="call-1", name="search", content="3 results", is_error=False),
+        ToolCallPart(call_id="call-2", name="run", arguments={}),
+        ToolResultPart(call_id="call-2", name="run", content="Traceback ...", is_error=True),
+    ),
+    mentions=("hana",),
+    interrupted=True,
+    usage=Usage(input_tokens=1200, output_tokens=345),
+)
+
+
+def samples() -> list[EventBase]:
+    """One event of every type, with non-default values wherever the schema allows."""
+    return [
+        ChatStarted(
+            **base(0),
+            task="Write a haiku",
+            participants=(ALICE, HUMAN),
+            policy="round_robin",
+            termination="MaxMessages(10)",
+            metadata={"team": "demo", "seed": 42, "tags": ["a", "b"], "nested": {"x": None}},
+        ),
+        ParticipantJoined(**base(1), participant=HUMAN),
+        ParticipantLeft(**base(2), name="bob", reason="timed out"),
+        SpeakerSelected(
+            **base(3),
+            speaker="alice",
+            candidates=("alice", "hana"),
+            reason="next in order",
+            policy="round_robin",
+            turn=1,
+        ),
+        TurnStarted(**base(4), speaker="alice", message_id="m7", turn=1),
+        TextDelta(**base(5, "alice"), message_id="m7", text="Here is\n the “plan”"),
+        ToolCall(
+            **base(6, "alice"),
+            message_id="m7",
+            call_id="call-1",
+            name="search",
+            arguments={"query": "pydantic", "limit": 3},
+        ),
+        ToolResult(
+            **base(7, "alice"),
+            message_id="m7",
+            call_id="call-1",
+            name="search",
+            content="boom",
+            is_error=True,
+        ),
+        MessagePosted(**base(8, "alice"), message=RICH_MESSAGE),
+        HumanInputRequested(
+            **base(9),
+            participant="hana",
+            request="select_speaker",
+            prompt="Who next?",
+            choices=("alice", "hana"),
+            timeout=30.5,
+        ),
+        TurnSkipped(**base(10), speaker="hana", message_id="m8", reason="timed out"),
+        Paused(**base(11), by="hana"),
+        Resumed(**base(12), by="hana"),
+        ErrorEvent(
+            **base(13, "alice"),
+            error="RuntimeError: x",
+            detail="turn",
+            participant="alice",
+            fatal=True,
+        ),
+        ChatEnded(
+            **base(14),
+            reason="hana: done",
+            status="stopped",
+            messages=3,
+            usage=Usage(input_tokens=5000, output_tokens=700),
+        ),
+    ]
+
+
+SAMPLES = samples()
+
+
+def sample_id(event: EventBase) -> str:
+    return str(event.type)  # type: ignore[attr-defined]
+
+
+def union_members() -> set[type[Any]]:
+    union, _field = get_args(Event)
+    return set(get_args(union))
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def test_samples_cover_every_event_type() -> None:
+    members = union_members()
+    assert len(members) == 15
+    assert {type(e) for e in SAMPLES} == members
+    tags = [e.type for e in SAMPLES]  # type: ignore[attr-defined]
+    assert len(set(tags)) == len(tags)
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=sample_id)
+def test_dump_parse_round_trip(event: EventBase) -> None:
+    line = dump_event(event)
+    parsed = parse_event(line)
+    assert type(parsed) is type(event)
+    assert parsed == event
+    # bytes work too, and dumping again gives the same canonical line
+    assert parse_event(line.encode()) == event
+    assert dump_event(parsed) == line
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=sample_id)
+def test_dump_is_one_line_of_json_with_every_field(event: EventBase) -> None:
+    line = dump_event(event)
+    assert "\n" not in line
+    data = json.loads(line)
+    assert data["type"] == event.type  # type: ignore[attr-defined]
+    assert set(data) == set(type(event).model_fields)
+    assert data["chat_id"] == "chat-1"
+    assert data["seq"] == event.seq
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=sample_id)
+def test_event_adapter_round_trip(event: EventBase) -> None:
+    assert EVENT_ADAPTER.validate_json(EVENT_ADAPTER.dump_json(event)) == event  # type: ignore[arg-type]
+    as_json_dict = EVENT_ADAPTER.dump_python(event, mode="json")  # type: ignore[arg-type]
+    parsed = EVENT_ADAPTER.validate_python(as_json_dict)
+    assert type(parsed) is type(event)
+    assert parsed == event
+    assert EVENT_ADAPTER.dump_json(event).decode() == dump_event(event)  # type: ignore[arg-type]
+
+
+def test_message_posted_keeps_tool_parts_and_usage() -> None:
+    event = MessagePosted(**base(3, "alice"), message=RICH_MESSAGE)
+    parsed = parse_event(dump_event(event))
+    assert isinstance(parsed, MessagePosted)
+    message = parsed.message
+    assert message == RICH_MESSAGE
+    assert [type(p) for p in message.parts] == [
+        ToolCallPart,
+        ToolResultPart,
+        ToolCallPart,
+        ToolResultPart,
+    ]
+    call = message.parts[0]
+    assert isinstance(call, ToolCallPart)
+    assert call.arguments == {"query": "pydantic", "limit": 3, "filters": {"lang": ["py", "rs"]}}
+    failed = message.parts[3]
+    assert isinstance(failed, ToolResultPart)
+    assert failed.is_error is True
+    assert message.usage == Usage(input_tokens=1200, output_tokens=345)
+    assert message.usage is not None and message.usage.total_tokens == 1545
+    assert message.mentions == ("hana",)
+    assert message.interrupted is True
+    assert message.content == RICH_MESSAGE.content
+
+
+def test_defaults_round_trip() -> None:
+    minimal: list[EventBase] = [
+        ChatStarted(**base(0)),
+        Paused(**base(1)),
+        Resumed(**base(2)),
+        ChatEnded(**base(3), reason="done"),
+        MessagePosted(**base(4), message=Message(id="m", sender=MANAGER, content="")),
+    ]
+    for event in minimal:
+        assert parse_event(dump_event(event)) == event
+
+
+async def test_events_stamped_by_the_bus_round_trip() -> None:
+    bus = EventBus()
+    chat = bus.open("live")
+    pub = bus.publisher(chat, "alice")
+    published = [
+        await pub.emit(TextDelta, message_id="m1", text="hi"),
+        await pub.emit(MessagePosted, message=RICH_MESSAGE),
+    ]
+    for event in published:
+        assert parse_event(dump_event(event)) == event
+
+
+# --------------------------------------------------------------------------- times
+
+
+async def test_bus_times_are_utc_and_survive_a_round_trip() -> None:
+    bus = EventBus()
+    chat = bus.open("c")
+    event = await bus.publisher(chat, "alice").emit(Paused)
+    assert event.time.utcoffset() == timedelta(0)
+    before = datetime.now(UTC)
+    assert abs(before - event.time) < timedelta(minutes=1)
+
+    data = json.loads(dump_event(event))
+    assert data["time"].endswith(("Z", "+00:00"))
+    parsed = parse_event(dump_event(event))
+    assert parsed.time == event.time
+    assert parsed.time.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=sample_id)
+def test_parsed_times_are_utc(event: EventBase) -> None:
+    parsed = parse_event(dump_event(event))
+    assert parsed.time.tzinfo is not None
+    assert parsed.time.utcoffset() == timedelta(0)
+    assert parsed.time == event.time
+
+
+def test_a_time_with_another_offset_keeps_its_instant() -> None:
+    data = json.loads(dump_event(Paused(**base(0))))
+    data["time"] = "2024-05-01T14:30:15.123456+02:00"
+    parsed = parse_event(json.dumps(data))
+    assert parsed.time == T0
+    assert parsed.time.astimezone(UTC) == T0
+
+
+def test_a_naive_time_is_not_accepted_as_is() -> None:
+    """Rejecting a naive time and reading it as UTC are both fine; keeping it naive is not."""
+
+    def check(build: Callable[[], EventBase]) -> None:
+        try:
+            event = build()
+        except pydantic.ValidationError as exc:
+            assert any(err["loc"][-1] == "time" for err in exc.errors())
+            return
+        assert event.time.tzinfo is not None
+        assert event.time.utcoffset() == timedelta(0)
+        assert event.time == datetime(2024, 5, 1, 12, 30, 15, tzinfo=UTC)
+
+    data = json.loads(dump_event(Paused(**base(0))))
+    data["time"] = "2024-05-01T12:30:15"
+    check(lambda: parse_event(json.dumps(data)))
+    check(lambda: Paused(chat_id="c", seq=0, time=datetime(2024, 5, 1, 12, 30, 15), sender="x"))
+
+
+def test_constructing_with_an_aware_non_utc_time_keeps_the_instant() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    event = Paused(chat_id="c", seq=0, time=T0.astimezone(plus_two), sender="x")
+    assert event.time == T0
+
+
+# --------------------------------------------------------------------------- rejection
+
+
+def _dict(event: EventBase) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(dump_event(event))
+    return data
+
+
+def _errors(data: dict[str, Any]) -> pydantic.ValidationError:
+    with pytest.raises(pydantic.ValidationError) as info:
+        parse_event(json.dumps(data))
+    return info.value
+
+
+def test_unknown_type_is_rejected() -> None:
+    data = _dict(Paused(**base(0)))
+    data["type"] = "exploded"
+    exc = _errors(data)
+    (err,) = exc.errors()
+    assert err["type"] == "union_tag_invalid"
+    assert "'type'" in str(exc)
+    assert "exploded" in str(exc)
+    with pytest.raises(pydantic.ValidationError):
+        EVENT_ADAPTER.validate_python(data)
+
+
+def test_missing_type_is_rejected() -> None:
+    data = _dict(Paused(**base(0)))
+    del data["type"]
+    exc = _errors(data)
+    (err,) = exc.errors()
+    assert err["type"] == "union_tag_not_found"
+    assert "'type'" in str(exc)
+
+
+def _required_cases() -> list[Any]:
+    cases = []
+    for event in SAMPLES:
+        for name, field in type(event).model_fields.items():
+            if field.is_required():
+                cases.append(pytest.param(event, name, id=f"{sample_id(event)}-{name}"))
+    return cases
+
+
+@pytest.mark.parametrize(("event", "field"), _required_cases())
+def test_missing_required_field_is_rejected_by_name(event: EventBase, field: str) -> None:
+    data = _dict(event)
+    del data[field]
+    exc = _errors(data)
+    assert [(err["type"], err["loc"]) for err in exc.errors()] == [
+        ("missing", (sample_id(event), field))
+    ]
+    assert field in str(exc)
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=sample_id)
+def test_extra_field_is_rejected_by_name(event: EventBase) -> None:
+    data = _dict(event)
+    data["colour"] = "red"
+    exc = _errors(data)
+    assert [(err["type"], err["loc"]) for err in exc.errors()] == [
+        ("extra_forbidden", (sample_id(event), "colour"))
+    ]
+    assert "colour" in str(exc)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "error_type"),
+    [
+        (("message", "usage", "input_tokens"), -1, "greater_than_equal"),
+        (("message", "parts", 0, "kind"), "tool_telepathy", "union_tag_invalid"),
+        (("message", "kind"), "shout", "literal_error"),
+        (("message", "secret"), "x", "extra_forbidden"),
+        (("message", "parts", 1, "call_id"), None, "string_type"),
+    ],
+    ids=["usage", "part-kind", "message-kind", "message-extra", "part-field"],
+)
+def test_invalid_nested_message_is_rejected_by_path(
+    path: tuple[Any, ...], value: Any, error_type: str
+) -> None:
+    data = _dict(MessagePosted(**base(0, "alice"), message=RICH_MESSAGE))
+    target: Any = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    exc = _errors(data)
+    errors = exc.errors()
+    assert len(errors) == 1
+    assert errors[0]["type"] == error_type
+    loc = errors[0]["loc"]
+    assert loc[0] == "message_posted"
+    # The error names the whole path to the bad field (a tagged union adds its tag in between).
+    named = path[:-1] if error_type == "union_tag_invalid" else path
+    remaining = iter(loc[1:])
+    assert all(any(step == item for item in remaining) for step in named), loc
+    if error_type == "union_tag_invalid":
+        assert "tool_telepathy" in str(exc)
+    else:
+        assert loc[-1] == path[-1]
+        assert str(path[-1]) in str(exc)
+
+
+@pytest.mark.parametrize(
+    ("event", "field", "value", "error_type"),
+    [
+        (Paused(**base(0)), "seq", -1, "greater_than_equal"),
+        (Paused(**base(0)), "seq", "first", "int_parsing"),
+        (Paused(**base(0)), "time", "yesterday", "datetime_from_date_parsing"),
+        (ChatEnded(**base(0), reason="r"), "status", "exploded", "literal_error"),
+        (HumanInputRequested(**base(0), participant="h"), "request", "dance", "literal_error"),
+        (
+            ToolResult(**base(0), message_id="m", call_id="c", name="n", content="x"),
+            "content",
+            None,
+            "string_type",
+        ),
+    ],
+    ids=["negative-seq", "text-seq", "bad-time", "bad-status", "bad-request", "null-content"],
+)
+def test_invalid_value_is_rejected_by_name(
+    event: EventBase, field: str, value: Any, error_type: str
+) -> None:
+    data = _dict(event)
+    data[field] = value
+    exc = _errors(data)
+    (err,) = exc.errors()
+    assert err["loc"] == (sample_id(event), field)
+    assert err["type"] == error_type
+    assert field in str(exc)
+
+
+def test_direct_construction_validates_too() -> None:
+    with pytest.raises(pydantic.ValidationError) as info:
+        TextDelta(chat_id="c", seq=0, time=T0, sender="x", message_id="m")  # type: ignore[call-arg]
+    assert [err["loc"] for err in info.value.errors()] == [("text",)]
+    with pytest.raises(pydantic.ValidationError) as info:
+        Paused(chat_id="c", seq=0, time=T0, sender="x", type="resumed")  # type: ignore[arg-type]
+    assert [err["loc"] for err in info.value.errors()] == [("type",)]
+
+
+# --------------------------------------------------------------------------- immutability
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=sample_id)
+@pytest.mark.parametrize("field", ["chat_id", "seq", "time", "sender", "type"])
+def test_events_are_frozen(event: EventBase, field: str) -> None:
+    before = dump_event(event)
+    with pytest.raises(pydantic.ValidationError) as info:
+        setattr(event, field, getattr(event, field))
+    assert info.value.errors()[0]["type"] == "frozen_instance"
+    assert dump_event(event) == before
+
+
+def test_nested_models_are_frozen_too() -> None:
+    posted = MessagePosted(**base(0, "alice"), message=RICH_MESSAGE)
+    started = SAMPLES[0]
+    assert isinstance(started, ChatStarted)
+    with pytest.raises(pydantic.ValidationError):
+        posted.message.content = "rewritten"  # type: ignore[misc]
+    with pytest.raises(pydantic.ValidationError):
+        posted.message.parts[0].name = "rm -rf"  # type: ignore[misc]
+    assert posted.message.usage is not None
+    with pytest.raises(pydantic.ValidationError):
+        posted.message.usage.input_tokens = 0  # type: ignore[misc]
+    with pytest.raises(pydantic.ValidationError):
+        started.participants[0].human = True  # type: ignore[misc]
+    with pytest.raises((TypeError, AttributeError)):
+        started.participants.append(HUMAN)  # type: ignore[attr-defined]
+    assert posted.message == RICH_MESSAGE
+
+
+def test_sequence_fields_are_tuples_after_parsing() -> None:
+    parsed = parse_event(dump_event(SAMPLES[0]))
+    assert isinstance(parsed, ChatStarted)
+    assert isinstance(parsed.participants, tuple)
+    selected = parse_event(dump_event(SAMPLES[3]))
+    assert isinstance(selected, SpeakerSelected)
+    assert selected.candidates == ("alice", "hana")
+
+
+@pytest.mark.xfail(
+    reason="BUG: frozen events hold plain dicts (ToolCall.arguments, ChatStarted.metadata) "
+    "that any subscriber can change in place",
+    strict=True,
+)
+async def test_one_subscriber_cannot_change_what_another_sees() -> None:
+    bus = EventBus()
+    chat = bus.open("c")
+    one, two = bus.subscribe(chat), bus.subscribe(chat)
+    await bus.publisher(chat, "alice").emit(
+        ToolCall, message_id="m", call_id="c1", name="rm", arguments={"path": "/tmp/x"}
+    )
+    mine = await anext(one)
+    assert isinstance(mine, ToolCall)
+    with pytest.raises(TypeError):
+        mine.arguments["path"] = "/"  # type: ignore[index]
+    theirs = await anext(two)
+    assert isinstance(theirs, ToolCall)
+    assert theirs.arguments == {"path": "/tmp/x"}

@@ -1,0 +1,357 @@
+"""The plain console: the chat rendered with rich, your input read with prompt-toolkit.
+
+For terminals where a full-screen app does not fit, and for scripts. Everything agents and
+people write is shown as plain text (``rich.text.Text`` after :func:`safe_text`), never parsed
+as markup or passed through as terminal control sequences.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.rule import Rule
+from rich.text import Text
+
+from groupchat.bus import Subscription
+from groupchat.chat import ChatResult, GroupChat
+from groupchat.events import (
+    ChatEnded,
+    ChatStarted,
+    ErrorEvent,
+    Event,
+    HumanInputRequested,
+    MessagePosted,
+    ParticipantJoined,
+    ParticipantLeft,
+    Paused,
+    Resumed,
+    SpeakerSelected,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    TurnSkipped,
+    TurnStarted,
+)
+from groupchat.tui.commands import CommandError, help_text, parse_command, unescape
+from groupchat.tui.headless import LineFeeder
+from groupchat.tui.safe import one_line, safe_text
+
+if TYPE_CHECKING:
+    from groupchat.agents import HumanParticipant
+
+__all__ = ["ConsoleRenderer", "ConsoleSession", "run_console"]
+
+PALETTE = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan", "bright_green")
+
+
+class ConsoleRenderer:
+    """Turns chat events into console output, streaming each message as it is written."""
+
+    def __init__(
+        self, console: Console, *, me: str | None = None, line_buffered: bool = False
+    ) -> None:
+        self.console = console
+        self.me = me
+        # Under an active prompt a partial line would be redrawn over; print whole lines then,
+        # and show the line being written in the prompt's toolbar instead (see ``partial``).
+        self.line_buffered = line_buffered
+        self.partial = ""
+        self._header_done = False
+        self._colors: dict[str, str] = {}
+        self._humans: set[str] = set()
+        self._streaming: str | None = None
+        self._streamed: set[str] = set()
+        self._speakers: dict[str, str] = {}
+
+    def color(self, name: str) -> str:
+        if name not in self._colors:
+            self._colors[name] = PALETTE[len(self._colors) % len(PALETTE)]
+        return self._colors[name]
+
+    def _name(self, name: str) -> Text:
+        style = f"bold {self.color(name)}"
+        label = f"{name} (you)" if name == self.me else name
+        return Text(label, style=style)
+
+    def _note(self, text: str, style: str = "dim") -> None:
+        self._end_stream()
+        self.console.print(Text(safe_text(text), style=style))
+
+    def _end_stream(self, tail: Text | None = None) -> None:
+        if self._streaming is None:
+            return
+        if self.line_buffered:
+            self._print_line(self.partial, tail)
+            self.partial = ""
+        else:
+            self.console.print(tail or Text())
+        self._streaming = None
+
+    def _print_line(self, text: str, tail: Text | None = None) -> None:
+        line = Text()
+        if not self._header_done:
+            speaker = self._speakers.get(self._streaming or "", "")
+            line = self._name(speaker).append(": ", style="default")
+            self._header_done = True
+        line.append(safe_text(text))
+        if tail is not None:
+            line.append_text(tail)
+        self.console.print(line)
+
+    def _delta(self, event: TextDelta) -> None:
+        if self._streaming != event.message_id:
+            self._end_stream()
+            self._speakers.setdefault(event.message_id, event.sender)
+            self._streaming = event.message_id
+            self._streamed.add(event.message_id)
+            self._header_done = False
+            if not self.line_buffered:
+                speaker = self._speakers[event.message_id]
+                self.console.print(self._name(speaker).append(": ", style="default"), end="")
+                self._header_done = True
+        if not self.line_buffered:
+            self.console.print(Text(safe_text(event.text)), end="")
+            return
+        self.partial += event.text
+        while "\n" in self.partial:
+            line, self.partial = self.partial.split("\n", 1)
+            self._print_line(line)
+
+    def render(self, event: Event) -> None:
+        if isinstance(event, TextDelta):
+            self._delta(event)
+        elif isinstance(event, MessagePosted):
+            self._message(event)
+        elif isinstance(event, SpeakerSelected):
+            self._note(f"→ {event.speaker} · {event.reason}")
+        elif isinstance(event, TurnStarted):
+            self._speakers[event.message_id] = event.speaker
+        elif isinstance(event, HumanInputRequested):
+            self._input_requested(event)
+        elif isinstance(event, TurnSkipped):
+            self._note(f"{event.speaker} passed ({event.reason})")
+        elif isinstance(event, ToolCall):
+            args = ", ".join(f"{k}={v!r}" for k, v in event.arguments.items())
+            self._note(f"  ⚙ {event.sender} calls {event.name}({args})")
+        elif isinstance(event, ToolResult):
+            mark = "✗" if event.is_error else "✓"
+            self._note(f"  {mark} {event.name}: {one_line(event.content)[:200]}")
+        elif isinstance(event, ChatStarted):
+            self._started(event)
+        elif isinstance(event, ParticipantJoined):
+            if event.participant.human:
+                self._humans.add(event.participant.name)
+            self._note(f"{event.participant.name} joined", "italic")
+        elif isinstance(event, ParticipantLeft):
+            reason = f" ({event.reason})" if event.reason else ""
+            self._note(f"{event.name} left{reason}", "italic")
+        elif isinstance(event, Paused):
+            self._note(f"⏸ paused{f' by {event.by}' if event.by else ''}", "yellow")
+        elif isinstance(event, Resumed):
+            self._note(f"▶ resumed{f' by {event.by}' if event.by else ''}", "yellow")
+        elif isinstance(event, ErrorEvent):
+            who = f"{event.participant}: " if event.participant else ""
+            self._note(f"error: {who}{event.error}", "bold red")
+        elif isinstance(event, ChatEnded):
+            self._end_stream()
+            tokens = event.usage.total_tokens
+            usage = f" · {tokens} tokens" if tokens else ""
+            self.console.print(
+                Rule(Text(f"chat ended ({event.status}): {one_line(event.reason)}{usage}"))
+            )
+
+    def _started(self, event: ChatStarted) -> None:
+        team = event.metadata.get("team", "group chat")
+        self.console.print(Rule(Text(f"{safe_text(str(team))} · policy: {event.policy}")))
+        for info in event.participants:
+            if info.human:
+                self._humans.add(info.name)
+            line = self._name(info.name)
+            line.append(f" — {safe_text(info.description)}", style="dim")
+            self.console.print(line)
+        if event.termination:
+            self._note(f"ends on: {event.termination}")
+
+    def _message(self, event: MessagePosted) -> None:
+        message = event.message
+        if message.id in self._streamed:
+            self._streamed.discard(message.id)
+            if self._streaming == message.id:
+                tail = Text()
+                if message.interrupted:
+                    tail.append(" [interrupted]", style="bold yellow")
+                if message.usage is not None and message.usage.total_tokens:
+                    tail.append(f"  ({message.usage.total_tokens} tokens)", style="dim")
+                self._end_stream(tail)
+            return
+        self._end_stream()
+        if message.kind == "task":
+            self.console.print(Text("Task: ", style="bold").append(safe_text(message.content)))
+            return
+        line = self._name(message.sender)
+        line.append(" (interjects): " if message.kind == "interjection" else ": ", style="default")
+        line.append(safe_text(message.content))
+        if message.interrupted:
+            line.append(" [interrupted]", style="bold yellow")
+        self.console.print(line)
+
+    def _input_requested(self, event: HumanInputRequested) -> None:
+        if event.participant != self.me:
+            self._note(f"waiting for {event.participant}…")
+            return
+        if event.request == "select_speaker":
+            choices = "  ".join(f"{i}. {c}" for i, c in enumerate(event.choices, 1))
+            self._note(f"» {event.prompt.split('?')[0]}? {choices}", "bold reverse")
+        else:
+            limit = f" ({event.timeout:g} s)" if event.timeout else ""
+            self._note(f"» your turn{limit}: type a reply, or Enter to pass", "bold reverse")
+
+
+class ConsoleSession:
+    """One person at the console: renders the chat and turns their lines into input or commands."""
+
+    def __init__(
+        self,
+        chat: GroupChat,
+        *,
+        human: HumanParticipant | None = None,
+        console: Console | None = None,
+    ) -> None:
+        self.chat = chat
+        self.human = human
+        self.console = console or Console(highlight=False)
+        self.renderer = ConsoleRenderer(self.console, me=human.name if human else None)
+        self._prompt: Any = None
+
+    def _toolbar(self) -> str:
+        renderer = self.renderer
+        if renderer._streaming is None:
+            return ""
+        speaker = renderer._speakers.get(renderer._streaming, "")
+        return one_line(f"{speaker} is writing: {renderer.partial[-100:]}")
+
+    async def handle_line(self, line: str) -> None:
+        """A line the person typed: a slash command, or text for the chat."""
+        try:
+            command = parse_command(line)
+        except CommandError as exc:
+            self.console.print(Text(str(exc), style="red"))
+            return
+        me = self.human.name if self.human else None
+        if command is None:
+            text = unescape(line)
+            if self.human is None:
+                self.console.print(Text("you are watching: there is no human in this team", "red"))
+            elif self.human.channel.closed:
+                self.console.print(Text("you have left this chat", style="red"))
+            elif text.strip() or self.human.channel.requested:
+                self.human.send(text)
+            return
+        name, args = command.name, command.args
+        if name == "help":
+            self.console.print(Text(help_text()))
+        elif name == "pause":
+            await self.chat.pause(by=me)
+        elif name == "resume":
+            await self.chat.resume(by=me)
+        elif name == "interrupt":
+            if not await self.chat.interrupt(by=me):
+                self.console.print(Text("nobody is speaking", style="dim"))
+        elif name == "next":
+            try:
+                self.chat.steer(args[0].lstrip("@"), by=me)
+                self.console.print(Text(f"{args[0]} speaks next", style="dim"))
+            except KeyError as exc:
+                self.console.print(Text(str(exc.args[0]), style="red"))
+        elif name == "skip":
+            if self.human is not None and self.human.channel.requested:
+                self.human.send("")
+            else:
+                self.console.print(Text("it is not your turn", style="dim"))
+        elif name == "who":
+            for pname, info in self.chat.view.participants.items():
+                tag = " (human)" if info.human else ""
+                self.console.print(self.renderer._name(pname).append(tag, style="dim"))
+        elif name in ("stop", "quit"):
+            await self.chat.stop("stopped", by=me)
+
+    async def _render(self, sub: Subscription) -> None:
+        async for event in sub:
+            self.renderer.render(event)
+            if self._prompt is not None:
+                self._prompt.app.invalidate()
+
+    def _prompt_text(self) -> str:
+        if self.human is not None and self.human.channel.requested:
+            return f"{self.human.name} › "
+        return "› "
+
+    async def _read_terminal(self, ready: asyncio.Event) -> None:
+        from prompt_toolkit import PromptSession
+
+        session: PromptSession[str] = PromptSession(bottom_toolbar=self._toolbar)
+        self._prompt = session
+        while True:
+            try:
+                line = await session.prompt_async(self._prompt_text, pre_run=ready.set)
+            except (EOFError, KeyboardInterrupt):
+                await self.chat.stop("stopped", by=self.human.name if self.human else None)
+                return
+            await self.handle_line(line)
+
+    async def run(self, task: str | None, *, interactive: bool | None = None) -> ChatResult:
+        """Run the chat here until it ends. ``interactive`` defaults to whether stdin and stdout
+        are terminals; otherwise people's turns are read from stdin, one line each."""
+        if interactive is None:
+            interactive = sys.stdin.isatty() and sys.stdout.isatty()
+        reader: asyncio.Task[None] | None = None
+        patch: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        if interactive:
+            # Output goes through prompt-toolkit's stdout proxy, above the prompt; whole lines
+            # only, so a redraw of the prompt never cuts a line in two.
+            from prompt_toolkit.patch_stdout import patch_stdout
+
+            patch = patch_stdout(raw=True)
+            self.renderer.line_buffered = True
+        elif self.human is not None:
+            reader = asyncio.create_task(
+                LineFeeder(sys.stdin, {self.human.name: self.human.channel}).run()
+            )
+        with patch:
+            if interactive:
+                ready = asyncio.Event()
+                reader = asyncio.create_task(self._read_terminal(ready))
+                await ready.wait()  # draw the prompt before any output, or it may erase it
+            # Subscribe before the chat starts so that its first events are shown too.
+            sub = self.chat.bus.subscribe(
+                self.chat.chat_id, start=self.chat.bus.next_seq(self.chat.chat_id), durable=False
+            )
+            renderer = asyncio.create_task(self._render(sub))
+            try:
+                result = await self.chat.run(task)
+            finally:
+                if reader is not None:
+                    reader.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await reader
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renderer
+        return result
+
+
+async def run_console(
+    chat: GroupChat,
+    task: str | None,
+    *,
+    human: HumanParticipant | None = None,
+    console: Console | None = None,
+    interactive: bool | None = None,
+) -> ChatResult:
+    """Run ``chat`` in the plain console with ``human`` as the person at the keyboard."""
+    return await ConsoleSession(chat, human=human, console=console).run(
+        task, interactive=interactive
+    )

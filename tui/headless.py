@@ -1,0 +1,137 @@
+"""Running a chat with no UI: one line per message (or JSONL) out, people's lines in."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import threading
+from collections.abc import Mapping
+from typing import IO
+
+from groupchat.bus import Subscription
+from groupchat.channel import InputChannel
+from groupchat.chat import ChatResult, GroupChat
+from groupchat.events import ChatEnded, MessagePosted, dump_event
+from groupchat.tui.safe import one_line
+
+__all__ = ["LineFeeder", "format_message_line", "run_headless"]
+
+
+class LineFeeder:
+    """Answers people's requests with lines from a text stream, one line per request.
+
+    A line is read only when one of ``channels`` is waiting for input, so lines are never taken
+    as interjections. At the end of the stream every channel is closed: the people have left
+    and their later turns pass.
+    """
+
+    def __init__(self, stream: IO[str], channels: Mapping[str, InputChannel]) -> None:
+        self.stream = stream
+        self.channels = dict(channels)
+
+    async def run(self) -> None:
+        while True:
+            channel = await self._wait_for_request()
+            if channel is None:
+                return
+            line = await self._readline()
+            if line is None:
+                for ch in self.channels.values():
+                    ch.close()
+                return
+            if channel.requested and not channel.closed:
+                channel.send(line)
+
+    async def _wait_for_request(self) -> InputChannel | None:
+        while True:
+            open_channels = [ch for ch in self.channels.values() if not ch.closed]
+            if not open_channels:
+                return None
+            for ch in open_channels:
+                if ch.requested:
+                    return ch
+            waiters = [asyncio.ensure_future(ch.wait_requested()) for ch in open_channels]
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+
+    async def _readline(self) -> str | None:
+        loop = asyncio.get_running_loop()
+        result: asyncio.Future[str] = loop.create_future()
+
+        def read() -> None:
+            try:
+                line = self.stream.readline()
+            except (OSError, ValueError):
+                line = ""
+            with contextlib.suppress(RuntimeError):  # the loop may be gone at exit
+                loop.call_soon_threadsafe(_set, result, line)
+
+        # A daemon thread: a read still blocked when the chat ends must not hold up exit.
+        threading.Thread(target=read, name="groupchat-stdin", daemon=True).start()
+        line = await result
+        return None if line == "" else line.rstrip("\r\n")
+
+
+def _set(fut: asyncio.Future[str], value: str) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+def format_message_line(event: MessagePosted) -> str:
+    message = event.message
+    label = "task" if message.kind == "task" else message.sender
+    mark = " [interrupted]" if message.interrupted else ""
+    return f"{label}: {one_line(message.content)}{mark}"
+
+
+async def _print_events(sub: Subscription, out: IO[str], err: IO[str], jsonl: bool) -> None:
+    async for event in sub:
+        if jsonl:
+            out.write(dump_event(event) + "\n")
+            out.flush()
+        elif isinstance(event, MessagePosted):
+            out.write(format_message_line(event) + "\n")
+            out.flush()
+        if isinstance(event, ChatEnded) and not jsonl:
+            err.write(f"chat ended ({event.status}): {one_line(event.reason)}\n")
+            err.flush()
+
+
+async def run_headless(
+    chat: GroupChat,
+    task: str | None,
+    *,
+    jsonl: bool = False,
+    stdin: IO[str] | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+) -> ChatResult:
+    """Run ``chat`` printing one line per message (or every event as JSONL with ``jsonl``).
+
+    People in the chat take their turns from ``stdin``, one line each.
+    """
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    sub = chat.bus.subscribe(chat.chat_id, start=chat.bus.next_seq(chat.chat_id), maxsize=4096)
+    printer = asyncio.create_task(_print_events(sub, out, err, jsonl))
+    channels = {
+        name: p.channel
+        for name, p in chat.participants.items()
+        if isinstance(getattr(p, "channel", None), InputChannel)
+    }
+    feeder = (
+        asyncio.create_task(LineFeeder(stdin or sys.stdin, channels).run()) if channels else None
+    )
+    try:
+        result = await chat.run(task)
+    finally:
+        if feeder is not None:
+            feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeder
+    await printer
+    return result
