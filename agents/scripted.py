@@ -18,7 +18,7 @@ from groupchat.participant import ChatView, EndChat, Pass, Reply, TurnItem
 __all__ = ["ScriptFn", "ScriptedAgent"]
 
 Line: TypeAlias = str | Reply | Pass | EndChat
-ScriptFn: TypeAlias = Callable[[ChatView], "Line | None | Awaitable[Line | None]"]
+ScriptFn: TypeAlias = Callable[[ChatView], "Line | Awaitable[Line | None] | None"]
 _WORDS = re.compile(r"\s*\S+\s*|\s+")
 
 

@@ -198,6 +198,8 @@ class GroupChat:
         if self.termination is not None:
             self.termination.reset()
             self.termination.start(self._condition_fired)
+            if self.termination.reason is not None:  # e.g. an ExternalStop set before the run
+                self._end = (self.termination.reason, "completed")
         error: str | None = None
         try:
             try:
@@ -400,12 +402,16 @@ class GroupChat:
                 self._end = (f"{speaker} failed: {type(failure).__name__}: {failure}", "error")
 
         reply = final if isinstance(final, Reply) else None
-        content = reply.content if reply is not None and reply.content is not None else "".join(chunks)
+        content = (
+            reply.content if reply is not None and reply.content is not None else "".join(chunks)
+        )
         if reply is not None:
             parts.extend(p for p in reply.parts if p not in parts)
         if isinstance(final, Pass) or (not content and not parts):
-            reason = final.reason if isinstance(final, (Pass, EndChat)) else (
-                "interrupted" if interrupted else "no message"
+            reason = (
+                final.reason
+                if isinstance(final, (Pass, EndChat))
+                else ("interrupted" if interrupted else "no message")
             )
             if failure is not None:
                 reason = "failed"

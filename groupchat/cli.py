@@ -77,10 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     demo = commands.add_parser(
-        "demo", help="run the offline demo team (scripted agents and you)", description=(
+        "demo",
+        help="run the offline demo team (scripted agents and you)",
+        description=(
             "An offline team of scripted agents plus you: streaming, @mention routing with "
             "reasons, your turns and interjections. No API key, no network."
-        )
+        ),
     )
     output_options(demo)
     demo.add_argument(

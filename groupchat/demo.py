@@ -85,7 +85,10 @@ def _critic(human: str) -> Callable[[ChatView], str | None]:
                 "Remaining risks: Wi-Fi and food; both are cheap if booked early. "
                 "Over to you, @planner."
             )
-        return "Remaining risks: Wi-Fi and food; both are cheap if booked early. Over to you, @planner."
+        return (
+            "Remaining risks: Wi-Fi and food; both are cheap if booked early. "
+            "Over to you, @planner."
+        )
 
     return speak
 

@@ -147,7 +147,7 @@ class HumanInputRequested(EventBase):
 
 
 class TurnSkipped(EventBase):
-    """A turn that ended without a message: passed, timed out, interrupted before any text, failed."""
+    """A turn that ended without a message: passed, timed out, cut short before any text, failed."""
 
     type: Literal["turn_skipped"] = "turn_skipped"
     speaker: str

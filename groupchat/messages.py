@@ -105,11 +105,7 @@ def parse_mentions(text: str, names: Iterable[str]) -> tuple[str, ...]:
     for match in _MENTION.finditer(text):
         raw = match.group(1)
         token = raw.lower()
-        name = (
-            raw
-            if raw in exact
-            else by_lower.get(token) or by_lower.get(token.rstrip("-_"))
-        )
+        name = raw if raw in exact else by_lower.get(token) or by_lower.get(token.rstrip("-_"))
         if name is not None and name not in found:
             found.append(name)
     return tuple(found)

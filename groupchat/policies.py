@@ -184,12 +184,19 @@ class ManualPolicy(SelectionPolicy):
                 timeout=self.timeout,
             )
             if answer is None:
+                outcome = (
+                    "did not answer"
+                    if outcome == "did not answer"
+                    else (f"{outcome}, then did not answer")
+                )
                 break
             chosen = _match_choice(answer, candidates)
             if chosen is not None:
                 return Selection(chosen, f"chosen by {human}")
             outcome = f"gave no valid name ({answer.strip()[:40]!r})"
-            prompt = f"{answer.strip()[:40]!r} is not one of the candidates. Who speaks next? {listing}"
+            prompt = (
+                f"{answer.strip()[:40]!r} is not one of the candidates. Who speaks next? {listing}"
+            )
         picked = await self.fallback.select(view, candidates)
         return Selection(
             picked.speaker,
@@ -247,8 +254,8 @@ class TransitionGraphPolicy(SelectionPolicy):
             raise ValueError(f"graph mode must be 'allowed' or 'disallowed', not {mode!r}")
         self.edges = {src: tuple(dsts) for src, dsts in edges.items()}
         self.mode = mode
-        self.start: tuple[str, ...] | None = (start,) if isinstance(start, str) else (
-            tuple(start) if start is not None else None
+        self.start: tuple[str, ...] | None = (
+            (start,) if isinstance(start, str) else (tuple(start) if start is not None else None)
         )
         self.then = then or RoundRobinPolicy()
 
@@ -267,9 +274,7 @@ class TransitionGraphPolicy(SelectionPolicy):
         if self.mode == "allowed":
             dead = [src for src, dsts in self.edges.items() if not dsts]
             if dead:
-                raise ValueError(
-                    f"transition graph: {', '.join(dead)} has no allowed next speaker"
-                )
+                raise ValueError(f"transition graph: {', '.join(dead)} has no allowed next speaker")
         self.then.validate(participants)
 
     def allowed(self, last: str | None, candidates: Sequence[str]) -> list[str]:

@@ -403,7 +403,9 @@ def parse_spec(
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{source}: invalid TOML: {exc}", source=source) from None
     except json.JSONDecodeError as exc:
-        raise SpecError(f"{source}: line {exc.lineno}: invalid JSON: {exc.msg}", source=source) from None
+        raise SpecError(
+            f"{source}: line {exc.lineno}: invalid JSON: {exc.msg}", source=source
+        ) from None
     if not isinstance(data, Mapping):
         raise SpecError(f"{source}: a team spec must be a mapping at the top level", source=source)
     try:
@@ -464,10 +466,13 @@ class _LineFinder:
                         break
                 else:
                     continue  # a union branch, not a key
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-                if part < len(node.value):
-                    node = node.value[part]
-                    line = node.start_mark.line + 1
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(part, int)
+                and part < len(node.value)
+            ):
+                node = node.value[part]
+                line = node.start_mark.line + 1
         return line
 
 

@@ -2,7 +2,8 @@
 
 The manager checks conditions after every posted message. Conditions that fire on their own
 (:class:`Timeout`, :class:`ExternalStop`) end the chat at once, interrupting a turn that is
-running. A condition stays fired until the next run resets it; ``a & b`` fires once both have.
+running; an :class:`ExternalStop` set between runs ends the next one before its first turn.
+A condition stays fired until the next run resets it; ``a & b`` fires once both have.
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ class _Combined(Termination):
         super().start(trigger)
         for cond in self.conditions:
             cond.start(self._child_fired)
+        if self._reason is None:
+            self._reason = self._combine()  # a child may carry a stop set before the run
 
     def stop(self) -> None:
         super().stop()
@@ -221,7 +224,7 @@ class SourceMatch(Termination):
 
 
 class TokenBudget(Termination):
-    """Ends when the chat's token total (all participants and selector calls) reaches ``max_tokens``."""
+    """Ends when the chat's token total (participants and selector calls) reaches ``max_tokens``."""
 
     def __init__(self, max_tokens: int) -> None:
         super().__init__()
@@ -252,7 +255,9 @@ class Timeout(Termination):
     def start(self, trigger: Trigger) -> None:
         super().start(trigger)
         loop = asyncio.get_running_loop()
-        self._handle = loop.call_later(self.seconds, self._fire, f"timed out after {self.seconds:g} s")
+        self._handle = loop.call_later(
+            self.seconds, self._fire, f"timed out after {self.seconds:g} s"
+        )
 
     def stop(self) -> None:
         super().stop()
@@ -265,10 +270,24 @@ class Timeout(Termination):
 
 
 class ExternalStop(Termination):
-    """Ends the chat when :meth:`set` is called, from any code holding this object."""
+    """Ends the chat when :meth:`set` is called, from any code holding this object.
+
+    Set while no run is going, it ends the next run before its first turn.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._early = False
 
     def set(self, reason: str = "stopped externally") -> None:
+        self._early = self._trigger is None and self._reason is None
         self._fire(reason)
+
+    def reset(self) -> None:
+        if self._early:
+            self._early = False  # a stop set between runs belongs to the next run
+            return
+        super().reset()
 
     def describe(self) -> str:
         return "external_stop"

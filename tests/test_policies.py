@@ -191,10 +191,6 @@ async def test_round_robin_skips_a_participant_removed_mid_chat() -> None:
     assert selections(chat)[1].reason == "round robin: c follows a"
 
 
-@pytest.mark.xfail(
-    reason="BUG: round robin restarts at a stale index when the last speaker was removed",
-    strict=True,
-)
 async def test_round_robin_continues_with_the_next_in_order_after_the_speaker_is_removed() -> None:
     b = Puppet("b")
     chat = GroupChat([agent("a"), b.agent, agent("c")], max_turns=4)
@@ -944,10 +940,6 @@ def test_exclude_last_speaker_describes_itself() -> None:
     assert policy.describe() == "random (filtered by exclude_last_speaker)"
 
 
-@pytest.mark.xfail(
-    reason="BUG: round robin over candidates without the last speaker uses a stale index",
-    strict=True,
-)
 async def test_exclude_last_speaker_around_round_robin_still_goes_round() -> None:
     chat = GroupChat(trio(), policy=exclude_last_speaker(RoundRobinPolicy()), max_turns=6)
     await run_to_end(chat)

@@ -501,10 +501,6 @@ async def test_external_stop_keeps_the_first_reason() -> None:
     assert stop.reason == "first"
 
 
-@pytest.mark.xfail(
-    reason="BUG: ExternalStop.set() before run() is wiped by the reset at the start of the run",
-    strict=True,
-)
 async def test_external_stop_set_before_the_run_ends_it_without_a_turn() -> None:
     stop = ExternalStop()
     stop.set()
@@ -837,3 +833,15 @@ async def test_the_condition_before_max_turns_gives_status_completed() -> None:
     result = await run_to_end(chat)
 
     assert (result.status, result.reason) == ("completed", "reached 3 messages")
+
+
+async def test_external_stop_set_before_the_run_ends_it_inside_a_combination() -> None:
+    stop = ExternalStop()
+    chat = GroupChat(
+        [ScriptedAgent("a", ["x"], when_done="cycle")], termination=stop | MaxMessages(5)
+    )
+    stop.set("not today")
+    result = await chat.run("task")
+    assert result.status == "completed"
+    assert result.reason == "not today"
+    assert [m.kind for m in result.messages] == ["task"]

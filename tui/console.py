@@ -45,7 +45,16 @@ if TYPE_CHECKING:
 
 __all__ = ["ConsoleRenderer", "ConsoleSession", "run_console"]
 
-PALETTE = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan", "bright_green")
+PALETTE = (
+    "cyan",
+    "magenta",
+    "green",
+    "yellow",
+    "blue",
+    "bright_red",
+    "bright_cyan",
+    "bright_green",
+)
 
 
 class ConsoleRenderer:

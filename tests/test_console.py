@@ -1,0 +1,172 @@
+"""The plain console: what a person sees, and what their typed lines do."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+from rich.console import Console
+
+from groupchat import (
+    GroupChat,
+    HumanInputRequested,
+    HumanParticipant,
+    MaxMessages,
+    Paused,
+    ScriptedAgent,
+    TurnStarted,
+)
+from groupchat.testing import ChatProbe
+from groupchat.tui.commands import CommandError, help_text, parse_command, unescape
+from groupchat.tui.console import ConsoleRenderer, ConsoleSession
+from groupchat.tui.safe import one_line, safe_text
+
+
+def _console() -> tuple[Console, io.StringIO]:
+    buf = io.StringIO()
+    return Console(file=buf, width=100, color_system=None, highlight=False), buf
+
+
+def test_safe_text_neutralises_control_sequences_but_keeps_layout() -> None:
+    hostile = "a\x1b[31mred\x1b]8;;http://x\x07link\x00\x9b2J\r\nline2\tend\u202e"
+    shown = safe_text(hostile)
+    assert "\x1b" not in shown and "\x00" not in shown and "\x07" not in shown
+    assert "\x9b" not in shown and "\r" not in shown and "\u202e" not in shown
+    assert "\n" in shown and "\t" in shown
+    assert "␛[31mred" in shown
+    assert one_line("a\nb") == "a ⏎ b"
+
+
+def test_commands_parse_as_data() -> None:
+    assert parse_command("hello") is None
+    assert parse_command("//not a command") is None
+    assert unescape("//not a command") == "/not a command"
+    parsed = parse_command("/next critic")
+    assert parsed is not None and parsed.name == "next" and parsed.args == ("critic",)
+    assert parse_command("  /PAUSE ") is not None
+    with pytest.raises(CommandError, match="unknown command /frobnicate"):
+        parse_command("/frobnicate")
+    with pytest.raises(CommandError, match="usage: /next NAME"):
+        parse_command("/next")
+    assert "/interrupt" in help_text() and "/next NAME" in help_text()
+
+
+async def _run_rendered(chat: GroupChat, task: str, *, line_buffered: bool) -> str:
+    console, buf = _console()
+    renderer = ConsoleRenderer(console, me="you", line_buffered=line_buffered)
+    sub = chat.bus.subscribe(chat.chat_id)
+    runner = asyncio.create_task(chat.run(task))
+    async for event in sub:
+        renderer.render(event)
+    await runner
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("line_buffered", [False, True])
+async def test_renderer_shows_messages_reasons_and_the_end(line_buffered: bool) -> None:
+    chat = GroupChat(
+        [
+            ScriptedAgent("alice", ["Hello\nworld, @bob"], chunk="word"),
+            ScriptedAgent("bob", ["Hi [bold]alice[/bold] \x1b[2J"], chunk=3),
+        ],
+        termination=MaxMessages(2),
+    )
+    out = await _run_rendered(chat, "Say hi", line_buffered=line_buffered)
+    assert "Task: Say hi" in out
+    assert "→ alice · round robin: alice opens" in out
+    assert "alice: Hello\nworld, @bob" in out
+    # Markup is shown literally and the escape sequence is neutralised.
+    assert "bob: Hi [bold]alice[/bold] ␛[2J" in out
+    assert "\x1b" not in out
+    assert "chat ended (completed): reached 2 messages" in out
+
+
+async def test_renderer_marks_an_interrupted_message() -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow(view: object) -> str:
+        started.set()
+        await release.wait()
+        return "never"
+
+    class Streamer:
+        name = "streamer"
+        description = "streams then waits"
+
+        async def take_turn(self, view: object):  # type: ignore[no-untyped-def]
+            yield "partial text"
+            await slow(view)
+
+    chat = GroupChat([Streamer()], termination=MaxMessages(1))
+    console, buf = _console()
+    renderer = ConsoleRenderer(console)
+    sub = chat.bus.subscribe(chat.chat_id)
+    runner = asyncio.create_task(chat.run())
+    probe = ChatProbe.of(chat)
+    await probe.wait_for(TurnStarted)
+    await started.wait()
+    assert await chat.interrupt()
+    async for event in sub:
+        renderer.render(event)
+    await runner
+    assert "streamer: partial text [interrupted]" in buf.getvalue()
+
+
+async def test_typed_lines_become_commands_or_messages() -> None:
+    human = HumanParticipant("you")
+    agent = ScriptedAgent("agent", ["one", "two", "three"])
+    chat = GroupChat([agent, human], termination=MaxMessages(3))
+    console, buf = _console()
+    session = ConsoleSession(chat, human=human, console=console)
+    probe = ChatProbe.of(chat)
+    runner = asyncio.create_task(chat.run("go"))
+
+    await probe.wait_for(HumanInputRequested, participant="you")
+    await session.handle_line("/who")
+    await session.handle_line("/bogus")
+    await session.handle_line("/next nobody")
+    await session.handle_line("/pause")
+    await probe.wait_for(Paused, by="you")
+    await session.handle_line("//literal slash")
+    await session.handle_line("/resume")
+    result = await runner
+
+    out = buf.getvalue()
+    assert "agent" in out and "you (you) (human)" in out
+    assert "unknown command /bogus" in out
+    assert "no participant 'nobody'" in out
+    mine = [m for m in result.messages if m.sender == "you"]
+    assert [m.content for m in mine] == ["/literal slash"]
+
+
+async def test_stop_command_ends_the_chat_as_stopped() -> None:
+    human = HumanParticipant("you")
+    chat = GroupChat([human])
+    session = ConsoleSession(chat, human=human, console=_console()[0])
+    probe = ChatProbe.of(chat)
+    runner = asyncio.create_task(chat.run())
+    await probe.wait_for(HumanInputRequested)
+    await session.handle_line("/skip")
+    await probe.wait_for(HumanInputRequested)
+    await session.handle_line("/stop")
+    result = await runner
+    assert result.status == "stopped"
+    assert result.reason == "stopped by you"
+
+
+async def test_console_reads_turns_from_piped_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("my answer\n"))
+    human = HumanParticipant("you")
+    chat = GroupChat(
+        [ScriptedAgent("agent", ["question?", "thanks"]), human], termination=MaxMessages(3)
+    )
+    console, buf = _console()
+    result = await ConsoleSession(chat, human=human, console=console).run("task", interactive=False)
+    assert [m.content for m in result.messages if m.kind == "turn"] == [
+        "question?",
+        "my answer",
+        "thanks",
+    ]
+    assert "you (you): my answer" in buf.getvalue()
