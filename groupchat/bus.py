@@ -5,15 +5,21 @@ UTC time, the publisher's sender) and appends it; subscribers read the log throu
 cursor, so a subscriber may start from any retained sequence number and every subscriber sees
 the same order.
 
+Memory. The bus keeps what durable subscribers have not read yet plus the last ``retain``
+events of each chat (default :data:`DEFAULT_RETAIN`), so a long chat costs the same per
+message as a short one; the transcript store is the complete record. ``EventBus(retain=None)``
+keeps every event for as long as the bus lives, so that a late subscriber can start from
+sequence number 0 without a store.
+
 Falling behind. A subscriber's buffer is the part of the log it has not read yet, bounded by its
 ``maxsize``:
 
 * a *durable* subscriber (the default; the transcript store is one) never loses an event: when
   it is ``maxsize`` events behind, publishers wait until it has caught up to half of that, so
   the chat slows down instead;
-* a non-durable subscriber (``durable=False``, e.g. a display) never slows the chat. It still
-  reads every event the bus retains; if the bus was created with ``retain=N`` and trims events
-  the subscriber had not read yet, its next read raises :class:`SubscriberLagged`.
+* a non-durable subscriber (``durable=False``) never slows the chat. It reads every event the
+  bus still retains; if it falls so far behind that events it had not read were trimmed, its
+  next read raises :class:`SubscriberLagged`.
 
 Closing a chat lets every subscriber read what is left and then ends its iteration; publishing
 to a closed chat raises :class:`ChatClosedError`.
@@ -30,6 +36,7 @@ from typing import Any, TypeVar
 from groupchat.events import Event, EventBase, MessagePosted
 
 __all__ = [
+    "DEFAULT_RETAIN",
     "ChatClosedError",
     "EventBus",
     "EventsUnavailableError",
@@ -39,6 +46,24 @@ __all__ = [
 ]
 
 E = TypeVar("E", bound=EventBase)
+
+
+_FIELDS_SETS: dict[type[Any], set[str]] = {}
+
+
+def share_fields_set(model: Any) -> None:
+    """Give a freshly validated model its class's shared set of field names.
+
+    Each pydantic instance otherwise carries a set of its own, which the garbage collector has
+    to visit for as long as the chat's history lives; sharing one per class keeps long chats
+    as fast as short ones. Only ``model_fields_set`` (``exclude_unset``) sees the difference:
+    every field counts as set, as if it had been given explicitly.
+    """
+    cls = type(model)
+    shared = _FIELDS_SETS.get(cls)
+    if shared is None:
+        shared = _FIELDS_SETS[cls] = set(cls.model_fields)
+    object.__setattr__(model, "__pydantic_fields_set__", shared)
 
 
 class ChatClosedError(RuntimeError):
@@ -110,7 +135,7 @@ class _ChatLog:
         self.events.append(event)
         if self.readers_waiting:
             self._wake_readers()
-        if self.retain is not None and len(self.events) >= 2 * self.retain + 64:
+        if self.retain is not None and len(self.events) >= 2 * self.retain:
             self._trim()
 
     def _wake_readers(self) -> None:
@@ -247,6 +272,7 @@ class Publisher:
             sender=self.sender,
             **fields,
         )
+        share_fields_set(event)
         if cls is MessagePosted and event.message.sender != self.sender:  # type: ignore[attr-defined]
             raise ValueError(
                 f"{self.sender} cannot post a message as {event.message.sender}"  # type: ignore[attr-defined]
@@ -268,14 +294,18 @@ class Publisher:
         return self._stamp(log, cls, fields)
 
 
+DEFAULT_RETAIN = 256
+"""Events of each chat the bus keeps in memory beyond what durable subscribers still need."""
+
+
 class EventBus:
     """Ordered per-chat event logs shared by publishers and subscribers in one process.
 
-    ``retain`` bounds how many already-read events each chat keeps in memory (``None`` keeps
-    them all while the bus lives, so a late subscriber can start from sequence number 0).
+    ``retain`` is how many already-read events each chat keeps in memory (``None``: all of
+    them, for as long as the bus lives); see the module docstring.
     """
 
-    def __init__(self, *, retain: int | None = None) -> None:
+    def __init__(self, *, retain: int | None = DEFAULT_RETAIN) -> None:
         if retain is not None and retain < 1:
             raise ValueError("retain must be at least 1")
         self._retain = retain

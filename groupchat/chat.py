@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from groupchat.bus import EventBus, Publisher
+from groupchat.bus import EventBus, Publisher, share_fields_set
 from groupchat.channel import InputChannel
 from groupchat.events import (
     MANAGER,
@@ -65,6 +65,9 @@ from groupchat.policies import RoundRobinPolicy, Selection, SelectionError, Sele
 from groupchat.termination import Termination
 
 __all__ = ["ChatResult", "GroupChat"]
+
+YIELD_EVERY = 0.005
+"""Seconds the manager may run turns back to back before it lets other tasks run."""
 
 
 class ChatResult(BaseModel):
@@ -260,7 +263,14 @@ class GroupChat:
 
     async def _loop(self) -> None:
         state = self._state
+        loop = asyncio.get_running_loop()
+        last_yield = loop.time()
         while self._end is None:
+            if loop.time() - last_yield >= YIELD_EVERY:
+                # Turns that never wait would otherwise hold the event loop for the whole chat:
+                # let timers, front-ends and people's input in now and then.
+                await asyncio.sleep(0)
+                last_yield = loop.time()
             if self.max_turns is not None and self._turns_this_run >= self.max_turns:
                 self._end = (f"reached {self.max_turns} turns", "max_turns")
                 break
@@ -446,7 +456,7 @@ class GroupChat:
         interrupted: bool = False,
         usage: Usage | None = None,
     ) -> Message:
-        return Message(
+        message = Message(
             id=message_id or self._next_message_id(),
             sender=sender,
             content=content,
@@ -456,6 +466,8 @@ class GroupChat:
             interrupted=interrupted,
             usage=usage,
         )
+        share_fields_set(message)
+        return message
 
     async def _post(self, pub: Publisher, message: Message) -> Message:
         await pub.emit(MessagePosted, message=message)

@@ -22,12 +22,13 @@ E = TypeVar("E", bound=EventBase)
 class ChatProbe:
     """Watches one chat on a bus from a sequence number on (default: its first event).
 
-    It reads as a non-durable subscriber, so it never slows the chat down; every event it has
-    read is kept in :attr:`seen`.
+    It reads as a durable subscriber with a very large buffer, so it misses nothing however far
+    behind it is and practically never holds the chat back; every event it has read is kept in
+    :attr:`seen`.
     """
 
     def __init__(self, bus: EventBus, chat_id: str, *, start: int = 0) -> None:
-        self._sub: Subscription = bus.subscribe(chat_id, start=start, durable=False)
+        self._sub: Subscription = bus.subscribe(chat_id, start=start, maxsize=1 << 30)
         self.seen: list[Event] = []
 
     @classmethod

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import pytest
 
-from groupchat.bus import ChatClosedError
+from groupchat.bus import ChatClosedError, EventBus
 from groupchat.chat import ChatResult, GroupChat
 from groupchat.events import (
     MANAGER,
@@ -243,7 +243,7 @@ async def test_stream_yields_the_same_events_as_the_log() -> None:
 async def test_leaving_the_stream_early_stops_the_chat_cleanly() -> None:
     a = ScriptedAgent("a", ["ping"], when_done="cycle")
     b = ScriptedAgent("b", ["pong"], when_done="cycle")
-    chat = GroupChat([a, b])  # would never end on its own
+    chat = GroupChat([a, b], bus=EventBus(retain=None))  # would never end on its own
 
     seen: list[EventBase] = []
     async with contextlib.aclosing(chat.stream("go")) as events:

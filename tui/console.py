@@ -336,8 +336,9 @@ class ConsoleSession:
                 reader = asyncio.create_task(self._read_terminal(ready))
                 await ready.wait()  # draw the prompt before any output, or it may erase it
             # Subscribe before the chat starts so that its first events are shown too.
+            # Durable: a display that falls behind slows the chat rather than skip anything.
             sub = self.chat.bus.subscribe(
-                self.chat.chat_id, start=self.chat.bus.next_seq(self.chat.chat_id), durable=False
+                self.chat.chat_id, start=self.chat.bus.next_seq(self.chat.chat_id), maxsize=4096
             )
             renderer = asyncio.create_task(self._render(sub))
             try:
