@@ -96,9 +96,11 @@ class _Cancel:
 class GroupChat:
     """A group chat of participants with a speaker-selection policy and termination conditions.
 
-    ``max_turns`` caps the turns of one run. ``on_error`` says what happens when a participant's
-    turn raises: ``"end"`` the chat (status ``error``) or ``"continue"`` with the next speaker;
-    either way the error is an event and whatever the turn had streamed is kept.
+    ``max_turns`` caps the turns of one run. ``idle_rounds`` ends the chat once that many rounds
+    in a row (a round: as many turns as there are participants) passed without a message;
+    ``None`` never does. ``on_error`` says what happens when a participant's turn raises:
+    ``"end"`` the chat (status ``error``) or ``"continue"`` with the next speaker; either way
+    the error is an event and whatever the turn had streamed is kept.
     """
 
     def __init__(
@@ -108,6 +110,7 @@ class GroupChat:
         policy: SelectionPolicy | None = None,
         termination: Termination | None = None,
         max_turns: int | None = None,
+        idle_rounds: int | None = 1,
         on_error: Literal["end", "continue"] = "end",
         bus: EventBus | None = None,
         chat_id: str | None = None,
@@ -115,6 +118,8 @@ class GroupChat:
     ) -> None:
         if max_turns is not None and max_turns < 1:
             raise ValueError("max_turns must be at least 1")
+        if idle_rounds is not None and idle_rounds < 1:
+            raise ValueError("idle_rounds must be at least 1 (or None)")
         if on_error not in ("end", "continue"):
             raise ValueError("on_error must be 'end' or 'continue'")
         self.bus = bus if bus is not None else EventBus()
@@ -122,6 +127,7 @@ class GroupChat:
         self.policy = policy if policy is not None else RoundRobinPolicy()
         self.termination = termination
         self.max_turns = max_turns
+        self.idle_rounds = idle_rounds
         self.on_error = on_error
         self.metadata = dict(metadata or {})
 
@@ -149,6 +155,7 @@ class GroupChat:
         self._unpaused.set()
         self._steer: tuple[str, str | None] | None = None
         self._turns_this_run = 0
+        self._skipped_in_a_row = 0
         self._turn_of: str | None = None  # whose turn is being run or wound up
         self._leaving: dict[str, str] = {}  # removed while speaking: name -> reason
         self.result: ChatResult | None = None
@@ -197,6 +204,7 @@ class GroupChat:
         self._end = None
         self._cancel = None
         self._turns_this_run = 0
+        self._skipped_in_a_row = 0
         self.bus.open(self.chat_id)
         if self.termination is not None:
             self.termination.reset()
@@ -426,6 +434,15 @@ class GroupChat:
             if failure is not None:
                 reason = "failed"
             await self._pub.emit(TurnSkipped, speaker=speaker, message_id=message_id, reason=reason)
+            self._skipped_in_a_row += 1
+            idle = self.idle_rounds
+            if (
+                idle is not None
+                and self._end is None
+                and self._skipped_in_a_row >= idle * max(1, len(self._participants))
+            ):
+                rounds = "a round" if idle == 1 else f"{idle} rounds"
+                self._end = (f"nobody said anything for {rounds}", "completed")
         else:
             message = self._message(
                 speaker,
@@ -437,6 +454,7 @@ class GroupChat:
                 usage=reply.usage if reply is not None else None,
             )
             await self._post(pub, message)
+            self._skipped_in_a_row = 0
         if isinstance(final, EndChat) and self._end is None:
             self._end = (f"{speaker}: {final.reason}", "completed")
         self._turn_of = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
@@ -114,6 +115,18 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _stdout_closed() -> bool:
+    """After the reader of our output went away, point stdout at /dev/null so that the
+    interpreter's final flush does not fail with a traceback."""
+    try:
+        sys.stdout.flush()
+        return False
+    except (BrokenPipeError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return True
+
+
 def _exit_code(result: ChatResult) -> int:
     if result.status == "error":
         return EXIT_FAILURE
@@ -145,6 +158,8 @@ def _run_chat(chat: GroupChat, task: str | None, args: argparse.Namespace) -> in
         result = asyncio.run(_drive(chat, task, args, humans[0] if humans else None))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    if _stdout_closed():
+        return EXIT_OK
     if result.status == "error" and not (args.jsonl or args.headless):
         return _fail(result.reason, EXIT_FAILURE)
     return _exit_code(result)

@@ -176,7 +176,7 @@ class TerminationSpec(BaseModel):
     model_config = _STRICT
 
     max_messages: int | None = Field(default=None, ge=1)
-    text_mention: str | TextMentionSpec | None = None
+    text_mention: Annotated[str, Field(min_length=1)] | TextMentionSpec | None = None
     source_match: list[str] | None = None
     timeout: float | None = Field(default=None, gt=0)
     token_budget: int | None = Field(default=None, ge=1)
@@ -230,6 +230,7 @@ class TeamSpec(BaseModel):
     policy: PolicySpec = Field(default_factory=RoundRobinSpec)
     termination: TerminationSpec = Field(default_factory=TerminationSpec)
     max_turns: int | None = Field(default=None, ge=1)
+    idle_rounds: int | None = Field(default=1, ge=1)
     on_error: Literal["end", "continue"] = "end"
 
     @field_validator("policy", mode="before")
@@ -242,9 +243,11 @@ class TeamSpec(BaseModel):
     def _unique_names(cls, value: list[Any]) -> list[Any]:
         seen: set[str] = set()
         for participant in value:
-            if participant.name in seen:
-                raise ValueError(f"duplicate participant name {participant.name!r}")
-            seen.add(participant.name)
+            if participant.name.lower() in seen:
+                raise ValueError(
+                    f"duplicate participant name {participant.name!r} (names ignore case)"
+                )
+            seen.add(participant.name.lower())
         return value
 
     @field_validator("policy")
@@ -253,6 +256,15 @@ class TeamSpec(BaseModel):
         participants = info.data.get("participants")
         if participants:
             build_policy(value, resolve=False).validate([p.name for p in participants])
+            humans = {p.name for p in participants if p.kind == "human"}
+            for manual in _manual_specs(value):
+                if manual.human is not None and manual.human not in humans:
+                    raise ValueError(
+                        f"manual policy: {manual.human!r} is not a human participant "
+                        f"(humans: {', '.join(sorted(humans)) or 'none'})"
+                    )
+                if manual.human is None and not humans:
+                    raise ValueError("manual policy: the team has no human participant")
         return value
 
     def humans(self) -> list[str]:
@@ -302,11 +314,22 @@ class TeamSpec(BaseModel):
             policy=build_policy(self.policy),
             termination=self.termination.build(),
             max_turns=self.max_turns,
+            idle_rounds=self.idle_rounds,
             on_error=self.on_error,
             bus=bus,
             chat_id=chat_id,
             metadata={"team": self.name},
         )
+
+
+def _manual_specs(spec: Any) -> list[ManualSpec]:
+    """Every manual policy in a policy spec, nested fallbacks included."""
+    found: list[ManualSpec] = [spec] if isinstance(spec, ManualSpec) else []
+    for attr in ("fallback", "then"):
+        sub = getattr(spec, attr, None)
+        if sub is not None:
+            found.extend(_manual_specs(sub))
+    return found
 
 
 def _import_function(path: str) -> Any:
@@ -411,61 +434,97 @@ def parse_spec(
     try:
         return TeamSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_format_errors(source, exc, lines), source=source) from None
+        raise SpecError(_format_errors(source, exc, data, lines), source=source) from None
 
 
-def _format_errors(source: str, exc: ValidationError, lines: _LineFinder | None) -> str:
-    out: list[str] = []
+def _format_errors(source: str, exc: ValidationError, data: Any, lines: _LineFinder | None) -> str:
+    by_path: dict[tuple[str | int, ...], list[str]] = {}
     for err in exc.errors(include_url=False):
-        loc = _loc_path(err["loc"])
-        where = f" (line {line})" if lines and (line := lines.line_of(err["loc"])) else ""
+        path = _real_path(err["loc"], data)
         msg = err["msg"].removeprefix("Value error, ")
+        ctx = err.get("ctx", {})
         if err["type"] == "union_tag_invalid":
-            ctx = err.get("ctx", {})
             msg = f"unknown kind {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
+        elif err["type"] == "union_tag_not_found":
+            msg = f"missing 'kind' ({_KINDS.get(path[-1] if path else '', 'see the docs')})"
         elif err["type"] == "extra_forbidden":
             msg = "unknown field"
-        out.append(f"{source}: {loc or '(top level)'}{where}: {msg}")
+        messages = by_path.setdefault(path, [])
+        if msg not in messages:
+            messages.append(msg)
+    out: list[str] = []
+    for path, messages in by_path.items():
+        line = lines.line_of(path) if lines is not None else None
+        where = f" (line {line})" if line else ""
+        out.append(f"{source}: {_dotted(path) or '(top level)'}{where}: {'; or '.join(messages)}")
     return "\n".join(out)
 
 
-_TAGS = frozenset(
-    {"scripted", "human", "round_robin", "random", "manual", "mention", "graph", "function"}
-)
+_KINDS = {
+    "policy": "one of round_robin, random, manual, mention, graph, function",
+    "fallback": "one of round_robin, random, manual, mention, graph, function",
+    "then": "one of round_robin, random, manual, mention, graph, function",
+}
 
 
-def _loc_path(loc: tuple[Any, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part in _TAGS or str(part) in ("str", "TextMentionSpec", "list[str]"):
-            continue  # a union branch, not a field
-        else:
-            path += f".{part}" if path else str(part)
-    return path
+def _real_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
+    """The error's location as keys and indexes of the input, without pydantic's union labels.
+
+    Walks the input along the location: a label that is the ``kind`` of the mapping at hand,
+    or that does not exist in the input (a type name, a union branch), is skipped; a missing
+    key at the end of the location (a required field) is kept.
+    """
+    path: list[str | int] = []
+    current = data
+    tag_skipped = False
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        if isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            path.append(part)
+            current = current[part]
+            tag_skipped = False
+        elif isinstance(current, Mapping) and isinstance(part, str):
+            if current.get("kind") == part and not tag_skipped:
+                tag_skipped = True
+                continue  # the branch of a tagged union
+            if part in current:
+                path.append(part)
+                current = current[part]
+                tag_skipped = False
+            elif last:
+                path.append(part)  # a missing field
+        # anything else is a label pydantic adds (a type name): not part of the input
+    return tuple(path)
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
 
 
 class _LineFinder:
-    """Maps a validation error's location to the line of a YAML node."""
+    """Maps a path into the input to the line of its YAML node."""
 
     def __init__(self, root: Any) -> None:
         self.root = root
 
-    def line_of(self, loc: tuple[Any, ...]) -> int | None:
+    def line_of(self, path: tuple[str | int, ...]) -> int | None:
         import yaml
 
         node = self.root
-        line = node.start_mark.line + 1 if node is not None else None
-        for part in loc:
+        if node is None:
+            return None
+        line: int = node.start_mark.line + 1
+        for part in path:
             if isinstance(node, yaml.MappingNode):
                 for key, value in node.value:
                     if key.value == part:
-                        node = value
-                        line = key.start_mark.line + 1
+                        node, line = value, key.start_mark.line + 1
                         break
                 else:
-                    continue  # a union branch, not a key
+                    return line  # a missing field: the line of the mapping it belongs in
             elif (
                 isinstance(node, yaml.SequenceNode)
                 and isinstance(part, int)

@@ -977,3 +977,38 @@ async def test_run_again_after_the_end_continues_the_same_chat() -> None:
     assert second.turns == 4
     assert chat.view.task == "first task"
     assert len({m.id for m in second.messages}) == len(second.messages)
+
+
+async def test_a_round_in_which_everyone_passes_ends_the_chat() -> None:
+    a = ScriptedAgent("a", ["only line"])  # passes once its line is said
+    b = ScriptedAgent("b", ["reply"])
+    chat = GroupChat([a, b])
+    result = await chat.run("go")
+    assert [m.content for m in result.messages if m.kind == "turn"] == ["only line", "reply"]
+    assert result.status == "completed"
+    assert result.reason == "nobody said anything for a round"
+    assert [e.speaker for e in chat.events() if isinstance(e, TurnSkipped)] == ["a", "b"]
+
+
+async def test_idle_rounds_counts_whole_rounds_and_a_message_resets_it() -> None:
+    a = ScriptedAgent("a", [Pass(), "back"])  # then passes for good
+    b = ScriptedAgent("b", [Pass()])
+    chat = GroupChat([a, b], idle_rounds=2, max_turns=50)
+    result = await chat.run()
+    # a passes, b passes, a speaks (the count restarts), then 4 passes in a row = 2 rounds.
+    assert [m.content for m in result.messages] == ["back"]
+    assert result.reason == "nobody said anything for 2 rounds"
+    assert result.turns == 7
+    assert len([e for e in chat.events() if isinstance(e, TurnSkipped)]) == 6
+
+
+async def test_idle_rounds_none_never_ends_on_passes() -> None:
+    chat = GroupChat([ScriptedAgent("a", [Pass()])], idle_rounds=None, max_turns=5)
+    result = await chat.run()
+    assert result.status == "max_turns"
+    assert result.turns == 5
+
+
+def test_idle_rounds_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="idle_rounds"):
+        GroupChat([ScriptedAgent("a", ["x"])], idle_rounds=0)

@@ -458,10 +458,6 @@ def test_console_script_is_installed() -> None:
 # ---------------------------------------------------------------------------------------- pipes
 
 
-@pytest.mark.xfail(
-    reason="BUG: a closed stdout (e.g. `| head`) ends the CLI with a BrokenPipeError traceback",
-    strict=True,
-)
 def test_closed_stdout_ends_quietly() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "groupchat", "run", "examples/brainstorm.yaml", "--headless"],

@@ -143,7 +143,7 @@ async def test_typed_lines_become_commands_or_messages() -> None:
 
 async def test_stop_command_ends_the_chat_as_stopped() -> None:
     human = HumanParticipant("you")
-    chat = GroupChat([human])
+    chat = GroupChat([human], idle_rounds=None)
     session = ConsoleSession(chat, human=human, console=_console()[0])
     probe = ChatProbe.of(chat)
     runner = asyncio.create_task(chat.run())

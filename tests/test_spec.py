@@ -802,10 +802,6 @@ def test_duplicate_participant_names(tmp_path: Path) -> None:
     assert "duplicate participant name 'alice'" in message
 
 
-@pytest.mark.xfail(
-    reason="BUG: spec accepts names differing only in case; GroupChat rejects them at build",
-    strict=True,
-)
 def test_duplicate_participant_names_ignore_case(tmp_path: Path) -> None:
     text = DUO.replace("name: bob", "name: Alice")
     message = spec_error(write(tmp_path, "team.yaml", text))
@@ -861,10 +857,6 @@ def test_manual_policy_naming_an_unknown_human(tmp_path: Path) -> None:
     assert "'zoe' is not a participant" in message
 
 
-@pytest.mark.xfail(
-    reason="BUG: a manual policy naming a scripted agent as its human validates, fails at run",
-    strict=True,
-)
 def test_manual_policy_naming_a_participant_who_is_not_human(tmp_path: Path) -> None:
     text = TEAM + "policy:\n  kind: manual\n  human: alice\n"
     message = spec_error(write(tmp_path, "team.yaml", text))
@@ -901,20 +893,12 @@ def test_parse_spec_names_its_source() -> None:
     assert str(info.value).startswith("<spec>: participants")
 
 
-@pytest.mark.xfail(
-    reason="BUG: text_mention '' passes validation, build() raises a bare ValueError",
-    strict=True,
-)
 def test_empty_text_mention_is_a_spec_error(tmp_path: Path) -> None:
     text = DUO + "termination:\n  text_mention: ''\n"
     message = spec_error(write(tmp_path, "team.yaml", text))
     assert f"termination.text_mention (line {line_of(text, 'text_mention')})" in message
 
 
-@pytest.mark.xfail(
-    reason="BUG: _loc_path drops real fields named like a union tag (function, human)",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("policy", "field"),
     [
@@ -929,10 +913,6 @@ def test_error_path_keeps_fields_named_like_a_kind(tmp_path: Path, policy: str, 
     assert f"policy.{field} (line {line_of(text, f'  {field}:')})" in message
 
 
-@pytest.mark.xfail(
-    reason="BUG: _LineFinder follows the 'function' union tag into the function: key",
-    strict=True,
-)
 def test_line_of_an_error_in_a_function_policy(tmp_path: Path) -> None:
     text = TEAM + "policy:\n  kind: function\n  function: a:b\n  exclude_last_speaker: maybe\n"
     message = spec_error(write(tmp_path, "team.yaml", text))
@@ -940,10 +920,6 @@ def test_line_of_an_error_in_a_function_policy(tmp_path: Path) -> None:
     assert f"policy.exclude_last_speaker (line {line})" in message
 
 
-@pytest.mark.xfail(
-    reason="BUG: error path for a union field includes pydantic branch labels",
-    strict=True,
-)
 def test_error_path_of_a_union_field_has_no_branch_labels(tmp_path: Path) -> None:
     text = DUO.replace("    name: bob\n", "    name: bob\n    chunk: 0\n")
     message = spec_error(write(tmp_path, "team.yaml", text))
@@ -973,15 +949,10 @@ def test_example_loads_and_builds(path: Path) -> None:
 SAFETY_TURNS = 300
 """A cap on turns for running examples in-process, so a chat that never ends fails fast."""
 
-NEVER_ENDS = pytest.mark.xfail(
-    reason="BUG: code_review.toml never ends when the approver passes; skipped turns spin forever",
-    strict=True,
-)
-
 
 @pytest.mark.parametrize(
     "path",
-    [pytest.param(p, marks=NEVER_ENDS) if p.name == "code_review.toml" else p for p in EXAMPLES],
+    EXAMPLES,
     ids=lambda p: p.name,
 )
 async def test_example_runs_to_completion_headless(path: Path) -> None:

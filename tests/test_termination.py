@@ -180,7 +180,10 @@ async def test_max_messages_counts_interjections() -> None:
 
 async def test_max_messages_does_not_count_passed_turns() -> None:
     chat = GroupChat(
-        [agent("a", "one", Pass("thinking"), "two")], termination=MaxMessages(2), max_turns=10
+        [agent("a", "one", Pass("thinking"), "two")],
+        termination=MaxMessages(2),
+        max_turns=10,
+        idle_rounds=None,
     )
     result = await run_to_end(chat)
 

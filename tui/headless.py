@@ -88,7 +88,17 @@ def format_message_line(event: MessagePosted) -> str:
     return f"{label}: {one_line(message.content)}{mark}"
 
 
-async def _print_events(sub: Subscription, out: IO[str], err: IO[str], jsonl: bool) -> None:
+async def _print_events(
+    chat: GroupChat, sub: Subscription, out: IO[str], err: IO[str], jsonl: bool
+) -> None:
+    try:
+        await _write_events(sub, out, err, jsonl)
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
+        sub.close()
+        await chat.stop("output closed")
+
+
+async def _write_events(sub: Subscription, out: IO[str], err: IO[str], jsonl: bool) -> None:
     async for event in sub:
         if jsonl:
             out.write(dump_event(event) + "\n")
@@ -117,7 +127,7 @@ async def run_headless(
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     sub = chat.bus.subscribe(chat.chat_id, start=chat.bus.next_seq(chat.chat_id), maxsize=4096)
-    printer = asyncio.create_task(_print_events(sub, out, err, jsonl))
+    printer = asyncio.create_task(_print_events(chat, sub, out, err, jsonl))
     channels = {
         name: p.channel
         for name, p in chat.participants.items()
