@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 if TYPE_CHECKING:
     from groupchat.agents import HumanParticipant
     from groupchat.chat import ChatResult, GroupChat
+    from groupchat.spec import TeamSpec
 
 __all__ = ["main"]
 
@@ -172,29 +173,28 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return _run_chat(chat, DEMO_TASK, args)
 
 
-def _load(path: str) -> object:
+class _UsageError(Exception):
+    """Bad input: the message is printed and the exit status is 2."""
+
+
+def _team(path: str) -> tuple[TeamSpec, GroupChat]:
+    """Load a spec and build its chat, or raise :class:`_UsageError` saying what is wrong."""
     from groupchat.spec import SpecError, load_spec
 
     try:
-        return load_spec(path)
+        spec = load_spec(path)
     except SpecError as exc:
-        return exc
+        raise _UsageError(str(exc)) from None
+    try:
+        return spec, spec.build()
+    except ValueError as exc:  # SpecError included: building knows no file name
+        raise _UsageError(f"{path}: {exc}") from None
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from groupchat.spec import SpecError
     from groupchat.termination import MaxMessages
 
-    spec = _load(args.spec)
-    if isinstance(spec, SpecError):
-        return _fail(str(spec), EXIT_USAGE)
-    from groupchat.spec import TeamSpec
-
-    assert isinstance(spec, TeamSpec)
-    try:
-        chat = spec.build()
-    except (SpecError, ValueError) as exc:
-        return _fail(f"{args.spec}: {exc}", EXIT_USAGE)
+    spec, chat = _team(args.spec)
     if args.max_messages is not None:
         limit = MaxMessages(args.max_messages)
         chat.termination = limit if chat.termination is None else chat.termination | limit
@@ -203,16 +203,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from groupchat.spec import SpecError, TeamSpec
-
-    spec = _load(args.spec)
-    if isinstance(spec, SpecError):
-        return _fail(str(spec), EXIT_USAGE)
-    assert isinstance(spec, TeamSpec)
-    try:
-        chat = spec.build()
-    except (SpecError, ValueError) as exc:
-        return _fail(f"{args.spec}: {exc}", EXIT_USAGE)
+    spec, chat = _team(args.spec)
     names = ", ".join(
         f"{name} ({'human' if info.human else info.kind})"
         for name, info in chat.view.participants.items()
@@ -230,7 +221,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"demo": _cmd_demo, "run": _cmd_run, "check": _cmd_check}
-    return handlers[args.command](args)
+    try:
+        return handlers[args.command](args)
+    except _UsageError as exc:
+        return _fail(str(exc), EXIT_USAGE)
 
 
 if __name__ == "__main__":  # pragma: no cover
