@@ -28,12 +28,14 @@ from groupchat.events import (
     EndStatus,
     ErrorEvent,
     Event,
+    Handoff,
     HumanInputRequested,
     MessagePosted,
     ParticipantJoined,
     ParticipantLeft,
     Paused,
     Resumed,
+    SelectorAttempt,
     SpeakerSelected,
     TextDelta,
     ToolCall,
@@ -54,6 +56,7 @@ from groupchat.participant import (
     AwaitingInput,
     ChatView,
     EndChat,
+    HandTo,
     Participant,
     Pass,
     Reply,
@@ -65,6 +68,9 @@ from groupchat.policies import RoundRobinPolicy, Selection, SelectionError, Sele
 from groupchat.termination import Termination
 
 __all__ = ["ChatResult", "GroupChat"]
+
+SELECTOR = "selector"
+"""Whom the tokens of selection calls are counted under in per-participant totals."""
 
 YIELD_EVERY = 0.005
 """Seconds the manager may run turns back to back before it lets other tasks run."""
@@ -80,6 +86,7 @@ class ChatResult(BaseModel):
     reason: str
     messages: tuple[Message, ...]
     usage: Usage
+    usage_by: dict[str, Usage] = {}
     turns: int
     error: str | None = None
 
@@ -132,7 +139,7 @@ class GroupChat:
         self.metadata = dict(metadata or {})
 
         self._state = _ViewState(self.chat_id)
-        self.view = ChatView(self._state, self._ask)
+        self.view = ChatView(self._state, self._ask, self._report_attempt)
         self._pub = self.bus.publisher(self.chat_id, MANAGER)
         self._participants: dict[str, Participant] = {}
         self._publishers: dict[str, Publisher] = {}
@@ -339,6 +346,7 @@ class GroupChat:
         state.turn += 1
         state.speaker = self._turn_of = speaker
         state.turn_start_index = len(state.messages)
+        state.handoff = None
         await self._pub.emit(TurnStarted, speaker=speaker, message_id=message_id, turn=state.turn)
 
         chunks: list[str] = []
@@ -377,6 +385,9 @@ class GroupChat:
                         content=item.content,
                         is_error=item.is_error,
                     )
+                elif isinstance(item, HandTo):
+                    state.handoff = (item.target, item.note)
+                    await pub.emit(Handoff, target=item.target, note=item.note)
                 elif isinstance(item, AwaitingInput):
                     await self._pub.emit(
                         HumanInputRequested,
@@ -388,7 +399,7 @@ class GroupChat:
                 else:
                     raise TypeError(
                         f"{speaker} yielded {type(item).__name__}; a turn yields str, Reply, "
-                        "Pass, EndChat, AwaitingInput or tool parts"
+                        "Pass, EndChat, HandTo, AwaitingInput or tool parts"
                     )
         except asyncio.CancelledError:
             cancel = self._take_cancel()
@@ -497,11 +508,39 @@ class GroupChat:
         state = self._state
         state.messages.append(message)
         if message.usage is not None:
-            state.usage = state.usage + message.usage
+            self._count_usage(message.sender, message.usage)
         if self.termination is not None and self._end is None and self._runner is not None:
             reason = self.termination.check(message, self.view)
             if reason is not None:
                 self._end = (reason, "completed")
+
+    def _count_usage(self, who: str, usage: Usage) -> None:
+        state = self._state
+        state.usage = state.usage + usage
+        previous = state.usage_by.get(who)
+        state.usage_by[who] = usage if previous is None else previous + usage
+
+    async def _report_attempt(
+        self,
+        policy: str,
+        attempt: int,
+        answer: str,
+        *,
+        accepted: bool,
+        problem: str = "",
+        usage: Usage | None = None,
+    ) -> None:
+        await self._pub.emit(
+            SelectorAttempt,
+            policy=policy,
+            attempt=attempt,
+            answer=answer,
+            accepted=accepted,
+            problem=problem,
+            usage=usage,
+        )
+        if usage is not None:
+            self._count_usage(SELECTOR, usage)
 
     async def _finish(self, error: str | None) -> ChatResult:
         reason, status = self._end or ("ended", "completed")
@@ -513,6 +552,7 @@ class GroupChat:
                 status=status,
                 messages=len(state.messages),
                 usage=state.usage,
+                usage_by=dict(state.usage_by),
             )
         self.result = ChatResult(
             chat_id=self.chat_id,
@@ -520,6 +560,7 @@ class GroupChat:
             reason=reason,
             messages=tuple(state.messages),
             usage=state.usage,
+            usage_by=dict(state.usage_by),
             turns=state.turn,
             error=error if error is not None else (reason if status == "error" else None),
         )

@@ -22,6 +22,7 @@ __all__ = [
     "ErrorEvent",
     "Event",
     "EventBase",
+    "Handoff",
     "HumanInputRequested",
     "MessagePosted",
     "ParticipantInfo",
@@ -29,6 +30,7 @@ __all__ = [
     "ParticipantLeft",
     "Paused",
     "Resumed",
+    "SelectorAttempt",
     "SpeakerSelected",
     "TextDelta",
     "ToolCall",
@@ -146,6 +148,26 @@ class HumanInputRequested(EventBase):
     timeout: float | None = None
 
 
+class SelectorAttempt(EventBase):
+    """One try of a selection policy that asks a model (or a person) who speaks next."""
+
+    type: Literal["selector_attempt"] = "selector_attempt"
+    policy: str
+    attempt: int = Field(ge=1)
+    answer: str
+    accepted: bool
+    problem: str = ""
+    usage: Usage | None = None
+
+
+class Handoff(EventBase):
+    """The speaker hands the floor to ``target`` (sent by the participant itself)."""
+
+    type: Literal["handoff"] = "handoff"
+    target: str
+    note: str = ""
+
+
 class TurnSkipped(EventBase):
     """A turn that ended without a message: passed, timed out, cut short before any text, failed."""
 
@@ -186,6 +208,8 @@ class ChatEnded(EventBase):
     status: EndStatus = "completed"
     messages: int = 0
     usage: Usage = Field(default_factory=Usage)
+    usage_by: dict[str, Usage] = Field(default_factory=dict)
+    """Token totals per participant; selection policies count under ``selector``."""
 
 
 Event = Annotated[
@@ -199,6 +223,8 @@ Event = Annotated[
     | ToolCall
     | ToolResult
     | HumanInputRequested
+    | SelectorAttempt
+    | Handoff
     | TurnSkipped
     | Paused
     | Resumed

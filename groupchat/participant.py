@@ -17,6 +17,7 @@ __all__ = [
     "AwaitingInput",
     "ChatView",
     "EndChat",
+    "HandTo",
     "MessageLog",
     "Participant",
     "Pass",
@@ -51,6 +52,18 @@ class EndChat:
 
 
 @dataclass(frozen=True, slots=True)
+class HandTo:
+    """Hands the floor to ``target`` (published as a ``handoff`` event; the turn goes on).
+
+    Policies read the request from :attr:`ChatView.handoff`; whether it is allowed is for the
+    participant offering the hand-off (e.g. its ``transfer_to_<name>`` tools) to decide.
+    """
+
+    target: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AwaitingInput:
     """Announces that the turn now waits for a person; published as ``human_input_requested``."""
 
@@ -58,7 +71,9 @@ class AwaitingInput:
     timeout: float | None = None
 
 
-TurnItem: TypeAlias = str | Reply | Pass | EndChat | AwaitingInput | ToolCallPart | ToolResultPart
+TurnItem: TypeAlias = (
+    str | Reply | Pass | EndChat | AwaitingInput | HandTo | ToolCallPart | ToolResultPart
+)
 """What a turn yields: ``str`` pieces of streamed text, tool parts (published as they come), and
 at most one closing item (``Reply``, ``Pass`` or ``EndChat``)."""
 
@@ -83,7 +98,7 @@ class Participant(Protocol):
 
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
-RESERVED_NAMES = frozenset({MANAGER})
+RESERVED_NAMES = frozenset({MANAGER, "selector"})
 
 
 def validate_name(name: str) -> str:
@@ -133,6 +148,7 @@ class MessageLog(Sequence[Message]):
 
 
 AskFn: TypeAlias = Callable[..., Awaitable[str | None]]
+ReportFn: TypeAlias = Callable[..., Awaitable[None]]
 
 
 class ChatView:
@@ -142,11 +158,12 @@ class ChatView:
     nothing however long the chat is.
     """
 
-    __slots__ = ("_ask", "_state")
+    __slots__ = ("_ask", "_report", "_state")
 
-    def __init__(self, state: _ViewState, ask: AskFn) -> None:
+    def __init__(self, state: _ViewState, ask: AskFn, report: ReportFn) -> None:
         self._state = state
         self._ask = ask
+        self._report = report
 
     @property
     def chat_id(self) -> str:
@@ -181,7 +198,18 @@ class ChatView:
 
     @property
     def usage(self) -> Usage:
+        """The chat's token totals so far, selection calls included."""
         return self._state.usage
+
+    @property
+    def usage_by(self) -> Mapping[str, Usage]:
+        """Token totals per participant; selection policies count under ``selector``."""
+        return self._state.usage_by
+
+    @property
+    def handoff(self) -> tuple[str, str] | None:
+        """``(target, note)`` if the previous turn handed the floor to someone, else ``None``."""
+        return self._state.handoff
 
     @property
     def last_message(self) -> Message | None:
@@ -218,6 +246,20 @@ class ChatView:
             participant, prompt, request=request, choices=tuple(choices), timeout=timeout
         )
 
+    async def report_attempt(
+        self,
+        policy: str,
+        attempt: int,
+        answer: str,
+        *,
+        accepted: bool,
+        problem: str = "",
+        usage: Usage | None = None,
+    ) -> None:
+        """For policies that ask a model: publish one attempt as a ``selector_attempt`` event
+        and count its tokens in the chat's totals (under ``selector``)."""
+        await self._report(policy, attempt, answer, accepted=accepted, problem=problem, usage=usage)
+
 
 class _ViewState:
     """The manager-side state a :class:`ChatView` reads."""
@@ -225,6 +267,7 @@ class _ViewState:
     __slots__ = (
         "channels",
         "chat_id",
+        "handoff",
         "infos",
         "infos_view",
         "last_speaker",
@@ -235,6 +278,7 @@ class _ViewState:
         "turn",
         "turn_start_index",
         "usage",
+        "usage_by",
     )
 
     def __init__(self, chat_id: str) -> None:
@@ -252,3 +296,5 @@ class _ViewState:
         self.last_speaker: str | None = None
         self.turn_start_index = 0
         self.usage = Usage()
+        self.usage_by: dict[str, Usage] = {}
+        self.handoff: tuple[str, str] | None = None

@@ -17,11 +17,13 @@ from groupchat.events import (
     ChatStarted,
     ErrorEvent,
     EventBase,
+    Handoff,
     MessagePosted,
     ParticipantJoined,
     ParticipantLeft,
     Paused,
     Resumed,
+    SelectorAttempt,
     SpeakerSelected,
     TextDelta,
     ToolCall,
@@ -30,7 +32,7 @@ from groupchat.events import (
     TurnStarted,
 )
 from groupchat.messages import Message, ToolCallPart, ToolResultPart, Usage
-from groupchat.participant import ChatView, EndChat, Pass, Reply, TurnItem
+from groupchat.participant import ChatView, EndChat, HandTo, Pass, Reply, TurnItem
 from groupchat.policies import FunctionPolicy
 from groupchat.testing import ChatProbe, ScriptedAgent
 
@@ -1012,3 +1014,67 @@ async def test_idle_rounds_none_never_ends_on_passes() -> None:
 def test_idle_rounds_must_be_positive() -> None:
     with pytest.raises(ValueError, match="idle_rounds"):
         GroupChat([ScriptedAgent("a", ["x"])], idle_rounds=0)
+
+
+async def test_a_handoff_is_an_event_and_visible_to_the_next_selection() -> None:
+    seen: list[tuple[str, str] | None] = []
+
+    class Handing:
+        name = "lead"
+        description = "hands over"
+
+        async def take_turn(self, view: ChatView) -> AsyncIterator[TurnItem]:
+            yield "over to you"
+            yield HandTo("helper", "take the tests")
+
+    def pick(view: ChatView, candidates: Sequence[str]) -> str:
+        seen.append(view.handoff)
+        return view.handoff[0] if view.handoff else "lead"
+
+    chat = GroupChat(
+        [Handing(), ScriptedAgent("helper", ["on it"])],
+        policy=FunctionPolicy(pick),
+        max_turns=2,
+    )
+    result = await chat.run()
+    handoffs = [e for e in chat.events() if isinstance(e, Handoff)]
+    assert [(e.sender, e.target, e.note) for e in handoffs] == [
+        ("lead", "helper", "take the tests")
+    ]
+    assert seen == [None, ("helper", "take the tests")]
+    assert [m.sender for m in result.messages] == ["lead", "helper"]
+
+
+async def test_selector_attempts_are_events_and_count_in_the_totals() -> None:
+    async def ask_model(view: ChatView, candidates: Sequence[str]) -> str:
+        await view.report_attempt(
+            "model",
+            1,
+            "nobody",
+            accepted=False,
+            problem="unknown name",
+            usage=Usage(input_tokens=7),
+        )
+        await view.report_attempt("model", 2, "b", accepted=True, usage=Usage(output_tokens=2))
+        return "b"
+
+    b = ScriptedAgent("b", ["hi"], report_usage=True)
+    chat = GroupChat([b], policy=FunctionPolicy(ask_model), max_turns=1)
+    result = await chat.run()
+    attempts = [e for e in chat.events() if isinstance(e, SelectorAttempt)]
+    assert [(e.attempt, e.accepted, e.problem) for e in attempts] == [
+        (1, False, "unknown name"),
+        (2, True, ""),
+    ]
+    assert result.usage == Usage(input_tokens=7, output_tokens=3)
+    assert result.usage_by == {
+        "selector": Usage(input_tokens=7, output_tokens=2),
+        "b": Usage(output_tokens=1),
+    }
+    ended = chat.events()[-1]
+    assert isinstance(ended, ChatEnded) and ended.usage_by == result.usage_by
+
+
+def test_selector_is_a_reserved_name() -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        GroupChat([ScriptedAgent("selector", ["x"])])

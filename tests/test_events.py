@@ -19,6 +19,7 @@ from groupchat.events import (
     ErrorEvent,
     Event,
     EventBase,
+    Handoff,
     HumanInputRequested,
     MessagePosted,
     ParticipantInfo,
@@ -26,6 +27,7 @@ from groupchat.events import (
     ParticipantLeft,
     Paused,
     Resumed,
+    SelectorAttempt,
     SpeakerSelected,
     TextDelta,
     ToolCall,
@@ -116,6 +118,16 @@ def samples() -> list[EventBase]:
             timeout=30.5,
         ),
         TurnSkipped(**base(10), speaker="hana", message_id="m8", reason="timed out"),
+        SelectorAttempt(
+            **base(10),
+            policy="llm_selector",
+            attempt=2,
+            answer="I think Alice",
+            accepted=False,
+            problem="ambiguous",
+            usage=Usage(input_tokens=50, output_tokens=3),
+        ),
+        Handoff(**base(10), target="hana", note="over to you"),
         Paused(**base(11), by="hana"),
         Resumed(**base(12), by="hana"),
         ErrorEvent(
@@ -152,7 +164,7 @@ def union_members() -> set[type[Any]]:
 
 def test_samples_cover_every_event_type() -> None:
     members = union_members()
-    assert len(members) == 15
+    assert len(members) == 17
     assert {type(e) for e in SAMPLES} == members
     tags = [e.type for e in SAMPLES]  # type: ignore[attr-defined]
     assert len(set(tags)) == len(tags)

@@ -23,12 +23,14 @@ from groupchat.events import (
     ChatStarted,
     ErrorEvent,
     Event,
+    Handoff,
     HumanInputRequested,
     MessagePosted,
     ParticipantJoined,
     ParticipantLeft,
     Paused,
     Resumed,
+    SelectorAttempt,
     SpeakerSelected,
     TextDelta,
     ToolCall,
@@ -141,6 +143,16 @@ class ConsoleRenderer:
             self._speakers[event.message_id] = event.speaker
         elif isinstance(event, HumanInputRequested):
             self._input_requested(event)
+        elif isinstance(event, SelectorAttempt):
+            if not event.accepted:
+                problem = f": {event.problem}" if event.problem else ""
+                self._note(
+                    f"  {event.policy} attempt {event.attempt} answered "
+                    f"{one_line(event.answer)[:60]!r}{problem}"
+                )
+        elif isinstance(event, Handoff):
+            note = f" ({one_line(event.note)[:80]})" if event.note else ""
+            self._note(f"  ↪ {event.sender} hands over to {event.target}{note}")
         elif isinstance(event, TurnSkipped):
             self._note(f"{event.speaker} passed ({event.reason})")
         elif isinstance(event, ToolCall):
