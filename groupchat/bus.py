@@ -320,8 +320,15 @@ class EventBus:
         log = self._chats.get(chat_id)
         if log is None:
             self._chats[chat_id] = _ChatLog(chat_id, self._retain, start_seq)
-        elif log.closed:
-            log.closed = False
+        else:
+            if log.closed:
+                log.closed = False
+            if start_seq and not log.events and log.base != start_seq:
+                if any(sub.cursor != log.base for sub in log.subscribers):
+                    raise ValueError(f"chat {chat_id}: cannot renumber, a subscriber has read")
+                log.base = start_seq  # nothing published yet: continue a stored chat's numbering
+                for sub in log.subscribers:
+                    sub.cursor = start_seq
         return chat_id
 
     def _log(self, chat_id: str) -> _ChatLog:
@@ -338,6 +345,10 @@ class EventBus:
 
     def next_seq(self, chat_id: str) -> int:
         return self._log(chat_id).next_seq
+
+    def oldest_seq(self, chat_id: str) -> int:
+        """The sequence number of the oldest event of the chat still on the bus."""
+        return self._log(chat_id).base
 
     def publisher(self, chat_id: str, sender: str) -> Publisher:
         """A publisher for ``chat_id`` whose events all carry ``sender``."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -28,6 +28,7 @@ from groupchat.events import (
     EndStatus,
     ErrorEvent,
     Event,
+    EventBase,
     Handoff,
     HumanInputRequested,
     MessagePosted,
@@ -89,6 +90,11 @@ class ChatResult(BaseModel):
     usage_by: dict[str, Usage] = {}
     turns: int
     error: str | None = None
+
+
+def _message_number(message_id: str) -> int:
+    """The counter in a manager-made message id (``m12`` -> 12); 0 for any other id."""
+    return int(message_id[1:]) if message_id[:1] == "m" and message_id[1:].isdigit() else 0
 
 
 class _Cancel:
@@ -160,9 +166,10 @@ class GroupChat:
         self._paused = False
         self._unpaused = asyncio.Event()
         self._unpaused.set()
-        self._steer: tuple[str, str | None] | None = None
+        self._steer: tuple[str, str] | None = None  # (next speaker, reason)
         self._turns_this_run = 0
         self._skipped_in_a_row = 0
+        self._between_runs: list[tuple[type[EventBase], dict[str, Any]]] = []
         self._turn_of: str | None = None  # whose turn is being run or wound up
         self._leaving: dict[str, str] = {}  # removed while speaking: name -> reason
         self.result: ChatResult | None = None
@@ -199,6 +206,71 @@ class GroupChat:
 
     # ------------------------------------------------------------------ running
 
+    def load(self, events: Sequence[Event]) -> None:
+        """Continue a stored chat: rebuild its state from its events, then call :meth:`run`.
+
+        History, turn count, last speaker, token totals, message numbering and who has left
+        come back as they were, and the bus continues the chat's sequence numbers. A turn (or
+        a choice of speaker) that had not finished when the chat stopped is given again first.
+        The participants are this chat's own: built from the stored spec, or from another.
+        """
+        state = self._state
+        if self._started or state.messages:
+            raise RuntimeError("load() needs a chat that has not run yet")
+        if not events or not isinstance(events[0], ChatStarted):
+            raise ValueError("a stored chat starts with its chat_started event")
+        for expected, event in enumerate(events):
+            if event.chat_id != self.chat_id:
+                raise ValueError(
+                    f"event {event.seq} belongs to chat {event.chat_id}, not {self.chat_id}"
+                )
+            if event.seq != expected:
+                raise ValueError(f"events are not a whole chat: seq {event.seq} at {expected}")
+        open_turn: TurnStarted | None = None
+        chosen: str | None = None
+        left: set[str] = set()
+        numbers = [0]
+        for event in events:
+            if isinstance(event, MessagePosted):
+                message = event.message
+                state.messages.append(message)
+                if message.usage is not None:
+                    self._count_usage(message.sender, message.usage)
+                numbers.append(_message_number(message.id))
+                if open_turn is not None and message.id == open_turn.message_id:
+                    state.last_speaker, open_turn = open_turn.speaker, None
+            elif isinstance(event, TurnStarted):
+                state.turn, open_turn, chosen = event.turn, event, None
+                numbers.append(_message_number(event.message_id))
+            elif isinstance(event, TurnSkipped):
+                ended = open_turn is not None and event.message_id == open_turn.message_id
+                if ended and event.reason != "cancelled":
+                    state.last_speaker, open_turn = open_turn.speaker, None  # type: ignore[union-attr]
+            elif isinstance(event, SpeakerSelected):
+                chosen = event.speaker
+            elif isinstance(event, SelectorAttempt) and event.usage is not None:
+                self._count_usage(SELECTOR, event.usage)
+            elif isinstance(event, ParticipantLeft):
+                left.add(event.name)
+            elif isinstance(event, ParticipantJoined):
+                left.discard(event.participant.name)
+            elif isinstance(event, ChatStarted) and event.task:
+                state.task = event.task
+        if state.task is None:
+            state.task = next((m.content for m in state.messages if m.kind == "task"), None)
+        for name in left & set(self._participants):
+            self._forget(name)
+        if open_turn is not None:
+            name = open_turn.speaker
+            self._steer = (name, f"resumed: {name}'s turn had not finished")
+        elif chosen is not None:
+            self._steer = (chosen, f"resumed: {chosen} had been chosen to speak next")
+        self._message_counter = max(numbers)
+        self.bus.open(self.chat_id, start_seq=events[-1].seq + 1)
+        self.policy.validate(self._candidates)
+        self.policy.restore(events)
+        self._started = True
+
     async def run(self, task: str | None = None) -> ChatResult:
         """Run until a termination condition, ``max_turns``, a stop or an error ends the chat.
 
@@ -221,6 +293,9 @@ class GroupChat:
         error: str | None = None
         try:
             try:
+                for cls, fields in self._between_runs:
+                    await self._pub.emit(cls, **fields)
+                self._between_runs.clear()
                 await self._begin(task)
                 self._attach_channels()  # lines people sent before the start are posted now
                 await self._loop()
@@ -324,10 +399,9 @@ class GroupChat:
         steer = self._steer
         if steer is not None:
             self._steer = None
-            name, by = steer
+            name, reason = steer
             if name in self._participants:
-                who = f"{by} asked" if by else "steered"
-                return Selection(name, f"{who} for {name}", "steer")
+                return Selection(name, reason, "steer")
         if not candidates:
             raise SelectionError("nobody is left in the chat to speak")
         selection = await self.policy.select(self.view, candidates)
@@ -444,6 +518,8 @@ class GroupChat:
             )
             if failure is not None:
                 reason = "failed"
+            elif cancelled_outside:
+                reason = "cancelled"  # a resumed chat gives this turn again
             await self._pub.emit(TurnSkipped, speaker=speaker, message_id=message_id, reason=reason)
             self._skipped_in_a_row += 1
             idle = self.idle_rounds
@@ -631,7 +707,7 @@ class GroupChat:
         """Make ``name`` the next speaker, whatever the policy would pick."""
         if name not in self._participants:
             raise KeyError(f"no participant {name!r} in this chat")
-        self._steer = (name, by)
+        self._steer = (name, f"{by} asked for {name}" if by else f"steered for {name}")
 
     async def say(self, sender: str, text: str) -> Message:
         """Post ``text`` from participant ``sender`` right away, outside the turn order.
@@ -651,8 +727,7 @@ class GroupChat:
         info = self._register(participant)
         if self._runner is not None:
             self._attach_channel(participant.name)
-        if self._started:
-            await self._pub.emit(ParticipantJoined, participant=info)
+        await self._announce(ParticipantJoined, participant=info)
 
     async def remove(self, name: str, *, reason: str = "") -> None:
         """Remove a participant; if it is speaking, its turn is cut short first."""
@@ -666,6 +741,21 @@ class GroupChat:
         await self._drop(name, reason)
 
     async def _drop(self, name: str, reason: str) -> None:
+        self._forget(name)
+        await self._announce(ParticipantLeft, name=name, reason=reason)
+
+    async def _announce(self, cls: type[EventBase], **fields: Any) -> None:
+        """Publish a membership change; between runs it is published when the next run starts."""
+        if not self._started:
+            return  # chat_started will list who takes part
+        if self._runner is None:
+            self._between_runs.append((cls, fields))
+        else:
+            await self._pub.emit(cls, **fields)
+
+    # ------------------------------------------------------------------ people
+
+    def _forget(self, name: str) -> None:
         channel = self._state.channels.pop(name, None)
         if channel is not None:
             channel.attach(None)
@@ -673,10 +763,6 @@ class GroupChat:
         del self._publishers[name]
         del self._state.infos[name]
         self._candidates = tuple(self._participants)
-        if self._started:
-            await self._pub.emit(ParticipantLeft, name=name, reason=reason)
-
-    # ------------------------------------------------------------------ people
 
     def _register(self, participant: Participant) -> Any:
         name = validate_name(participant.name)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from groupchat.events import Event
 from groupchat.participant import ChatView
 
 __all__ = [
@@ -52,6 +53,13 @@ class SelectionPolicy:
 
     def validate(self, participants: Sequence[str]) -> None:
         """Raise ``ValueError`` if the policy refers to someone who is not in the chat."""
+
+    def restore(self, events: Sequence[Event]) -> None:
+        """Rebuild state kept beyond the chat view from a stored chat's events (on resume).
+
+        The built-in policies derive everything from the view (last speaker, turn number,
+        messages), so they need nothing here; wrappers pass the events on.
+        """
 
     def describe(self) -> str:
         return self.name
@@ -100,14 +108,15 @@ class RoundRobinPolicy(SelectionPolicy):
 
 
 class RandomPolicy(SelectionPolicy):
-    """A random candidate from a seeded generator, so runs can be repeated."""
+    """A random candidate. With a ``seed`` each turn's draw depends only on the seed and the
+    turn number, so a run can be repeated, and a resumed chat draws as the original would."""
 
     name = "random"
 
     def __init__(self, seed: int | None = None, *, allow_repeat: bool = True) -> None:
         self.seed = seed
         self.allow_repeat = allow_repeat
-        self._rng = random.Random(seed)
+        self._rng = random.Random()
 
     async def select(self, view: ChatView, candidates: Sequence[str]) -> Selection:
         pool = list(candidates)
@@ -115,7 +124,8 @@ class RandomPolicy(SelectionPolicy):
             pool.remove(view.last_speaker)
         if not pool:
             raise SelectionError("random: no candidates")
-        speaker = self._rng.choice(pool)
+        rng = self._rng if self.seed is None else random.Random(hash((self.seed, view.turn)))
+        speaker = rng.choice(pool)
         return Selection(speaker, f"random pick among {', '.join(pool)}")
 
 
@@ -161,6 +171,9 @@ class ManualPolicy(SelectionPolicy):
         if self.human is not None and self.human not in participants:
             raise ValueError(f"manual policy: human {self.human!r} is not a participant")
         self.fallback.validate(participants)
+
+    def restore(self, events: Sequence[Event]) -> None:
+        self.fallback.restore(events)
 
     def _chooser(self, view: ChatView) -> str:
         if self.human is not None:
@@ -220,6 +233,9 @@ class MentionPolicy(SelectionPolicy):
     def validate(self, participants: Sequence[str]) -> None:
         self.fallback.validate(participants)
 
+    def restore(self, events: Sequence[Event]) -> None:
+        self.fallback.restore(events)
+
     async def select(self, view: ChatView, candidates: Sequence[str]) -> Selection:
         for message in reversed(view.messages_since_turn_start()):
             for name in message.mentions:
@@ -276,6 +292,9 @@ class TransitionGraphPolicy(SelectionPolicy):
             if dead:
                 raise ValueError(f"transition graph: {', '.join(dead)} has no allowed next speaker")
         self.then.validate(participants)
+
+    def restore(self, events: Sequence[Event]) -> None:
+        self.then.restore(events)
 
     def allowed(self, last: str | None, candidates: Sequence[str]) -> list[str]:
         if last is None:
@@ -352,6 +371,9 @@ class CandidateFilter(SelectionPolicy):
 
     def validate(self, participants: Sequence[str]) -> None:
         self.policy.validate(participants)
+
+    def restore(self, events: Sequence[Event]) -> None:
+        self.policy.restore(events)
 
     def describe(self) -> str:
         return f"{self.policy.describe()} (filtered by {self.filter_name})"

@@ -20,19 +20,21 @@ E = TypeVar("E", bound=EventBase)
 
 
 class ChatProbe:
-    """Watches one chat on a bus from a sequence number on (default: its first event).
+    """Watches one chat on a bus from a sequence number on (default: the oldest it holds).
 
     It reads as a durable subscriber with a very large buffer, so it misses nothing however far
     behind it is and practically never holds the chat back; every event it has read is kept in
     :attr:`seen`.
     """
 
-    def __init__(self, bus: EventBus, chat_id: str, *, start: int = 0) -> None:
-        self._sub: Subscription = bus.subscribe(chat_id, start=start, maxsize=1 << 30)
+    def __init__(self, bus: EventBus, chat_id: str, *, start: int | None = None) -> None:
+        bus.open(chat_id)
+        first = bus.oldest_seq(chat_id) if start is None else start
+        self._sub: Subscription = bus.subscribe(chat_id, start=first, maxsize=1 << 30)
         self.seen: list[Event] = []
 
     @classmethod
-    def of(cls, chat: Any, *, start: int = 0) -> ChatProbe:
+    def of(cls, chat: Any, *, start: int | None = None) -> ChatProbe:
         """A probe on a :class:`~groupchat.chat.GroupChat` (or anything with bus and chat_id)."""
         return cls(chat.bus, chat.chat_id, start=start)
 

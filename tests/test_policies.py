@@ -303,11 +303,22 @@ async def test_random_without_repeats_on_a_view_excludes_the_last_speaker() -> N
     chat = GroupChat(trio(), max_turns=1)
     await run_to_end(chat)
     assert chat.view.last_speaker == "a"
-    policy = RandomPolicy(5, allow_repeat=False)
-
-    picks = {(await policy.select(chat.view, NAMES)).speaker for _ in range(50)}
+    picks = {
+        (await RandomPolicy(seed, allow_repeat=False).select(chat.view, NAMES)).speaker
+        for seed in range(50)
+    }
 
     assert picks == {"b", "c"}
+
+
+async def test_seeded_random_draws_depend_only_on_seed_and_turn() -> None:
+    chat = GroupChat(trio(), max_turns=1)
+    await run_to_end(chat)
+    policy = RandomPolicy(5)
+    first = (await policy.select(chat.view, NAMES)).speaker
+    # Asking again on the same turn (as a resumed chat would) gives the same answer.
+    assert {(await policy.select(chat.view, NAMES)).speaker for _ in range(10)} == {first}
+    assert (await RandomPolicy(5).select(chat.view, NAMES)).speaker == first
 
 
 # ----------------------------------------------------------------------------------------- manual
