@@ -2,6 +2,25 @@
 
 from __future__ import annotations
 
-from groupchat.transcripts.jsonl import JsonlError, read_jsonl, write_jsonl
+from groupchat.transcripts.export import to_html, to_markdown
+from groupchat.transcripts.jsonl import (
+    JsonlError,
+    TranscriptError,
+    read_jsonl,
+    read_transcript,
+    to_jsonl,
+    validate_transcript,
+    write_jsonl,
+)
 
-__all__ = ["JsonlError", "read_jsonl", "write_jsonl"]
+__all__ = [
+    "JsonlError",
+    "TranscriptError",
+    "read_jsonl",
+    "read_transcript",
+    "to_html",
+    "to_jsonl",
+    "to_markdown",
+    "validate_transcript",
+    "write_jsonl",
+]
