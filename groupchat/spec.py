@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -25,16 +25,32 @@ from pydantic import (
 )
 
 from groupchat.participant import validate_name
+from groupchat.spec_llm import (
+    HandoffSpec,
+    LLMSelectorSpec,
+    LLMSpec,
+    ModelCacheSpec,
+    ModelMaker,
+    build_handoff,
+    build_llm_agent,
+    build_llm_selector,
+    model_maker,
+)
 
 if TYPE_CHECKING:
     from groupchat.bus import EventBus
     from groupchat.chat import GroupChat
+    from groupchat.models.base import ChatModel
     from groupchat.participant import Participant
     from groupchat.policies import SelectionPolicy
     from groupchat.termination import Termination
 
 __all__ = [
+    "HandoffSpec",
     "HumanSpec",
+    "LLMSelectorSpec",
+    "LLMSpec",
+    "ModelCacheSpec",
     "ParticipantSpec",
     "PolicySpec",
     "ScriptedSpec",
@@ -97,7 +113,7 @@ class HumanSpec(_ParticipantBase):
         return self
 
 
-ParticipantSpec = Annotated[ScriptedSpec | HumanSpec, Field(discriminator="kind")]
+ParticipantSpec = Annotated[ScriptedSpec | HumanSpec | LLMSpec, Field(discriminator="kind")]
 
 
 # --------------------------------------------------------------------------- policies
@@ -147,12 +163,21 @@ class FunctionSpec(_PolicyBase):
 
 
 PolicySpec = Annotated[
-    RoundRobinSpec | RandomSpec | ManualSpec | MentionSpec | GraphSpec | FunctionSpec,
+    RoundRobinSpec
+    | RandomSpec
+    | ManualSpec
+    | MentionSpec
+    | GraphSpec
+    | FunctionSpec
+    | LLMSelectorSpec
+    | HandoffSpec,
     Field(discriminator="kind"),
 ]
 
 for _model in (ManualSpec, MentionSpec, GraphSpec):
     _model.model_rebuild()
+for _model in (LLMSelectorSpec, HandoffSpec):
+    _model.model_rebuild(_types_namespace={"PolicySpec": PolicySpec})
 
 
 def _policy_shorthand(value: Any) -> Any:
@@ -232,6 +257,8 @@ class TeamSpec(BaseModel):
     max_turns: int | None = Field(default=None, ge=1)
     idle_rounds: int | None = Field(default=1, ge=1)
     on_error: Literal["end", "continue"] = "end"
+    model_cache: ModelCacheSpec | None = None
+    """Record or replay every model call of the team (participants and selector)."""
 
     @field_validator("policy", mode="before")
     @classmethod
@@ -248,6 +275,14 @@ class TeamSpec(BaseModel):
                     f"duplicate participant name {participant.name!r} (names ignore case)"
                 )
             seen.add(participant.name.lower())
+        humans = {p.name for p in value if p.kind == "human"}
+        for participant in value:
+            approver = getattr(participant, "approver", None)
+            if approver is not None and approver not in humans:
+                raise ValueError(
+                    f"{participant.name}.approver: {approver!r} is not a human participant "
+                    f"(humans: {', '.join(sorted(humans)) or 'none'})"
+                )
         return value
 
     @field_validator("policy")
@@ -255,7 +290,14 @@ class TeamSpec(BaseModel):
     def _policy_names(cls, value: Any, info: ValidationInfo) -> Any:
         participants = info.data.get("participants")
         if participants:
-            build_policy(value, resolve=False).validate([p.name for p in participants])
+            names = [p.name for p in participants]
+            build_policy(value, resolve=False).validate(names)
+            for selector in _nested_policies(value, LLMSelectorSpec):
+                unknown = [c for c in selector.candidates or () if c not in names]
+                if unknown:
+                    raise ValueError(
+                        f"llm_selector candidates name unknown participants: {', '.join(unknown)}"
+                    )
             humans = {p.name for p in participants if p.kind == "human"}
             for manual in _manual_specs(value):
                 if manual.human is not None and manual.human not in humans:
@@ -270,12 +312,16 @@ class TeamSpec(BaseModel):
     def humans(self) -> list[str]:
         return [p.name for p in self.participants if p.kind == "human"]
 
-    def build_participants(self) -> list[Participant]:
+    def build_participants(self, make: ModelMaker | None = None) -> list[Participant]:
+        """The participants; ``make`` gives LLM participants their clients (default:
+        :func:`~groupchat.spec_llm.model_maker` of this spec)."""
         from groupchat.agents import HumanParticipant, ScriptedAgent
 
         built: list[Participant] = []
         for p in self.participants:
-            if isinstance(p, ScriptedSpec):
+            if isinstance(p, LLMSpec):
+                built.append(build_llm_agent(p, make or model_maker(self.model_cache)))
+            elif isinstance(p, ScriptedSpec):
                 built.append(
                     ScriptedAgent(
                         p.name,
@@ -305,13 +351,24 @@ class TeamSpec(BaseModel):
         bus: EventBus | None = None,
         chat_id: str | None = None,
         participants: Sequence[Participant] | None = None,
+        models: Callable[[str], ChatModel] | None = None,
     ) -> GroupChat:
-        """A ready-to-run chat of this team (``participants`` replaces the built ones)."""
+        """A ready-to-run chat of this team (``participants`` replaces the built ones).
+
+        ``models(name)`` makes the client of each model name (default:
+        :func:`~groupchat.models.resolve_model`); with ``model_cache`` set, every call goes
+        through one new cache.
+        """
         from groupchat.chat import GroupChat
 
+        make = model_maker(self.model_cache, models)
+        members = participants if participants is not None else self.build_participants(make)
+        policy = build_policy(self.policy, make=make)
+        for handoff in _nested_selection(policy, "attach"):
+            handoff.attach(members)
         return GroupChat(
-            participants if participants is not None else self.build_participants(),
-            policy=build_policy(self.policy),
+            members,
+            policy=policy,
             termination=self.termination.build(),
             max_turns=self.max_turns,
             idle_rounds=self.idle_rounds,
@@ -320,6 +377,49 @@ class TeamSpec(BaseModel):
             chat_id=chat_id,
             metadata={"team": self.name},
         )
+
+    def with_model(self, model: str) -> TeamSpec:
+        """This team with every model (participants' and the selector's) replaced by
+        ``model``, as ``--model`` does; ``ValueError`` if the name is not a model name."""
+        from groupchat.models.registry import parse_model_name
+
+        parse_model_name(model)
+        participants = [
+            p.model_copy(update={"model": model}) if isinstance(p, LLMSpec) else p
+            for p in self.participants
+        ]
+        return self.model_copy(
+            update={"participants": participants, "policy": _policy_with_model(self.policy, model)}
+        )
+
+
+def _policy_with_model(spec: Any, model: str) -> Any:
+    update: dict[str, Any] = {"model": model} if isinstance(spec, LLMSelectorSpec) else {}
+    for attr in ("fallback", "then"):
+        sub = getattr(spec, attr, None)
+        if sub is not None:
+            update[attr] = _policy_with_model(sub, model)
+    return spec.model_copy(update=update) if update else spec
+
+
+def _nested_policies(spec: Any, kind: type[Any]) -> list[Any]:
+    """Every policy spec of type ``kind`` in ``spec``, nested fallbacks included."""
+    found = [spec] if isinstance(spec, kind) else []
+    for attr in ("fallback", "then"):
+        sub = getattr(spec, attr, None)
+        if sub is not None:
+            found.extend(_nested_policies(sub, kind))
+    return found
+
+
+def _nested_selection(policy: Any, method: str) -> list[Any]:
+    """Every built policy in ``policy`` (wrapped or fallback ones too) that has ``method``."""
+    found = [policy] if callable(getattr(policy, method, None)) else []
+    for attr in ("policy", "fallback", "then"):
+        sub = getattr(policy, attr, None)
+        if sub is not None and sub is not policy:
+            found.extend(_nested_selection(sub, method))
+    return found
 
 
 def _manual_specs(spec: Any) -> list[ManualSpec]:
@@ -345,12 +445,15 @@ def _import_function(path: str) -> Any:
     return target
 
 
-def build_policy(spec: Any, *, resolve: bool = True) -> SelectionPolicy:
-    """Build a selection policy from its spec (``resolve=False`` skips importing functions)."""
+def build_policy(
+    spec: Any, *, resolve: bool = True, make: ModelMaker | None = None
+) -> SelectionPolicy:
+    """Build a selection policy from its spec (``resolve=False`` skips importing functions;
+    ``make`` gives model-driven policies their clients)."""
     from groupchat import policies as p
 
     def fallback(sub: Any) -> SelectionPolicy | None:
-        return build_policy(sub, resolve=resolve) if sub is not None else None
+        return build_policy(sub, resolve=resolve, make=make) if sub is not None else None
 
     policy: p.SelectionPolicy
     if isinstance(spec, RoundRobinSpec):
@@ -373,6 +476,10 @@ def build_policy(spec: Any, *, resolve: bool = True) -> SelectionPolicy:
     elif isinstance(spec, FunctionSpec):
         fn = _import_function(spec.function) if resolve else (lambda view, cands: cands[0])
         policy = p.FunctionPolicy(fn, name=spec.function.rpartition(":")[2])
+    elif isinstance(spec, LLMSelectorSpec):
+        policy = build_llm_selector(spec, fallback(spec.fallback), make or model_maker())
+    elif isinstance(spec, HandoffSpec):
+        policy = build_handoff(spec, fallback(spec.fallback))
     else:  # pragma: no cover - the union is closed
         raise TypeError(f"unknown policy spec {spec!r}")
     if spec.exclude_last_speaker:
@@ -460,10 +567,13 @@ def _format_errors(source: str, exc: ValidationError, data: Any, lines: _LineFin
     return "\n".join(out)
 
 
+_POLICY_KINDS = (
+    "one of round_robin, random, manual, mention, graph, function, llm_selector, handoff"
+)
 _KINDS = {
-    "policy": "one of round_robin, random, manual, mention, graph, function",
-    "fallback": "one of round_robin, random, manual, mention, graph, function",
-    "then": "one of round_robin, random, manual, mention, graph, function",
+    "policy": _POLICY_KINDS,
+    "fallback": _POLICY_KINDS,
+    "then": _POLICY_KINDS,
 }
 
 

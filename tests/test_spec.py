@@ -756,11 +756,12 @@ def test_unknown_participant_kind_lists_the_kinds(tmp_path: Path) -> None:
 
 
 def test_unknown_policy_kind_lists_the_kinds(tmp_path: Path) -> None:
-    text = TEAM + "policy: llm_selector\n"
+    text = TEAM + "policy: telepathy\n"
     message = spec_error(write(tmp_path, "team.yaml", text))
     assert f"policy (line {line_of(text, 'policy')})" in message
-    assert "unknown kind 'llm_selector'" in message
-    for kind in ("round_robin", "random", "manual", "mention", "graph", "function"):
+    assert "unknown kind 'telepathy'" in message
+    kinds = ("round_robin", "random", "manual", "mention", "graph", "function", "llm_selector")
+    for kind in (*kinds, "handoff"):
         assert f"'{kind}'" in message
 
 

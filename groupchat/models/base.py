@@ -41,6 +41,7 @@ __all__ = [
     "ToolSpec",
     "complete",
     "complete_structured",
+    "estimate_tokens",
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -191,7 +192,14 @@ async def complete_structured(
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors()[:3]
         )
-        raise ModelError(f"{model.name}: the answer does not match {output.__name__}: {problems}")
+        raise ModelError(
+            f"{model.name}: the answer does not match {output.__name__}: {problems}"
+        ) from None
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count (four characters a token) for budgets when no tokenizer is at hand."""
+    return (len(text) + 3) // 4
 
 
 # --------------------------------------------------------------------------------- errors
