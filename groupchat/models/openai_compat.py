@@ -279,7 +279,9 @@ class OpenAICompatModel:
                 return ModelTimeout(f"{name}: the server timed out (HTTP 408)")
             if status >= 500:
                 return ServerError(f"{name}: server error (HTTP {status})")
-            detail = _scrub(_one_line(getattr(exc, "message", "") or ""), key)
+            body = exc.body
+            said = body.get("message") if isinstance(body, dict) else None
+            detail = _scrub(_one_line(str(said or exc.message or "")), key)
             return RequestRejected(f"{name}: request rejected (HTTP {status}): {detail}")
         if isinstance(exc, openai.APITimeoutError):
             return ModelTimeout(f"{name}: no answer within {self.timeout:g} s")
