@@ -306,7 +306,7 @@ class LLMAgent:
         if problem is not None:
             outcome = ToolOutcome(content=f"invalid arguments: {problem}", is_error=True)
         elif tool is None:
-            outcome = ToolOutcome(content=self._unknown(call.name), is_error=True)
+            outcome = ToolOutcome(content=self._unknown(call.name, offered, view), is_error=True)
         elif tool.handoff is not None:
             outcome = await self._handoff(tool, arguments, view, handed_to)
             if not outcome.is_error:
@@ -318,12 +318,14 @@ class LLMAgent:
             call_id=call.id, name=call.name, content=outcome.content, is_error=outcome.is_error
         )
 
-    def _unknown(self, name: str) -> str:
+    def _unknown(self, name: str, offered: dict[str, Tool], view: ChatView) -> str:
         if name.startswith(TRANSFER_PREFIX):
             target = name[len(TRANSFER_PREFIX) :]
-            allowed = ", ".join(self.handoffs) or "no one"
+            if target in self.handoffs:
+                return f"refused: {target} is not in the chat"
+            allowed = ", ".join(t.handoff for t in offered.values() if t.handoff) or "no one"
             return f"refused: you may not hand the floor to {target}; you may hand it to: {allowed}"
-        tools = ", ".join(self.tools) or "none"
+        tools = ", ".join(n for n, t in offered.items() if t.handoff is None) or "none"
         return f"unknown tool {name!r}; your tools: {tools}"
 
     async def _handoff(
