@@ -12,12 +12,26 @@ from groupchat.transcripts.jsonl import (
     validate_transcript,
     write_jsonl,
 )
+from groupchat.transcripts.replay import (
+    Replayer,
+    ReplayError,
+    SeekError,
+    list_samples,
+    read_events,
+    sample_path,
+)
 
 __all__ = [
     "JsonlError",
+    "ReplayError",
+    "Replayer",
+    "SeekError",
     "TranscriptError",
+    "list_samples",
+    "read_events",
     "read_jsonl",
     "read_transcript",
+    "sample_path",
     "to_html",
     "to_jsonl",
     "to_markdown",

@@ -1,0 +1,182 @@
+"""Replay speed: opening a long JSONL transcript and replaying it at speed 0.
+
+    python -m bench.replay --messages 100000 --repeat 3
+
+records a chat of ``--messages`` messages from 4 scripted round-robin agents (about four events
+per message) on an ``EventBus(retain=None)``, dumps it to a JSONL file in a temporary folder,
+and then times, ``--repeat`` times: reading and parsing the file
+(:func:`~groupchat.transcripts.replay.read_events`) plus replaying it at speed 0 onto a fresh
+bus that one durable subscriber reads to the end. It prints one JSON line::
+
+    {"bench": "replay", "messages": 100000, "events": 400003, "file_mb": ..., "seconds": ...,
+     "open_s": ..., "replay_s": ..., "us_per_event": ..., "target_s": 1.0, ...}
+
+``seconds`` is ``open_s + replay_s`` of the median run (the lower middle one for an even
+``--repeat``). Recording the chat and
+writing the file are not timed. Every run is checked: the subscriber reads every event, in
+order, equal to the recorded ones. A failed check adds ``"ok": false`` and ``"problem"`` and the
+exit status is 1; so does missing the target, with ``--strict``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.orchestration import agent_names, script_for
+from groupchat.agents import ScriptedAgent
+from groupchat.bus import EventBus, Subscription
+from groupchat.chat import GroupChat
+from groupchat.events import Event, dump_event
+from groupchat.policies import RoundRobinPolicy
+from groupchat.termination import MaxMessages
+from groupchat.transcripts.replay import Replayer, read_events
+
+__all__ = ["TARGET_S", "Measurement", "main", "measure", "record"]
+
+TARGET_S = 1.0
+"""Open and replay at speed 0 a chat of 100,000 messages (about 400,000 events)."""
+
+AGENTS = 4
+
+
+async def record(messages: int) -> list[Event]:
+    """Every event of a fast scripted chat of ``messages`` messages."""
+    agents = [
+        ScriptedAgent(name, script_for(name, 1)[0], when_done="cycle")
+        for name in agent_names(AGENTS)
+    ]
+    chat = GroupChat(
+        agents,
+        policy=RoundRobinPolicy(),
+        termination=MaxMessages(messages),
+        bus=EventBus(retain=None),
+    )
+    await chat.run("Carry on.")
+    return chat.events()
+
+
+def write(events: Sequence[Event], path: Path) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.writelines(dump_event(event) + "\n" for event in events)
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    open_s: float
+    replay_s: float
+    problem: str | None
+
+    @property
+    def seconds(self) -> float:
+        return self.open_s + self.replay_s
+
+
+async def _read_all(sub: Subscription) -> list[Event]:
+    return [event async for event in sub]
+
+
+async def _run_once(path: Path, expected: Sequence[Event]) -> Measurement:
+    gc.collect()
+    start = time.perf_counter()
+    events = read_events(path)
+    opened = time.perf_counter()
+    bus = EventBus()
+    replayer = Replayer(events, bus, speed=0)
+    reader = asyncio.create_task(_read_all(bus.subscribe(replayer.chat_id)))
+    await replayer.run()
+    read = await reader
+    end = time.perf_counter()
+    problem = None
+    if read != expected:
+        problem = f"the subscriber read {len(read)} events, not the {len(expected)} recorded"
+    return Measurement(opened - start, end - opened, problem)
+
+
+def measure(path: Path, expected: Sequence[Event], repeat: int) -> list[Measurement]:
+    """Time ``repeat`` runs of open + replay, each in a new event loop."""
+    runs = []
+    for _ in range(repeat):
+        runs.append(asyncio.run(_run_once(path, expected)))
+        gc.collect()
+    return runs
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)  # bytes there, KiB on Linux
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.replay",
+        description="Open a JSONL transcript and replay it at speed 0; prints one JSON line.",
+    )
+    parser.add_argument(
+        "--messages", type=_positive, default=100_000, help="messages (default: 100000)"
+    )
+    parser.add_argument(
+        "--repeat", type=_positive, default=3, help="runs; the median is reported (default: 3)"
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help=f"exit 1 if the median is over {TARGET_S} s"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    expected = asyncio.run(record(args.messages))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "chat.jsonl"
+        write(expected, path)
+        file_mb = path.stat().st_size / 1e6
+        runs = measure(path, expected, args.repeat)
+    median = sorted(runs, key=lambda r: r.seconds)[(len(runs) - 1) // 2]
+    seconds = median.seconds
+    events = len(expected)
+    report: dict[str, object] = {
+        "bench": "replay",
+        "messages": args.messages,
+        "events": events,
+        "file_mb": round(file_mb, 1),
+        "seconds": round(seconds, 3),
+        "open_s": round(median.open_s, 3),
+        "replay_s": round(median.replay_s, 3),
+        "us_per_event": round(seconds / events * 1e6, 3),
+        "target_s": TARGET_S if args.messages == 100_000 else None,
+        "repeat": args.repeat,
+        "runs_s": [round(r.seconds, 3) for r in runs],
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+    }
+    problems = [r.problem for r in runs if r.problem is not None]
+    if args.strict and args.messages == 100_000 and seconds > TARGET_S:
+        problems.append(f"median {seconds:.3f} s is over the target of {TARGET_S} s")
+    if problems:
+        report["ok"] = False
+        report["problem"] = problems[0]
+    print(json.dumps(report), flush=True)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
