@@ -57,6 +57,40 @@ def transfer_tool(target: str, description: str = "") -> Tool:
     )
 
 
+_CONVERTED: dict[tuple[int, bool], tuple[Message, ModelMessage]] = {}
+_CONVERTED_MAX = 8192
+_validate_message = ModelMessage.model_validate
+_START = ModelMessage(role="user", content="(The chat is starting: begin.)")
+
+
+def _as_model_message(message: Message, own: bool) -> ModelMessage:
+    """``message`` as a model reads it: its sender's own words, or ``sender: text``.
+
+    That depends only on the message and whether the reader wrote it, so conversions are
+    shared by every agent (a bounded cache that holds the message, so its id stays its own).
+    """
+    key = (id(message), own)
+    entry = _CONVERTED.get(key)
+    if entry is not None and entry[0] is message:
+        return entry[1]
+    text = message.content
+    for part in message.parts:
+        if isinstance(part, ToolResultPart):
+            preview = part.content[:_PREVIEW]
+            text += f"\n[{part.name} {'failed' if part.is_error else 'returned'}: {preview}]"
+    if own:
+        fields = {"role": "assistant", "content": text}
+    elif message.kind == "task":
+        fields = {"role": "user", "content": f"Task: {text}"}
+    else:
+        fields = {"role": "user", "content": f"{message.sender}: {text}"}
+    converted = _validate_message(fields)
+    if len(_CONVERTED) >= _CONVERTED_MAX:
+        _CONVERTED.clear()  # what is still needed is converted again on demand
+    _CONVERTED[key] = (message, converted)
+    return converted
+
+
 def _as_tool(item: Tool | Callable[..., Any]) -> Tool:
     return item if isinstance(item, Tool) else Tool(item)
 
@@ -123,9 +157,8 @@ class LLMAgent:
         self.approval_timeout = approval_timeout
         self.stream = stream
         self._transfers: dict[str, Tool] = {}
-        self._specs: tuple[tuple[str, ...], tuple[ToolSpec, ...]] | None = None
-        self._system: tuple[object, ModelMessage] | None = None
-        self._converted: dict[str, tuple[Message, ModelMessage]] = {}
+        self._specs: tuple[tuple[str, ...], dict[str, Tool], tuple[ToolSpec, ...]] | None = None
+        self._system: tuple[tuple[object, ...], ModelMessage] | None = None
         self.set_handoffs(handoffs)
 
     def __repr__(self) -> str:
@@ -141,25 +174,26 @@ class LLMAgent:
     def _offered(self, view: ChatView) -> tuple[dict[str, Tool], tuple[ToolSpec, ...]]:
         """The tools of this turn: its own plus a transfer to each allowed target present."""
         infos = view.participants
-        present = tuple(t for t in self.handoffs if t in infos)
-        if self._specs is None or self._specs[0] != present:
+        present = tuple(t for t in self.handoffs if t in infos) if self.handoffs else ()
+        cached = self._specs
+        if cached is None or cached[0] != present:
+            offered = dict(self.tools)
             for target in present:
-                if target not in self._transfers:
-                    self._transfers[target] = transfer_tool(target, infos[target].description)
-            specs = [t.spec for t in self.tools.values()]
-            specs.extend(self._transfers[t].spec for t in present)
-            self._specs = (present, tuple(specs))
-        offered = dict(self.tools)
-        for target in self._specs[0]:
-            offered[self._transfers[target].name] = self._transfers[target]
-        return offered, self._specs[1]
+                tool = self._transfers.get(target)
+                if tool is None:
+                    tool = self._transfers[target] = transfer_tool(
+                        target, infos[target].description
+                    )
+                offered[tool.name] = tool
+            cached = self._specs = (present, offered, tuple(t.spec for t in offered.values()))
+        return cached[1], cached[2]
 
     def _system_message(self, view: ChatView, with_task: bool) -> ModelMessage:
         """The system prompt, then who is in the chat (and the task, if the window lost it)."""
         infos = view.participants
-        key = (tuple(infos.values()), view.task if with_task else None)
+        key = (*infos.values(), view.task if with_task else None)
         cached = self._system
-        if cached is not None and cached[0] == key:
+        if cached is not None and cached[0] == key:  # tuples compare items by identity first
             return cached[1]
         others = [
             f"- {info.name}{' (a person)' if info.human else ''}"
@@ -183,68 +217,63 @@ class LLMAgent:
         self._system = (key, message)
         return message
 
-    def _convert(self, message: Message) -> ModelMessage:
-        text = message.content
-        for part in message.parts:
-            if isinstance(part, ToolResultPart):
-                preview = part.content[:_PREVIEW]
-                text += f"\n[{part.name} {'failed' if part.is_error else 'returned'}: {preview}]"
-        if message.sender == self.name:
-            return ModelMessage(role="assistant", content=text)
-        if message.kind == "task":
-            return ModelMessage(role="user", content=f"Task: {text}")
-        return ModelMessage(role="user", content=f"{message.sender}: {text}")
-
     def _window(self, view: ChatView) -> Sequence[Message]:
         log = view.messages
+        budget = self.max_context_tokens
+        if budget is None:
+            return log[-self.window :] if self.window is not None else log[:]
         end = len(log)
         start = 0 if self.window is None else max(0, end - self.window)
-        budget = self.max_context_tokens
-        if budget is not None:
-            first = end
-            while first > start:
-                budget -= estimate_tokens(log[first - 1].content) + 4
-                if budget < 0 and first < end:
-                    break
-                first -= 1
-            start = first
-        return log[start:end]
+        first = end
+        while first > start:
+            budget -= estimate_tokens(log[first - 1].content) + 4
+            if budget < 0 and first < end:
+                break
+            first -= 1
+        return log[first:end]
 
     def _context(self, view: ChatView) -> list[ModelMessage]:
         """The system message and the window of the chat, as the model sees them."""
-        cache = self._converted
-        history: list[ModelMessage] = []
-        window = self._window(view)
+        me = self.name
+        context: list[ModelMessage] = [_START]  # the system message goes here at the end
         has_task = False
-        for message in window:
-            entry = cache.get(message.id)
-            if entry is None or entry[0] is not message:
-                entry = cache[message.id] = (message, self._convert(message))
-            history.append(entry[1])
-            has_task = has_task or message.kind == "task"
-        if len(cache) > 2 * len(window) + 64:
-            self._converted = {m.id: cache[m.id] for m in window if m.id in cache}
-        if not history:
-            history.append(ModelMessage(role="user", content="(The chat is starting: begin.)"))
-        return [self._system_message(view, with_task=not has_task), *history]
+        converted = _CONVERTED
+        for message in self._window(view):
+            own = message.sender == me
+            entry = converted.get((id(message), own))
+            if entry is not None and entry[0] is message:
+                context.append(entry[1])
+            else:
+                context.append(_as_model_message(message, own))
+            if message.kind == "task":
+                has_task = True
+        if len(context) == 1:
+            context.append(_START)
+        context[0] = self._system_message(view, with_task=not has_task)
+        return context
 
     def _request(
         self, messages: list[ModelMessage], specs: tuple[ToolSpec, ...], last: bool
     ) -> ModelRequest:
-        return ModelRequest(
-            messages=tuple(messages),
-            tools=specs,
-            tool_choice="none" if specs and last else None,
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-        )
+        options: dict[str, Any] = {"messages": tuple(messages)}
+        if specs:
+            options["tools"] = specs
+            if last:
+                options["tool_choice"] = "none"
+        if self.temperature is not None:
+            options["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            options["max_tokens"] = self.max_tokens
+        return ModelRequest.model_validate(options)
 
     # ------------------------------------------------------------------ the turn
 
     async def take_turn(self, view: ChatView) -> AsyncIterator[TurnItem]:
         offered, specs = self._offered(view)
         messages = self._context(view)
-        usage = Usage()
+        model = self.model
+        stream = self.stream
+        usage: Usage | None = None
         wrote = False
         handed_to: str | None = None
         text: list[str] = []
@@ -253,21 +282,22 @@ class LLMAgent:
             request = self._request(messages, specs, last)
             pieces: list[str] = []
             response = None
-            async for event in self.model.stream(request):
+            async for event in model.stream(request):
                 kind = type(event)
                 if kind is TextChunk:
-                    if not pieces and wrote:
+                    if wrote and not pieces:
                         pieces.append("\n\n")
-                        if self.stream:
+                        if stream:
                             yield "\n\n"
-                    pieces.append(event.text)  # type: ignore[union-attr]
-                    if self.stream:
-                        yield event.text  # type: ignore[union-attr]
+                    piece = event.text  # type: ignore[union-attr]
+                    pieces.append(piece)
+                    if stream:
+                        yield piece
                 elif kind is Completed:
                     response = event.response  # type: ignore[union-attr]
             if response is None:
-                raise StreamBroken(f"{self.model.name}: the answer ended without a result")
-            usage = usage + response.usage
+                raise StreamBroken(f"{model.name}: the answer ended without a result")
+            usage = response.usage if usage is None else usage + response.usage
             wrote = wrote or bool(pieces)
             text.extend(pieces)
             calls = () if last else response.tool_calls

@@ -170,10 +170,18 @@ def build_round_robin(config: Config) -> Scenario:
     return Scenario(chat, check)
 
 
+def build_selector(config: Config) -> Scenario:
+    """Every turn one LLM-selector call and one LLM-agent call (see :mod:`bench.selector`)."""
+    from bench.selector import build_selector as build
+
+    return build(config)
+
+
 PATTERNS: dict[str, Builder] = {
     "round_robin": build_round_robin,
+    "selector": build_selector,
 }
-"""Pattern name -> builder. Add ``selector``, ``magentic`` here."""
+"""Pattern name -> builder. Add ``magentic`` here."""
 
 
 # ---------------------------------------------------------------------------------- running

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
 from groupchat.events import Event
+from groupchat.messages import Message
 from groupchat.models.base import ChatModel, ModelError, ModelMessage, ModelRequest, complete
 from groupchat.participant import ChatView
 from groupchat.policies import (
@@ -65,13 +66,15 @@ _STRIP = "`*\"'“”‘’«»()[]<> \t\n"
 
 
 def match_speaker(
-    answer: str, candidates: Sequence[str], others: Sequence[str] = ()
+    answer: str, candidates: Sequence[str], others: Iterable[str] = ()
 ) -> tuple[str | None, str]:
     """Read a selector's answer: ``(candidate, "")``, or ``(None, what is wrong)``.
 
     ``others`` are participants who may not speak now, named in the problem if the answer
     picks one of them.
     """
+    if answer in candidates:
+        return answer, ""
     text = answer.strip()
     if not text:
         return None, "the answer was empty"
@@ -89,6 +92,10 @@ def match_speaker(
     if excluded:
         return None, f"{', '.join(excluded)} cannot speak now"
     return None, "the answer names no candidate"
+
+
+def _escape(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def _template_fields(template: str) -> set[str]:
@@ -146,7 +153,13 @@ class LLMSelectorPolicy(SelectionPolicy):
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.max_message_chars = max_message_chars
-        self._listing: tuple[tuple[object, ...], str] | None = None
+        self._options = {
+            k: v
+            for k, v in (("temperature", temperature), ("max_tokens", max_tokens))
+            if v is not None
+        }
+        self._static: tuple[tuple[object, ...], str] | None = None
+        self._lines: dict[str, tuple[Message, str]] = {}
 
     def describe(self) -> str:
         return f"{self.name}({self.model.name})"
@@ -159,46 +172,69 @@ class LLMSelectorPolicy(SelectionPolicy):
 
     # ------------------------------------------------------------------ the prompt
 
-    def _participants(self, view: ChatView, pool: Sequence[str]) -> str:
+    def _listing_of(self, view: ChatView, pool: Sequence[str]) -> str:
         infos = view.participants
-        key = tuple(infos.get(name) for name in pool)
-        if self._listing is not None and self._listing[0] == key:
-            return self._listing[1]
         lines = []
-        for name, info in zip(pool, key, strict=True):
+        for name in pool:
+            info = infos.get(name)
             about = info.description if info is not None else ""
             person = " (a person)" if info is not None and info.human else ""
             lines.append(f"- {name}{person}" + (f": {about}" if about else ""))
-        text = "\n".join(lines)
-        self._listing = (key, text)
-        return text
+        return "\n".join(lines)
+
+    def _template_for(self, view: ChatView, pool: Sequence[str], template: str) -> str:
+        """``template`` with the fields that rarely change (who may speak, the task) filled in,
+        kept until they change; what is left to fill is ``{history}`` and ``{last_speaker}``."""
+        key = (tuple(pool), tuple(map(view.participants.get, pool)), view.task)
+        cached = self._static
+        if cached is not None and cached[0] == key:  # tuples compare items by identity first
+            return cached[1]
+        task = f"The task: {view.task}\n\n" if view.task else ""
+        filled = template.format(
+            participants=_escape(self._listing_of(view, pool)),
+            candidates=_escape(", ".join(pool)),
+            task=_escape(task),
+            history="{history}",
+            last_speaker="{last_speaker}",
+        )
+        self._static = (key, filled)
+        return filled
+
+    def _line(self, message: Message) -> str:
+        text = message.content
+        limit = self.max_message_chars
+        if len(text) > limit:
+            text = text[: limit - 1] + "…"
+        return f"{'task' if message.kind == 'task' else message.sender}: {text}"
 
     def _history(self, view: ChatView) -> str:
         log = view.messages
         window = log[-self.window :] if self.window is not None else log[:]
-        limit = self.max_message_chars
-        lines = []
+        if not window:
+            return "(nothing yet)"
+        # Each message is rendered once, not once per selection it stays in the window.
+        lines = self._lines
+        out = []
         for message in window:
-            text = message.content
-            if len(text) > limit:
-                text = text[: limit - 1] + "…"
-            label = "task" if message.kind == "task" else message.sender
-            lines.append(f"{label}: {text}")
-        return "\n".join(lines) if lines else "(nothing yet)"
+            entry = lines.get(message.id)
+            if entry is None or entry[0] is not message:
+                entry = lines[message.id] = (message, self._line(message))
+            out.append(entry[1])
+        if len(lines) > 2 * len(window) + 32:
+            self._lines = {m.id: lines[m.id] for m in window}
+        return "\n".join(out)
 
     def render_prompt(self, view: ChatView, pool: Sequence[str]) -> str:
         """The prompt the model is asked for ``pool``."""
         if callable(self.prompt):
             return self.prompt(view, pool)
-        return self.prompt.format(
-            participants=self._participants(view, pool),
-            candidates=", ".join(pool),
-            history=self._history(view),
-            task=f"The task: {view.task}\n\n" if view.task else "",
-            last_speaker=view.last_speaker or "nobody",
+        return self._template_for(view, pool, self.prompt).format(
+            history=self._history(view), last_speaker=view.last_speaker or "nobody"
         )
 
-    def _pool(self, view: ChatView, candidates: Sequence[str]) -> list[str]:
+    def _pool(self, view: ChatView, candidates: Sequence[str]) -> Sequence[str]:
+        if self.candidate_filter is None and self.allow_repeated_speaker:
+            return candidates
         pool = list(candidates)
         if self.candidate_filter is not None:
             kept = set(self.candidate_filter(view, candidates))
@@ -217,12 +253,11 @@ class LLMSelectorPolicy(SelectionPolicy):
         if len(pool) == 1:
             return Selection(pool[0], f"{pool[0]} is the only candidate")
         messages = [ModelMessage(role="user", content=self.render_prompt(view, pool))]
-        others = tuple(view.participants)
+        options = self._options
+        others = view.participants
         problem = ""
         for attempt in range(1, self.max_attempts + 1):
-            request = ModelRequest(
-                messages=tuple(messages), temperature=self.temperature, max_tokens=self.max_tokens
-            )
+            request = ModelRequest.model_validate({"messages": tuple(messages), **options})
             try:
                 response = await complete(self.model, request)
             except ModelError as exc:

@@ -165,10 +165,13 @@ class ChatModel(Protocol):
 
 async def complete(model: ChatModel, request: ModelRequest) -> ModelResponse:
     """Run one call to the end and return the whole response."""
-    async for event in model.stream(request):
+    response: ModelResponse | None = None
+    async for event in model.stream(request):  # read to the end: no generator left to finalise
         if type(event) is Completed:
-            return event.response
-    raise StreamBroken(f"{model.name}: the stream ended without a final response")
+            response = event.response
+    if response is None:
+        raise StreamBroken(f"{model.name}: the stream ended without a final response")
+    return response
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -11,6 +11,7 @@ import inspect
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from functools import lru_cache
 from itertools import count
 from typing import Any, Literal, TypeAlias
 
@@ -60,34 +61,65 @@ def reply(text: str = "", *calls: ModelToolCall, usage: Usage | None = None) -> 
     )
 
 
-def _pieces(text: str, chunk: Chunking) -> list[str]:
+@lru_cache(maxsize=1024)
+def _pieces(text: str, chunk: Chunking) -> tuple[str, ...]:
+    """``text`` cut as it streams (kept: a scripted model says the same things again)."""
     if not text:
-        return []
+        return ()
     if chunk == "all":
-        return [text]
+        return (text,)
     if chunk == "word":
-        return _WORDS.findall(text)
-    return [text[i : i + chunk] for i in range(0, len(text), chunk)]
+        return tuple(_WORDS.findall(text))
+    return tuple(text[i : i + chunk] for i in range(0, len(text), chunk))
 
 
 def _request_tokens(request: ModelRequest) -> int:
-    total = 0
+    chars = 0
+    calls = 0
     for message in request.messages:
-        if message.content:
-            total += estimate_tokens(message.content)
-        for call in message.tool_calls:
-            total += estimate_tokens(call.arguments) + 1
-    return total
+        content = message.content
+        if content:
+            chars += len(content) + 3
+        if message.tool_calls:
+            calls += sum(estimate_tokens(c.arguments) + 1 for c in message.tool_calls)
+    return chars // 4 + calls
 
 
-def _with_usage(response: ModelResponse, request: ModelRequest, estimate: bool) -> ModelResponse:
-    if not estimate or response.usage.total_tokens:
+_Memo: TypeAlias = dict[tuple[str, int], ModelResponse]
+
+
+def _respond(
+    answer: str | ModelResponse, request: ModelRequest, estimate: bool, memo: _Memo | None = None
+) -> ModelResponse:
+    """The response for ``answer``, with estimated usage if it has none and ``estimate``.
+
+    Responses are immutable, so text answers are kept in ``memo`` by text and input size: a
+    double that answers the same thing again should cost next to nothing.
+    """
+    if isinstance(answer, str):
+        tokens = _request_tokens(request) if estimate else 0
+        key = (answer, tokens)
+        found = memo.get(key) if memo is not None else None
+        if found is not None:
+            return found
+        usage = (
+            Usage(input_tokens=tokens, output_tokens=estimate_tokens(answer))
+            if estimate
+            else Usage()
+        )
+        response = ModelResponse(content=answer, usage=usage, finish_reason="stop")
+        if memo is not None:
+            if len(memo) >= 1024:
+                memo.clear()
+            memo[key] = response
         return response
-    output = estimate_tokens(response.content) + sum(
-        estimate_tokens(c.arguments) + 1 for c in response.tool_calls
+    if not estimate or answer.usage.total_tokens:
+        return answer
+    output = estimate_tokens(answer.content) + sum(
+        estimate_tokens(c.arguments) + 1 for c in answer.tool_calls
     )
     usage = Usage(input_tokens=_request_tokens(request), output_tokens=output)
-    return response.model_copy(update={"usage": usage})
+    return answer.model_copy(update={"usage": usage})
 
 
 async def stream_response(
@@ -99,10 +131,6 @@ async def stream_response(
     for call in response.tool_calls:
         yield ToolCallChunk(call)
     yield Completed(response)
-
-
-def _as_response(answer: str | ModelResponse) -> ModelResponse:
-    return reply(answer) if isinstance(answer, str) else answer
 
 
 class ScriptedModel:
@@ -139,6 +167,7 @@ class ScriptedModel:
         self.keep_requests = keep_requests
         self.requests: list[ModelRequest] = []
         self.calls = 0
+        self._memo: _Memo = {}
 
     def __repr__(self) -> str:
         return f"ScriptedModel({self.name!r}, {len(self.answers)} answers)"
@@ -158,9 +187,12 @@ class ScriptedModel:
         answer = self._next()
         if isinstance(answer, ModelError):
             raise answer
-        response = _with_usage(_as_response(answer), request, self.estimate_usage)
-        async for event in stream_response(response, self.chunk):
-            yield event
+        response = _respond(answer, request, self.estimate_usage, self._memo)
+        for piece in _pieces(response.content, self.chunk):
+            yield TextChunk(piece)
+        for call in response.tool_calls:
+            yield ToolCallChunk(call)
+        yield Completed(response)
 
 
 AnswerFn: TypeAlias = Callable[
@@ -196,6 +228,6 @@ class FunctionModel:
         answer = self.fn(request)
         if inspect.isawaitable(answer):
             answer = await answer
-        response = _with_usage(_as_response(answer), request, self.estimate_usage)
+        response = _respond(answer, request, self.estimate_usage)
         async for event in stream_response(response, self.chunk):
             yield event
