@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="end after N messages (in addition to the spec's conditions)",
     )
+    run.add_argument(
+        "--model",
+        metavar="MODEL",
+        help="the model of every LLM participant and selector, overriding the spec "
+        "(openai:gpt-4.1-mini, ollama:llama3.2, http://host:port/v1#model, ...)",
+    )
     output_options(run)
 
     check = commands.add_parser("check", help="validate a team spec and show what it builds")
@@ -177,7 +183,7 @@ class _UsageError(Exception):
     """Bad input: the message is printed and the exit status is 2."""
 
 
-def _team(path: str) -> tuple[TeamSpec, GroupChat]:
+def _team(path: str, model: str | None = None) -> tuple[TeamSpec, GroupChat]:
     """Load a spec and build its chat, or raise :class:`_UsageError` saying what is wrong."""
     from groupchat.spec import SpecError, load_spec
 
@@ -186,6 +192,8 @@ def _team(path: str) -> tuple[TeamSpec, GroupChat]:
     except SpecError as exc:
         raise _UsageError(str(exc)) from None
     try:
+        if model is not None:
+            spec = spec.with_model(model)
         return spec, spec.build()
     except ValueError as exc:  # SpecError included: building knows no file name
         raise _UsageError(f"{path}: {exc}") from None
@@ -194,7 +202,7 @@ def _team(path: str) -> tuple[TeamSpec, GroupChat]:
 def _cmd_run(args: argparse.Namespace) -> int:
     from groupchat.termination import MaxMessages
 
-    spec, chat = _team(args.spec)
+    spec, chat = _team(args.spec, args.model)
     if args.max_messages is not None:
         limit = MaxMessages(args.max_messages)
         chat.termination = limit if chat.termination is None else chat.termination | limit
