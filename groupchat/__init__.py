@@ -16,6 +16,7 @@ _EXPORTS: dict[str, str] = {
     "ChatStarted": "groupchat.events",
     "ErrorEvent": "groupchat.events",
     "Event": "groupchat.events",
+    "Handoff": "groupchat.events",
     "HumanInputRequested": "groupchat.events",
     "MessagePosted": "groupchat.events",
     "ParticipantInfo": "groupchat.events",
@@ -23,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "ParticipantLeft": "groupchat.events",
     "Paused": "groupchat.events",
     "Resumed": "groupchat.events",
+    "SelectorAttempt": "groupchat.events",
     "SpeakerSelected": "groupchat.events",
     "TextDelta": "groupchat.events",
     "ToolCall": "groupchat.events",
@@ -43,12 +45,22 @@ _EXPORTS: dict[str, str] = {
     "AwaitingInput": "groupchat.participant",
     "ChatView": "groupchat.participant",
     "EndChat": "groupchat.participant",
+    "HandTo": "groupchat.participant",
     "Participant": "groupchat.participant",
     "Pass": "groupchat.participant",
     "Reply": "groupchat.participant",
     "InputChannel": "groupchat.channel",
     "HumanParticipant": "groupchat.agents",
+    "LLMAgent": "groupchat.agents",
     "ScriptedAgent": "groupchat.agents",
+    "Tool": "groupchat.agents",
+    "tool": "groupchat.agents",
+    # models
+    "ChatModel": "groupchat.models",
+    "ModelCache": "groupchat.models",
+    "ModelError": "groupchat.models",
+    "ScriptedModel": "groupchat.models",
+    "resolve_model": "groupchat.models",
     # the manager
     "ChatResult": "groupchat.chat",
     "GroupChat": "groupchat.chat",
@@ -64,6 +76,8 @@ _EXPORTS: dict[str, str] = {
     "SelectionPolicy": "groupchat.policies",
     "TransitionGraphPolicy": "groupchat.policies",
     "exclude_last_speaker": "groupchat.policies",
+    "HandoffPolicy": "groupchat.handoff",
+    "LLMSelectorPolicy": "groupchat.selector",
     # termination
     "ExternalStop": "groupchat.termination",
     "MaxMessages": "groupchat.termination",
@@ -83,6 +97,7 @@ __all__ = [
     "CandidateFilter",
     "ChatClosedError",
     "ChatEnded",
+    "ChatModel",
     "ChatResult",
     "ChatStarted",
     "ChatView",
@@ -93,14 +108,21 @@ __all__ = [
     "ExternalStop",
     "FunctionPolicy",
     "GroupChat",
+    "HandTo",
+    "Handoff",
+    "HandoffPolicy",
     "HumanInputRequested",
     "HumanParticipant",
     "InputChannel",
+    "LLMAgent",
+    "LLMSelectorPolicy",
     "ManualPolicy",
     "MaxMessages",
     "MentionPolicy",
     "Message",
     "MessagePosted",
+    "ModelCache",
+    "ModelError",
     "Participant",
     "ParticipantInfo",
     "ParticipantJoined",
@@ -112,9 +134,11 @@ __all__ = [
     "Resumed",
     "RoundRobinPolicy",
     "ScriptedAgent",
+    "ScriptedModel",
     "Selection",
     "SelectionError",
     "SelectionPolicy",
+    "SelectorAttempt",
     "SourceMatch",
     "SpeakerSelected",
     "SpecError",
@@ -125,6 +149,7 @@ __all__ = [
     "TextMention",
     "Timeout",
     "TokenBudget",
+    "Tool",
     "ToolCall",
     "ToolCallPart",
     "ToolResult",
@@ -138,6 +163,8 @@ __all__ = [
     "exclude_last_speaker",
     "load_spec",
     "parse_event",
+    "resolve_model",
+    "tool",
 ]
 
 
@@ -155,7 +182,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from groupchat.agents import HumanParticipant, ScriptedAgent
+    from groupchat.agents import HumanParticipant, LLMAgent, ScriptedAgent, Tool, tool
     from groupchat.bus import ChatClosedError, EventBus, Subscription
     from groupchat.channel import InputChannel
     from groupchat.chat import ChatResult, GroupChat
@@ -164,6 +191,7 @@ if TYPE_CHECKING:
         ChatStarted,
         ErrorEvent,
         Event,
+        Handoff,
         HumanInputRequested,
         MessagePosted,
         ParticipantInfo,
@@ -171,6 +199,7 @@ if TYPE_CHECKING:
         ParticipantLeft,
         Paused,
         Resumed,
+        SelectorAttempt,
         SpeakerSelected,
         TextDelta,
         ToolCall,
@@ -180,11 +209,14 @@ if TYPE_CHECKING:
         dump_event,
         parse_event,
     )
+    from groupchat.handoff import HandoffPolicy
     from groupchat.messages import Message, ToolCallPart, ToolResultPart, Usage
+    from groupchat.models import ChatModel, ModelCache, ModelError, ScriptedModel, resolve_model
     from groupchat.participant import (
         AwaitingInput,
         ChatView,
         EndChat,
+        HandTo,
         Participant,
         Pass,
         Reply,
@@ -202,6 +234,7 @@ if TYPE_CHECKING:
         TransitionGraphPolicy,
         exclude_last_speaker,
     )
+    from groupchat.selector import LLMSelectorPolicy
     from groupchat.spec import SpecError, TeamSpec, load_spec
     from groupchat.termination import (
         ExternalStop,

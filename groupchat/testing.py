@@ -1,7 +1,9 @@
 """Deterministic doubles and helpers for testing teams: no model, no network, no sleeps.
 
-``ScriptedAgent`` says fixed lines (or what a function returns); ``ChatProbe`` reads a chat's
-events and waits for the one you expect, so a test can act at exactly the right moment.
+``ScriptedAgent`` says fixed lines (or what a function returns); ``ScriptedModel`` and
+``FunctionModel`` stand in for a model client (fixed answers, tool calls and usage, streamed in
+pieces); ``ChatProbe`` reads a chat's events and waits for the one you expect, so a test can act
+at exactly the right moment.
 """
 
 from __future__ import annotations
@@ -13,8 +15,17 @@ from typing import Any, TypeVar, overload
 from groupchat.agents import HumanParticipant, ScriptedAgent
 from groupchat.bus import EventBus, Subscription
 from groupchat.events import Event, EventBase
+from groupchat.models.scripted import FunctionModel, ScriptedModel, reply, tool_call
 
-__all__ = ["ChatProbe", "HumanParticipant", "ScriptedAgent"]
+__all__ = [
+    "ChatProbe",
+    "FunctionModel",
+    "HumanParticipant",
+    "ScriptedAgent",
+    "ScriptedModel",
+    "reply",
+    "tool_call",
+]
 
 E = TypeVar("E", bound=EventBase)
 

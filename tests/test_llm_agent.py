@@ -343,3 +343,39 @@ def test_a_tool_schema_comes_from_the_signature_and_docstring() -> None:
         "description": "at most this many results.",
     }
     assert spec.parameters["required"] == ["query"]
+
+
+async def test_a_headless_person_approves_from_standard_input() -> None:
+    import io
+
+    from groupchat.tui.headless import run_headless
+
+    chat, _you, deleted, _ = approval_team()
+    out, err = io.StringIO(), io.StringIO()
+    await run_headless(chat, "clean up", stdin=io.StringIO("yes\n"), stdout=out, stderr=err)
+    assert deleted == ["/tmp/x"]
+
+
+def test_the_console_shows_an_approval_request() -> None:
+    import io
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from groupchat.tui.console import ConsoleRenderer
+
+    buf = io.StringIO()
+    renderer = ConsoleRenderer(Console(file=buf, width=120, color_system=None), me="you")
+    renderer.render(
+        HumanInputRequested(
+            chat_id="c",
+            seq=0,
+            time=datetime.now(UTC),
+            sender="manager",
+            participant="you",
+            request="approval",
+            prompt='ops wants to run delete({"path": "/tmp/x"}). Allow it? yes/no',
+            choices=("yes", "no"),
+        )
+    )
+    assert '» ops wants to run delete({"path": "/tmp/x"}). Allow it? yes/no' in buf.getvalue()

@@ -116,8 +116,10 @@ async def test_azure_without_an_endpoint_fails_at_the_first_call(
 
 def test_importing_the_models_loads_no_sdk() -> None:
     code = (
-        "import groupchat.models as m, sys\n"
+        "import groupchat, groupchat.models as m, sys\n"
         "m.resolve_model('openai:gpt-4.1-mini'); m.ScriptedModel(['x']); m.ModelCache('x.db')\n"
+        "groupchat.LLMAgent('a', 'openai:m'); groupchat.LLMSelectorPolicy('ollama:m')\n"
+        "groupchat.HandoffPolicy; groupchat.tool; import groupchat.testing\n"
         "print('openai' in sys.modules, 'aiosqlite' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -227,6 +227,8 @@ class ConsoleRenderer:
         if event.request == "select_speaker":
             choices = "  ".join(f"{i}. {c}" for i, c in enumerate(event.choices, 1))
             self._note(f"» {event.prompt.split('?')[0]}? {choices}", "bold reverse")
+        elif event.request == "approval":
+            self._note(f"» {one_line(event.prompt)[:300]}", "bold reverse")
         else:
             limit = f" ({event.timeout:g} s)" if event.timeout else ""
             self._note(f"» your turn{limit}: type a reply, or Enter to pass", "bold reverse")
