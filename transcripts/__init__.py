@@ -12,6 +12,7 @@ from groupchat.transcripts.jsonl import (
     validate_transcript,
     write_jsonl,
 )
+from groupchat.transcripts.recorder import StoreRecorder
 from groupchat.transcripts.replay import (
     Replayer,
     ReplayError,
@@ -20,17 +21,38 @@ from groupchat.transcripts.replay import (
     read_events,
     sample_path,
 )
+from groupchat.transcripts.store import (
+    ChatLookupError,
+    ChatSummary,
+    SchemaVersionError,
+    SearchHit,
+    SqliteStore,
+    StoreError,
+    TranscriptStore,
+    default_db_path,
+    redact_spec,
+)
 
 __all__ = [
+    "ChatLookupError",
+    "ChatSummary",
     "JsonlError",
     "ReplayError",
     "Replayer",
+    "SchemaVersionError",
+    "SearchHit",
     "SeekError",
+    "SqliteStore",
+    "StoreError",
+    "StoreRecorder",
     "TranscriptError",
+    "TranscriptStore",
+    "default_db_path",
     "list_samples",
     "read_events",
     "read_jsonl",
     "read_transcript",
+    "redact_spec",
     "sample_path",
     "to_html",
     "to_jsonl",

@@ -1,0 +1,302 @@
+"""Transcript store costs: appending, recording a live chat, reading a long chat back.
+
+    python -m bench.store --messages 10000 100000 --repeat 3
+
+prints one JSON line per measurement:
+
+* ``store_append``: ``append_many`` of ``--append-events`` events of a 4-agent round-robin chat,
+  then ``flush``, into a new database: events per second (target: at least 100,000).
+* ``store_recorder``: the 4-agent round-robin chat of ``bench.orchestration`` with ``M``
+  messages, alone and with a :class:`~groupchat.transcripts.recorder.StoreRecorder` attached
+  (runs alternate, median of ``--repeat``). ``us_per_msg_added`` compares the time until the
+  chat has ended *and* the recorder has committed every event with the chat alone (target: at
+  most 15 µs); ``us_per_msg_added_run`` compares ``GroupChat.run`` alone. ``cpu_*`` give the
+  process's CPU time (all threads): SQLite works in a thread of its own, so on a machine with a
+  free core the wall-clock cost is lower than the CPU cost, and on a busy one it is the same.
+* ``store_read``: ``events()`` of the largest recorded chat, and how its parts split: fetching
+  the JSON column; parsing it as one JSON array with ``TypeAdapter(list[Event])`` and row by row
+  (what the store does, as it measured faster), each with the garbage collector paused (as the
+  store does) and running.
+
+Every recorded run is checked: the chat's own check from ``bench.orchestration``, every
+published event stored, the summary's message count. A failed check adds ``"ok": false`` and
+``"problem"`` and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import TypeAdapter
+
+from bench.orchestration import (
+    FRAMEWORK,
+    WARMUP_MESSAGES,
+    Config,
+    _peak_rss_mb,
+    _positive,
+    build_round_robin,
+)
+from groupchat.events import Event, parse_event
+from groupchat.transcripts.recorder import StoreRecorder
+from groupchat.transcripts.store import SqliteStore
+
+__all__ = [
+    "TARGET_APPEND_PER_S",
+    "TARGET_US_PER_MSG_ADDED",
+    "main",
+]
+
+TARGET_APPEND_PER_S = 100_000.0
+"""Events per second through ``append_many`` + ``flush``."""
+TARGET_US_PER_MSG_ADDED = 15.0
+"""What recording adds per message of a 4-agent round-robin chat."""
+
+AGENTS = 4
+
+
+@dataclass(slots=True)
+class Run:
+    """One timed chat: wall seconds until the run returned and until the store had committed
+    everything (the same without a store), and the process's CPU seconds (all threads)."""
+
+    run_seconds: float
+    seconds: float
+    cpu_seconds: float
+    chat_id: str
+    problem: str | None
+
+
+async def _chat_events(messages: int) -> list[Event]:
+    """Every event of a round-robin chat of ``messages`` messages, as a store would see them."""
+    scenario = build_round_robin(Config(AGENTS, messages))
+    chat = scenario.chat
+    sub = chat.bus.subscribe(chat.chat_id, start=0, maxsize=1 << 30)
+    await chat.run()
+    return [event async for event in sub]
+
+
+async def _append(events: Sequence[Event], path: Path) -> float:
+    async with await SqliteStore.open(path) as store:
+        gc.collect()
+        start = time.perf_counter()
+        await store.append_many(events)
+        await store.flush()
+        return time.perf_counter() - start
+
+
+async def _alone_once(config: Config) -> Run:
+    scenario = build_round_robin(config)
+    gc.collect()
+    cpu, start = time.process_time(), time.perf_counter()
+    result = await scenario.chat.run()
+    seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    return Run(seconds, seconds, cpu, scenario.chat.chat_id, scenario.check(result))
+
+
+async def _record_once(config: Config, path: Path) -> Run:
+    scenario = build_round_robin(config)
+    chat = scenario.chat
+    async with await SqliteStore.open(path) as store:
+        recorder = StoreRecorder(store, chat.bus, chat.chat_id, title="bench")
+        await recorder.start()
+        gc.collect()
+        cpu, start = time.process_time(), time.perf_counter()
+        result = await chat.run()
+        run_seconds = time.perf_counter() - start
+        await recorder.wait()
+        seconds = time.perf_counter() - start
+        cpu = time.process_time() - cpu
+
+        problem = scenario.check(result)
+        published = chat.bus.next_seq(chat.chat_id)
+        summary = await store.chat(chat.chat_id)
+        if problem is None and summary.last_seq != published - 1:
+            problem = f"stored up to seq {summary.last_seq} of {published - 1}"
+        if problem is None and summary.messages != len(result.messages):
+            problem = f"summary counts {summary.messages} of {len(result.messages)} messages"
+        if problem is None and summary.state != "ended":
+            problem = f"summary state {summary.state!r}"
+    return Run(run_seconds, seconds, cpu, chat.chat_id, problem)
+
+
+def bench_append(count: int, workdir: Path) -> dict[str, object]:
+    messages = -(-count // AGENTS)
+    events = asyncio.run(_chat_events(messages))[:count]
+    asyncio.run(_append(events[: min(len(events), 2000)], workdir / "append-warmup.db"))
+    seconds = asyncio.run(_append(events, workdir / "append.db"))
+    rate = len(events) / seconds
+    return {
+        "bench": "store_append",
+        "events": len(events),
+        "seconds": round(seconds, 6),
+        "events_per_s": round(rate, 1),
+        "us_per_event": round(seconds / len(events) * 1e6, 3),
+        "target_events_per_s": TARGET_APPEND_PER_S,
+        "ok": rate >= TARGET_APPEND_PER_S,
+    }
+
+
+def bench_recorder(
+    messages: int, repeat: int, workdir: Path
+) -> tuple[dict[str, object], Path, str]:
+    config = Config(AGENTS, messages)
+    warm = Config(AGENTS, min(messages, WARMUP_MESSAGES))
+    asyncio.run(_alone_once(warm))
+    asyncio.run(_record_once(warm, workdir / "warmup.db"))
+    alone: list[Run] = []
+    recorded: list[Run] = []
+    path = workdir / "none.db"
+    for i in range(repeat):  # alternate, so that drifts of a shared machine hit both alike
+        alone.append(asyncio.run(_alone_once(config)))
+        gc.collect()
+        path = workdir / f"recorded-{messages}-{i}.db"
+        recorded.append(asyncio.run(_record_once(config, path)))
+        gc.collect()
+
+    def us(runs: list[Run], field: str) -> float:
+        return statistics.median(getattr(r, field) for r in runs) / messages * 1e6
+
+    added = us(recorded, "seconds") - us(alone, "seconds")
+    report: dict[str, object] = {
+        "bench": "store_recorder",
+        "framework": FRAMEWORK,
+        "pattern": "round_robin",
+        "agents": AGENTS,
+        "messages": messages,
+        "us_per_msg_alone": round(us(alone, "seconds"), 3),
+        "us_per_msg_recorded_run": round(us(recorded, "run_seconds"), 3),
+        "us_per_msg_recorded_committed": round(us(recorded, "seconds"), 3),
+        "us_per_msg_added": round(added, 3),
+        "us_per_msg_added_run": round(us(recorded, "run_seconds") - us(alone, "seconds"), 3),
+        "target_us_per_msg_added": TARGET_US_PER_MSG_ADDED,
+        "cpu_us_per_msg_alone": round(us(alone, "cpu_seconds"), 3),
+        "cpu_us_per_msg_recorded": round(us(recorded, "cpu_seconds"), 3),
+        "cpu_us_per_msg_added": round(us(recorded, "cpu_seconds") - us(alone, "cpu_seconds"), 3),
+        "repeat": repeat,
+        "alone_s": [round(r.seconds, 6) for r in alone],
+        "recorded_run_s": [round(r.run_seconds, 6) for r in recorded],
+        "recorded_committed_s": [round(r.seconds, 6) for r in recorded],
+        "db_mb": round(path.stat().st_size / 1e6, 1),
+        "ok": added <= TARGET_US_PER_MSG_ADDED,
+    }
+    problems = [m.problem for m in alone if m.problem] + [r.problem for r in recorded if r.problem]
+    if problems:
+        report["ok"] = False
+        report["problem"] = problems[0]
+    return report, path, recorded[-1].chat_id
+
+
+def _timed(fn: Callable[[], object], *, collect: bool) -> float:
+    """Seconds ``fn`` takes, with the garbage collector running (``collect``) or paused."""
+    gc.collect()
+    if not collect:
+        gc.disable()
+    try:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+    finally:
+        gc.enable()
+        gc.collect()
+
+
+async def _read(path: Path, chat_id: str) -> dict[str, object]:
+    async with await SqliteStore.open(path) as store:
+        gc.collect()
+        start = time.perf_counter()
+        count = len(await store.events(chat_id))
+        total = time.perf_counter() - start
+    gc.collect()
+    with sqlite3.connect(path) as db:
+        start = time.perf_counter()
+        rows = [
+            r[0]
+            for r in db.execute(
+                "SELECT json FROM event_log WHERE chat_id = ? ORDER BY seq", (chat_id,)
+            )
+        ]
+        fetch = time.perf_counter() - start
+    events_list: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
+
+    def bulk() -> object:
+        return events_list.validate_json("[" + ",".join(rows) + "]")
+
+    def one_by_one() -> object:
+        return [parse_event(row) for row in rows]
+
+    per = 1e6 / count
+    return {
+        "bench": "store_read",
+        "events": count,
+        "seconds": round(total, 6),
+        "us_per_event": round(total * per, 3),
+        "fetch_us_per_event": round(fetch * per, 3),
+        "parse_bulk_us_per_event": round(_timed(bulk, collect=False) * per, 3),
+        "parse_per_row_us_per_event": round(_timed(one_by_one, collect=False) * per, 3),
+        "parse_bulk_gc_us_per_event": round(_timed(bulk, collect=True) * per, 3),
+        "parse_per_row_gc_us_per_event": round(_timed(one_by_one, collect=True) * per, 3),
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.store",
+        description="Transcript store: append rate, what recording adds per message, read-back; "
+        "prints JSON lines.",
+    )
+    parser.add_argument(
+        "--messages",
+        type=_positive,
+        nargs="+",
+        default=[10_000, 100_000],
+        help="chat lengths for the recorder runs (default: 10000 100000)",
+    )
+    parser.add_argument(
+        "--append-events",
+        type=_positive,
+        default=100_000,
+        help="events for the append run (default: 100000)",
+    )
+    parser.add_argument(
+        "--repeat", type=_positive, default=3, help="runs; the median is reported (default: 3)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="groupchat-bench-") as tmp:
+        workdir = Path(tmp)
+        report = bench_append(args.append_events, workdir)
+        ok = ok and bool(report["ok"])
+        print(json.dumps(report), flush=True)
+        last: tuple[Path, str] | None = None
+        for messages in args.messages:
+            report, path, chat_id = bench_recorder(messages, args.repeat, workdir)
+            ok = ok and bool(report["ok"])
+            print(json.dumps(report), flush=True)
+            last = (path, chat_id)
+        if last is not None:
+            report = asyncio.run(_read(*last))
+            report["messages"] = max(args.messages)
+            print(json.dumps(report), flush=True)
+    print(json.dumps({"bench": "store", "peak_rss_mb": round(_peak_rss_mb(), 1)}), flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
