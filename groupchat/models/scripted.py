@@ -85,34 +85,15 @@ def _request_tokens(request: ModelRequest) -> int:
     return chars // 4 + calls
 
 
-_Memo: TypeAlias = dict[tuple[str, int], ModelResponse]
-
-
-def _respond(
-    answer: str | ModelResponse, request: ModelRequest, estimate: bool, memo: _Memo | None = None
-) -> ModelResponse:
-    """The response for ``answer``, with estimated usage if it has none and ``estimate``.
-
-    Responses are immutable, so text answers are kept in ``memo`` by text and input size: a
-    double that answers the same thing again should cost next to nothing.
-    """
+def _respond(answer: str | ModelResponse, request: ModelRequest, estimate: bool) -> ModelResponse:
+    """The response for ``answer``, with estimated usage if it has none and ``estimate``."""
     if isinstance(answer, str):
-        tokens = _request_tokens(request) if estimate else 0
-        key = (answer, tokens)
-        found = memo.get(key) if memo is not None else None
-        if found is not None:
-            return found
         usage = (
-            Usage(input_tokens=tokens, output_tokens=estimate_tokens(answer))
+            Usage(input_tokens=_request_tokens(request), output_tokens=estimate_tokens(answer))
             if estimate
             else Usage()
         )
-        response = ModelResponse(content=answer, usage=usage, finish_reason="stop")
-        if memo is not None:
-            if len(memo) >= 1024:
-                memo.clear()
-            memo[key] = response
-        return response
+        return ModelResponse(content=answer, usage=usage, finish_reason="stop")
     if not estimate or answer.usage.total_tokens:
         return answer
     output = estimate_tokens(answer.content) + sum(
@@ -167,7 +148,7 @@ class ScriptedModel:
         self.keep_requests = keep_requests
         self.requests: list[ModelRequest] = []
         self.calls = 0
-        self._memo: _Memo = {}
+        self._memo: dict[tuple[str, int], tuple[StreamEvent, ...]] = {}
 
     def __repr__(self) -> str:
         return f"ScriptedModel({self.name!r}, {len(self.answers)} answers)"
@@ -181,18 +162,59 @@ class ScriptedModel:
             return self.answers[index % len(self.answers)]
         return ModelError(f"{self.name}: the script has no answer left (call {index + 1})")
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+    def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         if self.keep_requests:
             self.requests.append(request)
         answer = self._next()
         if isinstance(answer, ModelError):
-            raise answer
-        response = _respond(answer, request, self.estimate_usage, self._memo)
-        for piece in _pieces(response.content, self.chunk):
-            yield TextChunk(piece)
-        for call in response.tool_calls:
-            yield ToolCallChunk(call)
-        yield Completed(response)
+            return _Events((), answer)
+        if isinstance(answer, str):
+            # Same text, same input size: the same immutable events, made once.
+            key = (answer, _request_tokens(request) if self.estimate_usage else 0)
+            events = self._memo.get(key)
+            if events is None:
+                response = _respond(answer, request, self.estimate_usage)
+                events = _events_of(response, self.chunk)
+                if len(self._memo) >= 1024:
+                    self._memo.clear()
+                self._memo[key] = events
+            return _Events(events)
+        response = _respond(answer, request, self.estimate_usage)
+        return _Events(_events_of(response, self.chunk))
+
+
+class _Events:
+    """A scripted answer's stream, handed out one event at a time; ``error`` is raised on the
+    first read instead. (Lighter than an async generator, which matters in benchmarks.)"""
+
+    __slots__ = ("_error", "_events", "_next")
+
+    def __init__(self, events: tuple[StreamEvent, ...], error: ModelError | None = None) -> None:
+        self._events = events
+        self._error = error
+        self._next = 0
+
+    def __aiter__(self) -> _Events:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        error = self._error
+        if error is not None:
+            self._error = None
+            self._events = ()
+            raise error
+        index = self._next
+        if index >= len(self._events):
+            raise StopAsyncIteration
+        self._next = index + 1
+        return self._events[index]
+
+
+def _events_of(response: ModelResponse, chunk: Chunking) -> tuple[StreamEvent, ...]:
+    events: list[StreamEvent] = [TextChunk(piece) for piece in _pieces(response.content, chunk)]
+    events.extend(ToolCallChunk(call) for call in response.tool_calls)
+    events.append(Completed(response))
+    return tuple(events)
 
 
 AnswerFn: TypeAlias = Callable[
