@@ -261,3 +261,20 @@ async def test_without_the_sdk_the_error_names_the_pip_command(
     model = OpenAICompatModel("m", base_url="http://127.0.0.1:9/v1", key_env=ENV)
     with pytest.raises(MissingExtraError, match=r"pip install 'groupchat\[openai\]'"):
         await complete(model, HELLO)
+
+
+async def test_a_rejected_key_never_reaches_the_chats_events() -> None:
+    from groupchat.agents import LLMAgent
+    from groupchat.chat import GroupChat
+    from groupchat.events import ErrorEvent, dump_event
+
+    async with ChatCompletionsServer([Answer("never")], api_key="sk-the-right-one") as server:
+        chat = GroupChat([LLMAgent("bob", client(server))], max_turns=1)
+        result = await chat.run("hi")
+    assert result.status == "error"
+    (error,) = [e for e in chat.events() if isinstance(e, ErrorEvent)]
+    assert error.error == (
+        f"AuthError: test:test-model: the API key was rejected (HTTP 401); check {ENV}"
+    )
+    for event in chat.events():
+        assert_keyless(dump_event(event))
