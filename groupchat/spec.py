@@ -318,9 +318,12 @@ class TeamSpec(BaseModel):
         from groupchat.agents import HumanParticipant, ScriptedAgent
 
         built: list[Participant] = []
+        if make is None and any(isinstance(p, LLMSpec) for p in self.participants):
+            make = model_maker(self.model_cache)
         for p in self.participants:
             if isinstance(p, LLMSpec):
-                built.append(build_llm_agent(p, make or model_maker(self.model_cache)))
+                assert make is not None
+                built.append(build_llm_agent(p, make))
             elif isinstance(p, ScriptedSpec):
                 built.append(
                     ScriptedAgent(
