@@ -10,13 +10,15 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from groupchat.agents import HumanParticipant
     from groupchat.chat import ChatResult, GroupChat
     from groupchat.spec import TeamSpec
+    from groupchat.transcripts.commands import Prepared
+    from groupchat.transcripts.store import SqliteStore
 
 __all__ = ["main"]
 
@@ -63,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
+    def db_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--db",
+            metavar="PATH",
+            help="the chat database (default: $GROUPCHAT_DB, else in your data directory)",
+        )
+
+    def record_options(p: argparse.ArgumentParser) -> None:
+        db_option(p)
+        p.add_argument("--no-store", action="store_true", help="do not record this chat")
+
     def output_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--headless",
@@ -87,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     output_options(demo)
+    record_options(demo)
     demo.add_argument(
         "--delay",
         type=_non_negative_float,
@@ -111,9 +125,65 @@ def build_parser() -> argparse.ArgumentParser:
         "(openai:gpt-4.1-mini, ollama:llama3.2, http://host:port/v1#model, ...)",
     )
     output_options(run)
+    record_options(run)
 
     check = commands.add_parser("check", help="validate a team spec and show what it builds")
     check.add_argument("spec", metavar="SPEC")
+
+    listing = commands.add_parser("list", help="list recorded chats")
+    listing.add_argument("--search", metavar="TEXT", help="only chats whose messages match TEXT")
+    listing.add_argument("--limit", type=_positive_int, metavar="N", help="at most N chats")
+    db_option(listing)
+
+    show = commands.add_parser("show", help="show a recorded chat in the terminal")
+    show.add_argument("id", metavar="ID", help="chat id (or a unique prefix)")
+    db_option(show)
+
+    export = commands.add_parser("export", help="export a chat as JSONL, Markdown or HTML")
+    export.add_argument("id", metavar="ID")
+    export.add_argument("--format", choices=("jsonl", "md", "html"), default="jsonl")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
+    db_option(export)
+
+    imp = commands.add_parser("import", help="import a chat from a JSONL transcript")
+    imp.add_argument("file", metavar="FILE.jsonl")
+    imp.add_argument("--title", help="title of the imported chat (default: the file name)")
+    db_option(imp)
+
+    resume = commands.add_parser("resume", help="continue a recorded chat where it stopped")
+    resume.add_argument("id", metavar="ID")
+    resume.add_argument("--spec", metavar="FILE", help="continue with this team instead")
+    resume.add_argument("--task", help="a new task to continue with")
+    resume.add_argument("--max-messages", type=_positive_int, metavar="N")
+    output_options(resume)
+    db_option(resume)
+
+    fork = commands.add_parser("fork", help="branch a recorded chat off at an event")
+    fork.add_argument("id", metavar="ID")
+    fork.add_argument("--at", type=int, required=True, metavar="SEQ", help="last shared event")
+    fork.add_argument("--spec", metavar="FILE", help="go on with this team instead")
+    fork.add_argument(
+        "--policy",
+        choices=("round_robin", "random", "manual", "mention"),
+        help="go on with this speaker-selection policy",
+    )
+    fork.add_argument("--task", help="a task to go on with")
+    fork.add_argument("--max-messages", type=_positive_int, metavar="N")
+    output_options(fork)
+    db_option(fork)
+
+    replay = commands.add_parser("replay", help="replay a recorded chat (no model is called)")
+    replay.add_argument("source", nargs="?", metavar="ID|FILE.jsonl")
+    replay.add_argument("--sample", metavar="NAME", help="replay a sample shipped with groupchat")
+    replay.add_argument(
+        "--speed",
+        type=_non_negative_float,
+        default=1.0,
+        metavar="X",
+        help="times the original pace (default 1; 0 = as fast as possible)",
+    )
+    replay.add_argument("--plain", action="store_true", help="use the plain console")
+    db_option(replay)
     return parser
 
 
@@ -157,14 +227,49 @@ async def _drive(
     return await run_console(chat, task, human=human)
 
 
-def _run_chat(chat: GroupChat, task: str | None, args: argparse.Namespace) -> int:
-    from groupchat.agents import HumanParticipant
+Prepare = Callable[["SqliteStore | None"], Awaitable["Prepared"]]
+"""Builds the chat to run, given the open store (``None`` with ``--no-store``)."""
 
-    humans = [p for p in chat.participants.values() if isinstance(p, HumanParticipant)]
+
+async def _session(args: argparse.Namespace, prepare: Prepare, *, record: bool = True) -> int:
+    """Open the store (unless ``--no-store``), prepare the chat, record it while it runs."""
+    from groupchat.agents import HumanParticipant
+    from groupchat.termination import MaxMessages
+
+    store = None
+    if record and not getattr(args, "no_store", False):
+        from groupchat.transcripts.commands import open_store
+
+        store = await open_store(args)
     try:
-        result = asyncio.run(_drive(chat, task, args, humans[0] if humans else None))
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        prepared = await prepare(store)
+        chat = prepared.chat
+        if getattr(args, "max_messages", None) is not None:
+            limit = MaxMessages(args.max_messages)
+            chat.termination = limit if chat.termination is None else chat.termination | limit
+        for note in prepared.notes:
+            sys.stderr.write(f"groupchat: {note}\n")
+        recorder = None
+        if store is not None:
+            from groupchat.transcripts.recorder import StoreRecorder
+
+            recorder = StoreRecorder(
+                store,
+                chat.bus,
+                chat.chat_id,
+                title=prepared.title,
+                spec=prepared.spec,
+                parent_id=prepared.parent_id,
+                fork_seq=prepared.fork_seq,
+            )
+            await recorder.start()
+        humans = [p for p in chat.participants.values() if isinstance(p, HumanParticipant)]
+        result = await _drive(chat, prepared.task, args, humans[0] if humans else None)
+        if recorder is not None:
+            await recorder.wait()
+    finally:
+        if store is not None:
+            await store.close()
     if _stdout_closed():
         return EXIT_OK
     if result.status == "error" and not (args.jsonl or args.headless):
@@ -172,42 +277,56 @@ def _run_chat(chat: GroupChat, task: str | None, args: argparse.Namespace) -> in
     return _exit_code(result)
 
 
+def _run_async(main: Coroutine[Any, Any, int]) -> int:
+    from groupchat.transcripts.commands import CommandError
+
+    try:
+        return asyncio.run(main)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except CommandError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from groupchat.demo import DEMO_TASK, build_demo
+    from groupchat.transcripts.commands import BUILTIN_DEMO, Prepared
 
-    chat, _human = build_demo(delay=args.delay)
-    return _run_chat(chat, DEMO_TASK, args)
+    async def prepare(store: object) -> Prepared:
+        chat, _human = build_demo(delay=args.delay)
+        return Prepared(chat, DEMO_TASK, title=f"demo: {DEMO_TASK}", spec=BUILTIN_DEMO)
 
-
-class _UsageError(Exception):
-    """Bad input: the message is printed and the exit status is 2."""
+    return _run_async(_session(args, prepare))
 
 
 def _team(path: str, model: str | None = None) -> tuple[TeamSpec, GroupChat]:
-    """Load a spec and build its chat, or raise :class:`_UsageError` saying what is wrong."""
+    """Load a spec and build its chat, or raise ``CommandError`` saying what is wrong."""
     from groupchat.spec import SpecError, load_spec
+    from groupchat.transcripts.commands import CommandError
 
     try:
         spec = load_spec(path)
     except SpecError as exc:
-        raise _UsageError(str(exc)) from None
+        raise CommandError(str(exc)) from None
     try:
         if model is not None:
             spec = spec.with_model(model)
         return spec, spec.build()
     except ValueError as exc:  # SpecError included: building knows no file name
-        raise _UsageError(f"{path}: {exc}") from None
+        raise CommandError(f"{path}: {exc}") from None
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from groupchat.termination import MaxMessages
+    from groupchat.transcripts.commands import Prepared
 
     spec, chat = _team(args.spec, args.model)
-    if args.max_messages is not None:
-        limit = MaxMessages(args.max_messages)
-        chat.termination = limit if chat.termination is None else chat.termination | limit
     task = args.task if args.task is not None else spec.task
-    return _run_chat(chat, task, args)
+    title = f"{spec.name}: {task}" if task else spec.name
+
+    async def prepare(store: object) -> Prepared:
+        return Prepared(chat, task, title=title, spec=spec.model_dump(mode="json"))
+
+    return _run_async(_session(args, prepare))
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -226,12 +345,45 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_continue(args: argparse.Namespace) -> int:
+    from groupchat.transcripts import commands
+
+    prepare_fn = commands.prepare_resume if args.command == "resume" else commands.prepare_fork
+
+    async def prepare(store: SqliteStore | None) -> Prepared:
+        assert store is not None
+        return await prepare_fn(store, args)
+
+    return _run_async(_session(args, prepare))
+
+
+def _cmd_transcripts(args: argparse.Namespace) -> int:
+    from groupchat.transcripts import commands
+
+    handler = {
+        "list": commands.cmd_list,
+        "show": commands.cmd_show,
+        "export": commands.cmd_export,
+        "import": commands.cmd_import,
+        "replay": commands.cmd_replay,
+    }[args.command]
+    return _run_async(handler(args))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"demo": _cmd_demo, "run": _cmd_run, "check": _cmd_check}
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "demo": _cmd_demo,
+        "run": _cmd_run,
+        "check": _cmd_check,
+        "resume": _cmd_continue,
+        "fork": _cmd_continue,
+    }
+    from groupchat.transcripts.commands import CommandError
+
     try:
-        return handlers[args.command](args)
-    except _UsageError as exc:
+        return handlers.get(args.command, _cmd_transcripts)(args)
+    except CommandError as exc:
         return _fail(str(exc), EXIT_USAGE)
 
 

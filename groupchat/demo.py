@@ -35,12 +35,15 @@ def _excerpt(text: str, limit: int = 80) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _planner(human: str) -> Callable[[ChatView], str | None]:
-    turn = 0
+def _turn_of(view: ChatView) -> int:
+    """Which of its own turns the speaker is taking (1, 2, ...), from the history, so a resumed
+    demo goes on where it stopped."""
+    return 1 + sum(1 for m in view.messages if m.sender == view.speaker and m.kind == "turn")
 
+
+def _planner(human: str) -> Callable[[ChatView], str | None]:
     def speak(view: ChatView) -> str | None:
-        nonlocal turn
-        turn += 1
+        turn = _turn_of(view)
         said = _latest_from(view, human)
         if turn == 1:
             return (
@@ -68,11 +71,8 @@ def _planner(human: str) -> Callable[[ChatView], str | None]:
 
 
 def _critic(human: str) -> Callable[[ChatView], str | None]:
-    turn = 0
-
     def speak(view: ChatView) -> str | None:
-        nonlocal turn
-        turn += 1
+        turn = _turn_of(view)
         said = _latest_from(view, human)
         if turn == 1:
             return (
@@ -103,7 +103,11 @@ RESEARCH = (
 
 
 def build_demo(
-    *, delay: float = 0.03, human_name: str = "you", timeout: float | None = None
+    *,
+    delay: float = 0.03,
+    human_name: str = "you",
+    timeout: float | None = None,
+    chat_id: str | None = None,
 ) -> tuple[GroupChat, HumanParticipant]:
     """The demo chat and its human participant (who speaks through ``human.channel``)."""
     human = HumanParticipant(
@@ -139,5 +143,6 @@ def build_demo(
         policy=MentionPolicy(fallback=RoundRobinPolicy()),
         termination=TextMention("DONE", sources=["planner"]) | MaxMessages(16),
         metadata={"team": "demo: hackathon planning"},
+        chat_id=chat_id,
     )
     return chat, human

@@ -1,0 +1,256 @@
+"""The transcript commands end to end: every chat the CLI runs is recorded and can be listed,
+shown, exported, imported, resumed, forked and replayed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from groupchat.events import ChatEnded, MessagePosted, SpeakerSelected, parse_event
+from groupchat.transcripts.jsonl import read_transcript
+from groupchat.transcripts.store import SqliteStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TEAM = """\
+name: relay
+task: count to six
+participants:
+  - {kind: scripted, name: one, script: ["1", "3", "5"], chunk: line}
+  - {kind: scripted, name: two, script: ["2", "4", "6"], chunk: line}
+termination: {max_messages: 6}
+"""
+
+
+def gc(*args: str, stdin: str = "", db: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "groupchat", *args, "--db", str(db)],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def stored(db: Path) -> list[tuple[str, list[str]]]:
+    async def read() -> list[tuple[str, list[str]]]:
+        store = await SqliteStore.open(db)
+        try:
+            out = []
+            for chat in await store.chats():
+                events = await store.events(chat.id)
+                out.append(
+                    (chat.id, [e.message.content for e in events if isinstance(e, MessagePosted)])
+                )
+            return out
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Path:
+    path = tmp_path / "relay.yaml"
+    path.write_text(TEAM)
+    return path
+
+
+def test_run_records_the_chat_and_list_shows_it(spec: Path, tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", db=db))
+    [(chat_id, contents)] = stored(db)
+    assert contents == ["count to six", "1", "2", "3", "4", "5", "6"]
+    listing = ok(gc("list", db=db))
+    assert chat_id in listing and "relay: count to six" in listing and "completed" in listing
+    assert chat_id in ok(gc("list", "--search", "count", db=db))
+    assert "no chats matching" in ok(gc("list", "--search", "zebra", db=db))
+
+
+def test_no_store_records_nothing(spec: Path, tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", "--no-store", db=db))
+    assert not db.exists() or stored(db) == []
+
+
+def test_show_renders_the_conversation(spec: Path, tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", db=db))
+    [(chat_id, _)] = stored(db)
+    shown = ok(gc("show", chat_id[:5], db=db))
+    assert "Task: count to six" in shown
+    assert "two: 6" in shown
+    assert "chat ended (completed): reached 6 messages" in shown
+
+
+def test_unknown_chat_id_is_a_usage_error(tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    result = gc("show", "nope", db=db)
+    assert result.returncode == 2
+    assert "nope" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_export_then_import_gives_back_an_identical_chat(spec: Path, tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", db=db))
+    [(chat_id, _)] = stored(db)
+    out = tmp_path / "chat.jsonl"
+    ok(gc("export", chat_id, "-o", str(out), db=db))
+    original = read_transcript(out)
+    other = tmp_path / "other.db"
+    assert chat_id in ok(gc("import", str(out), db=other))
+
+    async def events(path: Path) -> list[object]:
+        store = await SqliteStore.open(path)
+        try:
+            return list(await store.events(chat_id))
+        finally:
+            await store.close()
+
+    assert asyncio.run(events(other)) == original == asyncio.run(events(db))
+    again = gc("import", str(out), db=other)
+    assert again.returncode == 2 and "already" in again.stderr
+
+
+def test_export_markdown_and_html(spec: Path, tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", db=db))
+    [(chat_id, _)] = stored(db)
+    md = ok(gc("export", chat_id, "--format", "md", db=db))
+    assert "count to six" in md
+    html_file = tmp_path / "chat.html"
+    ok(gc("export", chat_id, "--format", "html", "-o", str(html_file), db=db))
+    page = html_file.read_text()
+    assert page.lstrip().lower().startswith("<!doctype html>")
+    assert "relay" in page
+
+
+def test_import_of_a_bad_file_names_the_line_and_imports_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type": "chat_started"}\n')
+    result = gc("import", str(bad), db=db)
+    assert result.returncode == 2
+    assert "line 1" in result.stderr and "Traceback" not in result.stderr
+    assert not db.exists() or stored(db) == []
+
+
+def test_resume_continues_an_interrupted_chat(spec: Path, tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", "--max-messages", "3", db=db))
+    [(chat_id, contents)] = stored(db)
+    assert contents == ["count to six", "1", "2", "3"]
+    out = ok(gc("resume", chat_id, "--headless", "--max-messages", "3", db=db))
+    assert out.splitlines() == ["two: 4", "one: 5", "two: 6"]
+    [(same_id, contents)] = stored(db)
+    assert same_id == chat_id
+    assert contents == ["count to six", "1", "2", "3", "4", "5", "6"]
+
+
+def test_resume_with_a_new_task_and_jsonl_continues_the_numbering(
+    spec: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", db=db))
+    [(chat_id, _)] = stored(db)
+    lines = ok(gc("resume", chat_id, "--task", "again", "--jsonl", db=db)).splitlines()
+    events = [parse_event(line) for line in lines]
+    assert isinstance(events[0], MessagePosted) and events[0].message.content == "again"
+    assert isinstance(events[-1], ChatEnded)
+    [(_, contents)] = stored(db)
+    assert contents[-1] == "again"  # the scripts are spent: both pass, the chat goes quiet
+
+
+def test_fork_shares_history_up_to_seq_and_records_lineage(spec: Path, tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", db=db))
+    [(parent, _)] = stored(db)
+    jsonl = tmp_path / "parent.jsonl"
+    ok(gc("export", parent, "-o", str(jsonl), db=db))
+    parent_events = read_transcript(jsonl)
+    third = [e for e in parent_events if isinstance(e, MessagePosted)][2]  # "2"
+    out = ok(
+        gc(
+            "fork",
+            parent,
+            "--at",
+            str(third.seq),
+            "--policy",
+            "random",
+            "--headless",
+            "--max-messages",
+            "2",
+            db=db,
+        )
+    )
+    assert len(out.splitlines()) == 2
+    chats = dict(stored(db))
+    [child] = [c for c in chats if c != parent]
+    assert chats[child][:3] == ["count to six", "1", "2"]
+    listing = ok(gc("list", db=db))
+    assert f"{parent[:8]}@{third.seq}" in listing
+
+    async def lineage() -> tuple[str | None, int | None, list[object]]:
+        store = await SqliteStore.open(db)
+        try:
+            summary = await store.chat(child)
+            return summary.parent_id, summary.fork_seq, list(await store.events(child))
+        finally:
+            await store.close()
+
+    parent_id, fork_seq, child_events = asyncio.run(lineage())
+    assert (parent_id, fork_seq) == (parent, third.seq)
+    shared = [e.model_copy(update={"chat_id": child}) for e in parent_events[: third.seq + 1]]
+    assert child_events[: third.seq + 1] == shared
+    after = [e for e in child_events[third.seq + 1 :] if isinstance(e, SpeakerSelected)]
+    assert after and all(e.policy == "random" for e in after)
+
+
+def test_fork_at_a_seq_past_the_end_is_refused(spec: Path, tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", db=db))
+    [(parent, _)] = stored(db)
+    result = gc("fork", parent, "--at", "9999", "--headless", db=db)
+    assert result.returncode == 2 and "--at 9999" in result.stderr
+
+
+def test_demo_is_recorded_and_can_be_resumed(tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("demo", "--headless", "--delay", "0", db=db))
+    [(chat_id, contents)] = stored(db)
+    assert contents[-1].endswith("DONE")
+    out = ok(gc("resume", chat_id, "--task", "One more thing?", "--headless", db=db))
+    assert out.splitlines()[0] == "task: One more thing?"
+
+
+def test_replay_a_recorded_chat_a_file_and_a_sample(spec: Path, tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", db=db))
+    [(chat_id, _)] = stored(db)
+    assert "two: 6" in ok(gc("replay", chat_id, "--speed", "0", db=db))
+    jsonl = tmp_path / "chat.jsonl"
+    ok(gc("export", chat_id, "-o", str(jsonl), db=db))
+    assert "two: 6" in ok(gc("replay", str(jsonl), "--speed", "0", db=db))
+    assert "DEBATE OVER" in ok(gc("replay", "--sample", "debate", "--speed", "0", db=db))
+    unknown = gc("replay", "--sample", "nope", db=db)
+    assert unknown.returncode == 2 and "debate" in unknown.stderr
+
+
+def test_export_jsonl_is_canonical(spec: Path, tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", db=db))
+    [(chat_id, _)] = stored(db)
+    lines = ok(gc("export", chat_id, db=db)).splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == list(range(len(lines)))

@@ -1,0 +1,329 @@
+"""The CLI's transcript commands: list, show, export, import, replay, and preparing resume and fork.
+
+Each command function takes the parsed arguments and returns the exit status; errors a user can
+fix raise :class:`CommandError` (exit status 2) with a message that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from groupchat.events import Event
+from groupchat.transcripts.store import ChatLookupError, SqliteStore, default_db_path
+
+if TYPE_CHECKING:
+    import argparse
+
+    from groupchat.chat import GroupChat
+    from groupchat.spec import TeamSpec
+
+__all__ = [
+    "BUILTIN_DEMO",
+    "CommandError",
+    "Prepared",
+    "cmd_export",
+    "cmd_import",
+    "cmd_list",
+    "cmd_replay",
+    "cmd_show",
+    "db_path",
+    "open_store",
+    "prepare_fork",
+    "prepare_resume",
+]
+
+BUILTIN_DEMO: dict[str, Any] = {"builtin": "demo"}
+"""The stored spec of a demo chat (its team is built in code, not from a spec file)."""
+
+
+class CommandError(Exception):
+    """Bad input or a chat that cannot be found: printed, exit status 2."""
+
+
+@dataclass
+class Prepared:
+    """A chat ready to run, and what its recording needs to know."""
+
+    chat: GroupChat
+    task: str | None
+    title: str = ""
+    spec: dict[str, Any] | None = None
+    parent_id: str | None = None
+    fork_seq: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def db_path(args: argparse.Namespace) -> Path:
+    return Path(args.db).expanduser() if getattr(args, "db", None) else default_db_path()
+
+
+async def open_store(args: argparse.Namespace) -> SqliteStore:
+    path = db_path(args)
+    try:
+        return await SqliteStore.open(path)
+    except Exception as exc:
+        raise CommandError(f"cannot open the chat database {path}: {exc}") from None
+
+
+async def _find(store: SqliteStore, ident: str) -> str:
+    try:
+        return (await store.chat(ident)).id
+    except ChatLookupError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+async def cmd_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from groupchat.tui.safe import one_line
+
+    store = await open_store(args)
+    try:
+        chats = await store.chats(search=args.search, limit=args.limit)
+    finally:
+        await store.close()
+    # Piped output is for scripts: wide enough that nothing is cut.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+    if not chats:
+        found = f" matching {args.search!r}" if args.search else ""
+        console.print(Text(f"no chats{found} in {db_path(args)}"))
+        return 0
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=48)
+    table.add_column("participants", no_wrap=True, overflow="ellipsis", max_width=32)
+    table.add_column("messages", no_wrap=True, justify="right")
+    table.add_column("started", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    for chat in chats:
+        state = chat.state if chat.status is None or chat.state != "ended" else chat.status
+        title = one_line(chat.title or chat.team or "")
+        if chat.parent_id:
+            title = f"⑂ {chat.parent_id[:8]}@{chat.fork_seq} · {title}"
+        table.add_row(
+            Text(chat.id),
+            Text(title),
+            Text(", ".join(chat.participants)),
+            Text(str(chat.messages)),
+            Text(_when(chat.started)),
+            Text(state),
+        )
+    console.print(table)
+    return 0
+
+
+async def _chat_events(args: argparse.Namespace) -> tuple[str, list[Event]]:
+    store = await open_store(args)
+    try:
+        chat_id = await _find(store, args.id)
+        return chat_id, await store.events(chat_id)
+    finally:
+        await store.close()
+
+
+async def cmd_show(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from groupchat.tui.console import ConsoleRenderer
+
+    _chat_id, events = await _chat_events(args)
+    renderer = ConsoleRenderer(Console(highlight=False))
+    for event in events:
+        renderer.render(event)
+    return 0
+
+
+async def cmd_export(args: argparse.Namespace) -> int:
+    from groupchat.transcripts.export import to_html, to_markdown
+    from groupchat.transcripts.jsonl import to_jsonl
+
+    chat_id, events = await _chat_events(args)
+    render = {"jsonl": to_jsonl, "md": to_markdown, "html": to_html}[args.format]
+    text = render(events)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        sys.stderr.write(f"exported chat {chat_id} ({len(events)} events) to {args.output}\n")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+async def cmd_import(args: argparse.Namespace) -> int:
+    from groupchat.transcripts.jsonl import JsonlError, read_transcript
+
+    try:
+        events = read_transcript(args.file)
+    except FileNotFoundError:
+        raise CommandError(f"{args.file}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{args.file}: cannot read: {exc}") from None
+    except JsonlError as exc:
+        raise CommandError(str(exc)) from None
+    store = await open_store(args)
+    try:
+        chat_id = await store.import_events(events, title=args.title or Path(args.file).stem)
+    except ValueError as exc:
+        raise CommandError(f"{args.file}: {exc}") from None
+    finally:
+        await store.close()
+    print(f"imported chat {chat_id} ({len(events)} events)")
+    return 0
+
+
+async def cmd_replay(args: argparse.Namespace) -> int:
+    from groupchat.transcripts.jsonl import JsonlError
+    from groupchat.transcripts.replay import ReplayError, read_events, sample_path
+    from groupchat.tui.replay import run_replay_console
+
+    try:
+        if args.sample:
+            events = read_events(sample_path(args.sample))
+        elif args.source is None:
+            raise CommandError("replay needs a chat id, a .jsonl file or --sample NAME")
+        elif args.source.endswith(".jsonl") or Path(args.source).is_file():
+            events = read_events(args.source)
+        else:
+            _chat_id, events = await _chat_events(_with(args, id=args.source))
+    except FileNotFoundError:
+        raise CommandError(f"{args.source}: no such file") from None
+    except (JsonlError, LookupError) as exc:
+        raise CommandError(str(exc).strip("'\"")) from None
+    if not events:
+        raise CommandError("the chat has no events to replay")
+    try:
+        await run_replay_console(events, speed=args.speed)
+    except ReplayError as exc:
+        raise CommandError(str(exc)) from None
+    return 0
+
+
+def _with(args: argparse.Namespace, **changes: Any) -> argparse.Namespace:
+    import argparse
+
+    return argparse.Namespace(**{**vars(args), **changes})
+
+
+# ------------------------------------------------------------------ resume and fork
+
+
+def _spec_from(stored: dict[str, Any] | None, chat_id: str) -> TeamSpec | None:
+    """The stored team spec, ``None`` for the built-in demo team."""
+    from groupchat.spec import SpecError, TeamSpec, parse_spec
+
+    if stored == BUILTIN_DEMO:
+        return None
+    if stored is None:
+        raise CommandError(f"chat {chat_id} has no stored team spec; give one with --spec FILE")
+    try:
+        return TeamSpec.model_validate(stored)
+    except ValueError:
+        import json
+
+        try:  # re-validate for an error message that names the field
+            parse_spec(json.dumps(stored), source=f"stored spec of {chat_id}", format="json")
+        except SpecError as exc:
+            raise CommandError(f"{exc}; give another with --spec FILE") from None
+        raise
+
+
+def _with_policy(spec: TeamSpec | None, policy: str | None) -> TeamSpec | None:
+    """``spec`` with its policy replaced by ``policy`` (a policy kind), if one is given."""
+    from groupchat.spec import TeamSpec
+
+    if policy is None:
+        return spec
+    if spec is None:
+        raise CommandError("--policy needs a team spec; the demo team has its own policy")
+    try:
+        return TeamSpec.model_validate({**spec.model_dump(mode="json"), "policy": policy})
+    except ValueError as exc:
+        raise CommandError(f"--policy {policy}: {exc}") from None
+
+
+def _build(spec: TeamSpec | None, chat_id: str) -> GroupChat:
+    from groupchat.bus import EventBus
+    from groupchat.demo import build_demo
+
+    if spec is None:
+        return build_demo(chat_id=chat_id)[0]
+    try:
+        return spec.build(chat_id=chat_id, bus=EventBus())
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _load_spec_file(path: str | None) -> TeamSpec | None:
+    from groupchat.spec import SpecError, load_spec
+
+    if path is None:
+        return None
+    try:
+        return load_spec(path)
+    except SpecError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _stored_spec(spec: TeamSpec | None) -> dict[str, Any]:
+    return BUILTIN_DEMO if spec is None else spec.model_dump(mode="json")
+
+
+async def prepare_resume(store: SqliteStore, args: argparse.Namespace) -> Prepared:
+    """The stored chat rebuilt and ready to continue (with ``--spec``, another team)."""
+    chat_id = await _find(store, args.id)
+    summary = await store.chat(chat_id)
+    spec = _load_spec_file(args.spec) or _spec_from(await store.spec(chat_id), chat_id)
+    chat = _build(spec, chat_id)
+    events = await store.events(chat_id)
+    try:
+        chat.load(events)
+    except ValueError as exc:
+        raise CommandError(f"chat {chat_id} cannot be resumed: {exc}") from None
+    notes = []
+    if summary.state == "ended" and not args.task:
+        notes.append("the chat had ended; it goes on where it stopped (give --task for a new one)")
+    return Prepared(chat, args.task, title=summary.title, spec=_stored_spec(spec), notes=notes)
+
+
+async def prepare_fork(store: SqliteStore, args: argparse.Namespace) -> Prepared:
+    """A new chat sharing the history of ``args.id`` up to ``args.at``, stored with its lineage."""
+    parent = await _find(store, args.id)
+    summary = await store.chat(parent)
+    if not 0 <= args.at <= summary.last_seq:
+        raise CommandError(f"--at {args.at}: chat {parent} has events 0..{summary.last_seq}")
+    spec = _load_spec_file(args.spec) or _spec_from(await store.spec(parent), parent)
+    spec = _with_policy(spec, args.policy)
+    new_id = uuid.uuid4().hex[:12]
+    chat = _build(spec, new_id)
+    shared = await store.events(parent, 0, args.at + 1)
+    events = [e.model_copy(update={"chat_id": new_id}) for e in shared]
+    try:
+        chat.load(events)
+    except ValueError as exc:
+        raise CommandError(f"cannot fork chat {parent} at {args.at}: {exc}") from None
+    title = summary.title or parent
+    stored_spec = _stored_spec(spec)
+    await store.create_chat(
+        new_id, title=title, spec=stored_spec, parent_id=parent, fork_seq=args.at
+    )
+    await store.append_many(events)
+    await store.flush()
+    return Prepared(
+        chat,
+        args.task,
+        title=title,
+        spec=stored_spec,
+        parent_id=parent,
+        fork_seq=args.at,
+        notes=[f"forked chat {parent} at event {args.at} as {new_id}"],
+    )
