@@ -98,10 +98,12 @@ class StoreRecorder:
 
     async def _record(self, sub: Subscription) -> None:
         store = self.store
+        nowait = store.append_nowait
         beat = asyncio.create_task(self._heartbeat())
         try:
             async for event in sub:
-                await store.append(event)
+                if not nowait(event):
+                    await store.append(event)
                 self.recorded += 1
                 if self._stopping and sub.lag == 0:
                     break

@@ -67,6 +67,9 @@ SNIPPET_MARKS = ("[", "]")
 BUSY_TIMEOUT_MS = 10_000
 """How long a connection waits for another process's write lock before failing."""
 
+PAGE_SIZE = 16_384
+"""Bytes per page of a new database: appending costs about a tenth less than with 4 KiB."""
+
 MAX_PENDING = 50_000
 """Buffered events at which :meth:`SqliteStore.append` waits for a commit (backpressure)."""
 
@@ -137,6 +140,8 @@ class TranscriptStore(Protocol):
     ) -> None: ...
 
     async def append(self, event: Event) -> None: ...
+
+    def append_nowait(self, event: Event) -> bool: ...
 
     async def append_many(self, events: Sequence[Event]) -> None: ...
 
@@ -497,6 +502,7 @@ class SqliteStore:
         db = await aiosqlite.connect(name, isolation_level=None)
         try:
             await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # a new file only
             if not memory:
                 async with db.execute("PRAGMA journal_mode = WAL") as cur:
                     row = await cur.fetchone()
@@ -557,16 +563,24 @@ class SqliteStore:
     async def append(self, event: Event) -> None:
         """Buffer ``event``; it is committed within ``commit_interval`` (a posted message or the
         end of a chat: at once). Raises ``ValueError`` for a sequence number already stored."""
+        while not self.append_nowait(event):
+            if len(self._rows) >= MAX_PENDING:
+                await self.flush()  # backpressure: wait for the writer to catch up
+            else:
+                await self._writable_chat(event.chat_id)  # raises if closed or failed
+
+    def append_nowait(self, event: Event) -> bool:
+        """Buffer ``event`` if that needs no waiting (the usual case) and return ``True``;
+        return ``False``, having done nothing, if it does: then ``await append(event)``."""
         chat = self._chats.get(event.chat_id)
-        if chat is None or self._problem is not None:
-            chat = await self._writable_chat(event.chat_id)
+        if chat is None or self._problem is not None or len(self._rows) >= MAX_PENDING:
+            return False
         self._add(chat, event)
         if event.type in _URGENT:
             self._wake.set()
         elif self._timer is None:
             self._timer = self._loop.call_later(self._interval, self._wake.set)
-        if len(self._rows) >= MAX_PENDING:
-            await self.flush()
+        return True
 
     async def append_many(self, events: Sequence[Event]) -> None:
         """Buffer several events (of any chats), in order; see :meth:`append`."""
