@@ -264,7 +264,12 @@ async def _session(args: argparse.Namespace, prepare: Prepare, *, record: bool =
             )
             await recorder.start()
         humans = [p for p in chat.participants.values() if isinstance(p, HumanParticipant)]
-        result = await _drive(chat, prepared.task, args, humans[0] if humans else None)
+        try:
+            result = await _drive(chat, prepared.task, args, humans[0] if humans else None)
+        except BaseException:
+            if recorder is not None:
+                await recorder.stop()  # what was recorded is committed; the store closes next
+            raise
         if recorder is not None:
             await recorder.wait()
     finally:
