@@ -16,7 +16,10 @@ Falling behind. A subscriber's buffer is the part of the log it has not read yet
 
 * a *durable* subscriber (the default; the transcript store is one) never loses an event: when
   it is ``maxsize`` events behind, publishers wait until it has caught up to half of that, so
-  the chat slows down instead;
+  the chat slows down instead. A subscriber that stops reading altogether holds the chat for
+  as long as it is subscribed, unless it gave a ``stall_timeout``: once the chat has waited
+  that long for it without progress, it is let go (its next read raises
+  :class:`SubscriberStalled`) and the chat goes on;
 * a non-durable subscriber (``durable=False``) never slows the chat. It reads every event the
   bus still retains; if it falls so far behind that events it had not read were trimmed, its
   next read raises :class:`SubscriberLagged`.
@@ -42,6 +45,7 @@ __all__ = [
     "EventsUnavailableError",
     "Publisher",
     "SubscriberLagged",
+    "SubscriberStalled",
     "Subscription",
 ]
 
@@ -72,6 +76,18 @@ class ChatClosedError(RuntimeError):
 
 class EventsUnavailableError(LookupError):
     """Raised when subscribing from a sequence number the bus no longer retains."""
+
+
+class SubscriberStalled(RuntimeError):
+    """Raised to a durable subscriber that was let go because it stopped reading for longer
+    than its ``stall_timeout`` while the chat waited for it."""
+
+    def __init__(self, cursor: int) -> None:
+        super().__init__(
+            f"this subscriber stopped reading at seq {cursor} and was let go; "
+            "events after that were not delivered to it"
+        )
+        self.cursor = cursor
 
 
 class SubscriberLagged(RuntimeError):
@@ -125,11 +141,40 @@ class _ChatLog:
         while not self.closed and self.blocked():
             fut: asyncio.Future[None] = loop.create_future()
             self.space_waiters.append(fut)
+            limit = self._stall_limit()
+            started = loop.time()
+            timer = loop.call_later(limit, _resolve, fut) if limit is not None else None
             try:
                 await fut
             finally:
+                if timer is not None:
+                    timer.cancel()
                 if fut in self.space_waiters:
                     self.space_waiters.remove(fut)
+            if limit is not None and loop.time() - started >= limit:
+                self._detach_stalled(loop.time() - started)
+
+    def _stall_limit(self) -> float | None:
+        """The shortest ``stall_timeout`` of the durable subscribers holding the chat back."""
+        end = self.base + len(self.events)
+        limits = [
+            sub.stall_timeout
+            for sub in self.subscribers
+            if sub.durable and sub.stall_timeout is not None and end - sub.cursor >= sub.maxsize
+        ]
+        return min(limits) if limits else None
+
+    def _detach_stalled(self, waited: float) -> None:
+        end = self.base + len(self.events)
+        for sub in list(self.subscribers):
+            limit = sub.stall_timeout
+            if (
+                sub.durable
+                and limit is not None
+                and limit <= waited
+                and end - sub.cursor >= sub.maxsize
+            ):
+                sub.detach()
 
     def append(self, event: Any) -> None:
         self.events.append(event)
@@ -183,15 +228,26 @@ class Subscription:
     :meth:`close` is called.
     """
 
-    __slots__ = ("_log", "cursor", "durable", "maxsize", "waiter")
+    __slots__ = ("_log", "cursor", "durable", "maxsize", "stall_timeout", "stalled", "waiter")
 
-    def __init__(self, log: _ChatLog, start: int, maxsize: int, durable: bool) -> None:
+    def __init__(
+        self,
+        log: _ChatLog,
+        start: int,
+        maxsize: int,
+        durable: bool,
+        stall_timeout: float | None = None,
+    ) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
+        if stall_timeout is not None and stall_timeout <= 0:
+            raise ValueError("stall_timeout must be positive")
         self._log: _ChatLog | None = log
         self.cursor = start
         self.maxsize = maxsize
         self.durable = durable
+        self.stall_timeout = stall_timeout
+        self.stalled = False
         self.waiter: asyncio.Future[None] | None = None
 
     @property
@@ -207,6 +263,8 @@ class Subscription:
         while True:
             log = self._log
             if log is None:
+                if self.stalled:
+                    raise SubscriberStalled(self.cursor)
                 raise StopAsyncIteration
             index = self.cursor - log.base
             if index < 0:
@@ -228,6 +286,12 @@ class Subscription:
                 self.waiter = None
                 if self in log.readers_waiting:
                     log.readers_waiting.remove(self)
+
+    def detach(self) -> None:
+        """Let go of a subscriber that stopped reading: its next read raises
+        :class:`SubscriberStalled`, and the chat goes on without it."""
+        self.stalled = True
+        self.close()
 
     def close(self) -> None:
         """Stop reading; a durable subscriber no longer holds the chat back."""
@@ -363,6 +427,7 @@ class EventBus:
         start: int | None = 0,
         maxsize: int = 1024,
         durable: bool = True,
+        stall_timeout: float | None = None,
     ) -> Subscription:
         """Read ``chat_id`` from sequence number ``start`` (``None``: only events from now on).
 
@@ -383,7 +448,7 @@ class EventBus:
             raise EventsUnavailableError(
                 f"chat {chat_id}: seq {start} has not been published (next is {log.next_seq})"
             )
-        sub = Subscription(log, start, maxsize, durable)
+        sub = Subscription(log, start, maxsize, durable, stall_timeout)
         log.subscribers.append(sub)
         return sub
 
@@ -425,3 +490,8 @@ class EventBus:
                 yield event
         finally:
             sub.close()
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
