@@ -45,7 +45,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from groupchat.agents import ScriptedAgent
-from groupchat.bus import Subscription
+from groupchat.bus import EventBus, Subscription
 from groupchat.chat import ChatResult, GroupChat
 from groupchat.events import Event, TextDelta
 from groupchat.policies import RoundRobinPolicy
@@ -155,13 +155,14 @@ def _check_in_order(
     return None
 
 
-def build_round_robin(config: Config) -> Scenario:
+def build_round_robin(config: Config, bus: EventBus | None = None) -> Scenario:
     agents, scripts = _scripted_agents(config)
     names = agent_names(config.agents)
     chat = GroupChat(
         agents,
         policy=RoundRobinPolicy(),
         termination=MaxMessages(config.messages),
+        bus=bus,
     )
 
     def check(result: ChatResult) -> str | None:
