@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import gc
 import json
-import resource
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.orchestration import agent_names, script_for
+from bench.orchestration import _peak_rss_mb, _positive, agent_names, script_for
 from groupchat.agents import ScriptedAgent
 from groupchat.bus import EventBus, Subscription
 from groupchat.chat import GroupChat
@@ -109,21 +108,6 @@ def measure(path: Path, expected: Sequence[Event], repeat: int) -> list[Measurem
         runs.append(asyncio.run(_run_once(path, expected)))
         gc.collect()
     return runs
-
-
-def _peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)  # bytes there, KiB on Linux
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def _parser() -> argparse.ArgumentParser:

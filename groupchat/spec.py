@@ -7,7 +7,6 @@ names the file, the field path, the line where it can be found, and what is wron
 
 from __future__ import annotations
 
-import importlib
 import json
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +33,7 @@ from groupchat.spec_llm import (
     build_handoff,
     build_llm_agent,
     build_llm_selector,
+    import_callable,
     model_maker,
 )
 
@@ -436,16 +436,10 @@ def _manual_specs(spec: Any) -> list[ManualSpec]:
 
 
 def _import_function(path: str) -> Any:
-    module_name, _, attr = path.partition(":")
     try:
-        target: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
-        raise SpecError(f"policy.function: cannot import {path!r}: {exc}") from None
-    if not callable(target):
-        raise SpecError(f"policy.function: {path!r} is not callable")
-    return target
+        return import_callable(path)
+    except ValueError as exc:
+        raise SpecError(f"policy.function: {exc}") from None
 
 
 def build_policy(
