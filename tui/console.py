@@ -38,7 +38,9 @@ from groupchat.events import (
     TurnSkipped,
     TurnStarted,
 )
-from groupchat.tui.commands import CommandError, help_text, parse_command, unescape
+from groupchat.tui.commands import COMMANDS, CommandError, help_text, parse_command, unescape
+from groupchat.tui.completion import PromptCompleter
+from groupchat.tui.control import ChatControl, ControlError
 from groupchat.tui.headless import LineFeeder
 from groupchat.tui.safe import one_line, safe_text
 
@@ -248,6 +250,7 @@ class ConsoleSession:
         self.human = human
         self.console = console or Console(highlight=False)
         self.renderer = ConsoleRenderer(self.console, me=human.name if human else None)
+        self.control = ChatControl(chat, human.name if human else None)
         self._prompt: Any = None
 
     def _toolbar(self) -> str:
@@ -275,8 +278,12 @@ class ConsoleSession:
                 self.human.send(text)
             return
         name, args = command.name, command.args
-        if name == "help":
-            self.console.print(Text(help_text()))
+        if "console" not in COMMANDS[name].where:
+            self.console.print(Text(f"/{name} is in the full-screen app only", style="dim"))
+        elif name in ("kick", "invite"):
+            await self._membership(name, args)
+        elif name == "help":
+            self.console.print(Text(help_text("console")))
         elif name == "pause":
             await self.chat.pause(by=me)
         elif name == "resume":
@@ -302,6 +309,20 @@ class ConsoleSession:
         elif name in ("stop", "quit"):
             await self.chat.stop("stopped", by=me)
 
+    async def _membership(self, name: str, args: tuple[str, ...]) -> None:
+        """``/kick NAME`` and ``/invite [NAME]``."""
+        try:
+            if name == "kick":
+                said = await self.control.kick(args[0])
+            elif args:
+                said = await self.control.invite(args[0])
+            else:
+                said = "can come back: " + (", ".join(self.control.invitable()) or "nobody")
+        except ControlError as exc:
+            self.console.print(Text(str(exc), style="red"))
+            return
+        self.console.print(Text(said, style="dim"))
+
     async def _render(self, sub: Subscription) -> None:
         async for event in sub:
             self.renderer.render(event)
@@ -316,7 +337,14 @@ class ConsoleSession:
     async def _read_terminal(self, ready: asyncio.Event) -> None:
         from prompt_toolkit import PromptSession
 
-        session: PromptSession[str] = PromptSession(bottom_toolbar=self._toolbar)
+        names = self.chat.view.participants
+        session: PromptSession[str] = PromptSession(
+            bottom_toolbar=self._toolbar,
+            completer=PromptCompleter(
+                lambda: list(names), lambda: {n: i.description for n, i in names.items()}
+            ),
+            complete_while_typing=True,
+        )
         self._prompt = session
         while True:
             try:

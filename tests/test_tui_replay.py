@@ -1,0 +1,143 @@
+"""Replay in the TUI: the same view as live, and play/pause, step, back, seek, speed."""
+
+from __future__ import annotations
+
+from tui_support import fixed_clock, noticed, until, until_shown
+
+from groupchat import GroupChat, HumanParticipant, MentionPolicy, ScriptedAgent, TextMention
+from groupchat.bus import EventBus
+from groupchat.events import Event
+from groupchat.transcripts.replay import read_events, sample_path
+from groupchat.tui.live import LiveChatApp
+from groupchat.tui.model import ChatModel, MessageEntry
+from groupchat.tui.replay_app import ReplayApp
+from groupchat.tui.widgets.composer import ComposerBox
+from groupchat.tui.widgets.replay_bar import Scrubber
+
+SIZE = (120, 40)
+
+
+def _sample() -> list[Event]:
+    return read_events(sample_path("code-review"))
+
+
+def _app(events: list[Event], **options: object) -> ReplayApp:
+    return ReplayApp(events, clock=fixed_clock, animate=False, **options)  # type: ignore[arg-type]
+
+
+def _said(model: ChatModel) -> list[tuple[str, str, str, bool]]:
+    return [
+        (e.sender, e.kind, e.text, e.interrupted)
+        for e in model.entries
+        if isinstance(e, MessageEntry)
+    ]
+
+
+def _shown_messages(app: ReplayApp) -> int:
+    return sum(1 for e in app.model.entries if isinstance(e, MessageEntry) and not e.streaming)
+
+
+async def test_a_replay_plays_to_the_end_and_shows_every_message() -> None:
+    events = _sample()
+    app = _app(events, speed=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.finished, "the replay to finish")
+        await until_shown(pilot)
+        posted = [e.message for e in events if e.type == "message_posted"]  # type: ignore[attr-defined]
+        assert [(s, t) for s, _, t, _ in _said(app.model)] == [
+            (m.sender, m.content) for m in posted
+        ]
+        assert app.model.state == "ended"
+        assert app.state.message == app.state.messages == len(posted)
+
+
+async def test_step_back_seek_and_restart() -> None:
+    events = _sample()
+    app = _app(events, paused=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await until(pilot, lambda: _shown_messages(app) == 1, "the first message")
+        await pilot.press("n")
+        await until(pilot, lambda: _shown_messages(app) == 2, "the second message")
+        await pilot.press("n")
+        await until(pilot, lambda: _shown_messages(app) == 3, "the third message")
+        await pilot.press("b")
+        await until(pilot, lambda: _shown_messages(app) == 2, "one message back")
+        assert app.replayer.paused
+        await pilot.press("e")
+        await until(pilot, lambda: app.finished, "the end")
+        await until(pilot, lambda: _shown_messages(app) == app.state.messages, "every message")
+        await pilot.press("r")
+        await until(pilot, lambda: app.replayer.position == app.replayer.start, "the start")
+        await until_shown(pilot)
+        assert _shown_messages(app) == 0
+
+
+async def test_play_pause_and_speed_keys() -> None:
+    app = _app(_sample(), speed=1)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.state.playing
+        await pilot.press("space")
+        assert app.replayer.paused and not app.state.playing
+        await pilot.press("plus")
+        assert app.replayer.speed == 2
+        await pilot.press("minus", "minus")
+        assert app.replayer.speed == 0.5
+        await pilot.press("space")
+        assert not app.replayer.paused
+        await until_shown(pilot)
+        label = str(app.replay_bar.query_one(".replay-state").render())
+        assert "playing" in label and "0.5×" in label
+
+
+async def test_the_command_line_seeks_and_the_scrubber_too() -> None:
+    events = _sample()
+    app = _app(events, paused=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash")
+        box = app.query_one(ComposerBox)
+        assert box.display and box.editor.has_focus and box.editor.text == "/"
+        await pilot.press(*"seek 40", "enter")
+        await until(pilot, lambda: app.replayer.position == 40, "event 40")
+        assert not box.display
+        await pilot.press("slash", *"bogus", "enter")
+        await until(pilot, lambda: noticed(app, "unknown command /bogus"), "the error")
+        await pilot.press("slash", *"seek 10", "enter")
+        await until(pilot, lambda: app.replayer.position == 10, "back to event 10")
+        await until_shown(pilot)
+        assert app.model.last_seq == 9
+        scrubber = app.query_one(Scrubber)
+        await pilot.click(scrubber, offset=(scrubber.size.width - 1, 0))
+        await until(pilot, lambda: app.finished, "the end, from the scrubber")
+
+
+async def test_a_replay_shows_the_same_as_the_live_chat() -> None:
+    bus = EventBus(retain=None)
+    you = HumanParticipant("you")
+    chat = GroupChat(
+        [
+            ScriptedAgent("planner", ["Hello **all**, @you?", "Done. END"], chunk="word"),
+            ScriptedAgent("critic", ["Risky."]),
+            you,
+        ],
+        policy=MentionPolicy(),
+        termination=TextMention("END"),
+        bus=bus,
+    )
+    live = LiveChatApp(chat, "Plan", human=you, clock=fixed_clock, animate=False)
+    async with live.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: live.model.my_request is not None, "your turn")
+        await pilot.press(*"Fine by me", "enter")
+        await until(pilot, lambda: live.result is not None, "the live chat to end")
+        await until_shown(pilot)
+    events = chat.events()
+    replay = _app(events, speed=0)
+    async with replay.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: replay.finished, "the replay")
+        await until_shown(pilot)
+    assert _said(replay.model) == _said(live.model)
+    assert [m.state for m in replay.model.members.values()] == [
+        m.state for m in live.model.members.values()
+    ]
+    assert replay.model.usage == live.model.usage
+    assert len(replay.model.entries) == len(live.model.entries)

@@ -1,0 +1,101 @@
+"""Long chats: only a window of message views is mounted; the rest comes back when scrolled to."""
+
+from __future__ import annotations
+
+from textual.pilot import Pilot
+from tui_support import fixed_clock, long_chat_events, until, until_shown
+
+from groupchat import GroupChat, HumanParticipant, RoundRobinPolicy, ScriptedAgent
+from groupchat.tui.live import LiveChatApp
+from groupchat.tui.model import MessageEntry
+from groupchat.tui.replay_app import ReplayApp
+from groupchat.tui.widgets.conversation import WINDOW
+from groupchat.tui.widgets.message import MessageView, NoteView
+
+SIZE = (120, 40)
+
+
+def _mounted(app: ReplayApp | LiveChatApp) -> int:
+    return len(app.query(MessageView)) + len(app.query(NoteView))
+
+
+async def test_a_10000_message_chat_mounts_only_a_window() -> None:
+    events = long_chat_events(10_000)
+    app = ReplayApp(events, speed=0, clock=fixed_clock, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.finished, "the whole chat")
+        await until_shown(pilot)
+        conversation = app.conversation
+        total = len(app.model.entries)
+        assert app.model.messages == 10_000 and total > 20_000
+        assert _mounted(app) == len(conversation.views) <= WINDOW
+        assert conversation.mounted_range.stop == total
+        assert conversation.following
+
+        # Scrolling to the top of the window brings the entries before it back.
+        first = conversation.mounted_range.start
+        conversation.scroll_home(animate=False)
+        await until(pilot, lambda: conversation.mounted_range.start < first, "older entries")
+        await until_shown(pilot)
+        assert _mounted(app) <= WINDOW and not conversation.following
+
+        # Home shows the very first entries; the chat's start is still all there.
+        conversation.focus()
+        await pilot.press("home")
+        await until(pilot, lambda: conversation.mounted_range.start == 0, "the first entries")
+        await until_shown(pilot)
+        assert _mounted(app) <= WINDOW
+        texts = [v.entry.text for v in conversation.views if isinstance(v, MessageView)]
+        assert texts[0].startswith("Message **1** from")
+
+        # Scrolling down past the window's end brings the entries after it.
+        stop = conversation.mounted_range.stop
+        conversation.scroll_end(animate=False)
+        await until(pilot, lambda: conversation.mounted_range.stop > stop, "newer entries")
+        await until_shown(pilot)
+        assert _mounted(app) <= WINDOW
+
+        # End goes back to the latest entries and follows again.
+        await pilot.press("end")
+        await until(pilot, lambda: conversation.mounted_range.stop == total, "the latest entries")
+        await until(pilot, lambda: conversation.following, "following again")
+        assert _mounted(app) <= WINDOW
+
+
+def _mine(app: LiveChatApp) -> int:
+    return sum(1 for e in app.model.entries if isinstance(e, MessageEntry) and e.sender == "you")
+
+
+async def _answer(pilot: Pilot[None], app: LiveChatApp, times: int) -> None:
+    """Answer ``times`` turns, each time as soon as the chat asks."""
+    for _ in range(times):
+        said = _mine(app)
+        await until(pilot, lambda: app.model.my_request is not None, "your turn")
+        app.human.send("x")  # type: ignore[union-attr]
+        await until(pilot, lambda said=said: _mine(app) > said, "your message")
+
+
+async def test_a_live_chat_keeps_a_window_and_counts_what_arrives_below() -> None:
+    you = HumanParticipant("you")
+    talker = ScriptedAgent("talker", [f"Line {n}" for n in range(1, 200)], when_done="cycle")
+    chat = GroupChat([talker, you], policy=RoundRobinPolicy(), max_turns=400)
+    app = LiveChatApp(chat, "talk", human=you, clock=fixed_clock, animate=False, window=40)
+    async with app.run_test(size=SIZE) as pilot:
+        await _answer(pilot, app, 60)
+        await until_shown(pilot)
+        conversation = app.conversation
+        assert _mounted(app) <= 40
+        assert conversation.mounted_range.stop == len(app.model.entries)
+        assert conversation.following
+        # Scrolled up, new messages are not mounted past the window; they are counted.
+        conversation.scroll_home(animate=False)
+        await until(pilot, lambda: not conversation.following, "scrolled up")
+        await until_shown(pilot)
+        before = len(app.model.entries)
+        await _answer(pilot, app, 30)
+        await until_shown(pilot)
+        assert len(app.model.entries) > before
+        assert _mounted(app) <= 40
+        assert conversation.mounted_range.stop < len(app.model.entries)
+        assert conversation.unseen > 0
+        await app.action_quit()

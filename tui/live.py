@@ -1,0 +1,407 @@
+"""The live chat: the person at the terminal takes part, and controls the running chat.
+
+They are a participant like any other: when the policy picks them the input is focused and
+highlighted (with a countdown if the turn has a time limit); a line sent at any other time is
+posted at once. Escape interrupts whoever is speaking; Ctrl+N, ``/next`` or a click in the
+sidebar picks the next speaker; a choice of speaker or an approval asked of them opens a
+dialog. The chat runs in this app's event loop and ends when they stop it or quit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.screen import ModalScreen
+
+from groupchat.events import Event, HumanInputRequested
+from groupchat.tui.app import ChatApp
+from groupchat.tui.commands import CommandError, ParsedCommand, parse_command, unescape
+from groupchat.tui.control import ChatControl, ControlError
+from groupchat.tui.palette import PaletteCommand
+from groupchat.tui.screens import ApprovalScreen, ChooseScreen
+from groupchat.tui.widgets.composer import ComposerBox
+from groupchat.tui.widgets.conversation import WINDOW
+from groupchat.tui.widgets.sidebar import Sidebar
+from groupchat.tui.widgets.text import Clock, local_clock, styled
+
+if TYPE_CHECKING:
+    from groupchat.agents import HumanParticipant
+    from groupchat.chat import ChatResult, GroupChat
+    from groupchat.models.pricing import PriceTable
+
+__all__ = ["LiveChatApp"]
+
+STOP_WAIT = 5.0
+"""Seconds quitting waits for a stopped chat to wind up before cancelling it."""
+
+
+class LiveChatApp(ChatApp):
+    """A running :class:`~groupchat.chat.GroupChat` with ``human`` at the keyboard.
+
+    ``history`` is what the chat said before this run (a resumed or forked chat), shown first.
+    With ``prices`` the status line shows what the chat has cost so far.
+    """
+
+    AUTO_FOCUS = "#composer"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "interrupt", "Interrupt"),
+        Binding("f2", "pause_resume", "Pause/Resume"),
+        Binding("ctrl+n", "choose_next", "Next speaker"),
+        Binding("ctrl+o", "answer", "Answer"),
+    ]
+
+    def __init__(
+        self,
+        chat: GroupChat,
+        task: str | None = None,
+        *,
+        human: HumanParticipant | None = None,
+        history: Sequence[Event] = (),
+        prices: PriceTable | None = None,
+        clock: Clock = local_clock,
+        window: int = WINDOW,
+        animate: bool = True,
+    ) -> None:
+        super().__init__(
+            me=human.name if human is not None else None,
+            clock=clock,
+            window=window,
+            animate=animate,
+        )
+        self.chat = chat
+        self.chat_task = task
+        self.human = human
+        self.history = list(history)
+        self.control = ChatControl(chat, self.model.me)
+        self.prices = prices
+        self.result: ChatResult | None = None
+        self.failure: BaseException | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._request: HumanInputRequested | None = None
+        self._deadline: float | None = None
+        self._dialog: ModalScreen[str | None] | None = None
+
+    def compose_controls(self) -> ComposeResult:
+        self.composer = ComposerBox(
+            names=self.model.names,
+            descriptions=self.model.descriptions,
+            values=self.theme_values,
+            blink=self.blink,
+            id="composer-box",
+        )
+        yield self.composer
+
+    @property
+    def runner(self) -> asyncio.Task[None] | None:
+        """The task that runs the chat (once mounted)."""
+        return self._runner
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None and not self._runner.done()
+
+    # ------------------------------------------------------------------ running the chat
+
+    def on_mount(self) -> None:
+        chat = self.chat
+        start = chat.bus.next_seq(chat.chat_id)
+        for event in self.history:
+            if event.seq < start:
+                self.events.append(event)
+                self.model.apply(event)
+        if self.events:
+            self.model.request = None  # the chat asks again what was left open
+            self.model.state = "running"
+            self.model.add_note(datetime.now(UTC), "divider", "the chat goes on from here")
+        self.read(chat.bus.subscribe(chat.chat_id, start=start, maxsize=4096))
+        self._runner = asyncio.create_task(self._run())
+        self.set_interval(1.0, self._tick)
+        self.composer.editor.focus()
+        self._show_request()
+        self.changed()
+
+    async def _run(self) -> None:
+        try:
+            self.result = await self.chat.run(self.chat_task)
+        except Exception as exc:  # the chat could not even start
+            self.failure = exc
+            self.notice(f"the chat failed: {exc}", error=True)
+        self.changed()
+
+    async def action_quit(self) -> None:
+        """Stop the chat (its current turn is cut short and kept), then leave."""
+        runner = self._runner
+        if runner is not None and not runner.done():
+            await self.chat.stop("stopped", by=self.model.me)
+            done, _ = await asyncio.wait((runner,), timeout=STOP_WAIT)
+            if not done:
+                runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runner
+        self.exit()
+
+    # ------------------------------------------------------------------ requests to the person
+
+    def on_chat_event(self, event: Event) -> None:
+        if event.type == "participant_joined":
+            self.control.remember()
+        if self.model.my_request is not self._request:
+            self._show_request()
+
+    def _show_request(self) -> None:
+        request = self._request = self.model.my_request
+        dialog, self._dialog = self._dialog, None
+        if dialog is not None and dialog.is_attached and dialog is self.screen:
+            dialog.dismiss(None)
+        self._deadline = None
+        if request is None:
+            self._set_idle_title()
+            return
+        if request.timeout:
+            self._deadline = asyncio.get_running_loop().time() + request.timeout
+        if request.request == "turn":
+            self._set_turn_title()
+            self.composer.editor.focus()
+        else:
+            self._open_dialog(request)
+
+    def _open_dialog(self, request: HumanInputRequested) -> None:
+        if request.request == "approval":
+            review = "approve" in request.choices
+            plan = self.model.plan
+            dialog: ModalScreen[str | None] = ApprovalScreen(
+                "Review the plan" if review else "Approval needed",
+                request.prompt,
+                choices=request.choices,
+                plan=plan.steps if review and plan is not None else (),
+            )
+            title = "approval asked — Ctrl+O to answer, or type your answer"
+        else:
+            choices = request.choices or tuple(self.model.names())
+            dialog = ChooseScreen("Who speaks next?", choices, prompt=request.prompt)
+            title = "choose who speaks next — Ctrl+O, or type a name"
+        self.composer.set_title(title, turn=True)
+        self._dialog = dialog
+        self.push_screen(dialog, lambda answer: self._answer(request, answer))
+
+    def _answer(self, request: HumanInputRequested, answer: str | None) -> None:
+        if self._dialog is not None and not self._dialog.is_attached:
+            self._dialog = None
+        if answer is None:
+            return  # closed to answer later: Ctrl+O reopens it, or type the answer
+        if self.human is None or self.model.my_request is not request:
+            self.notice("that question is no longer open")
+            return
+        if not self.human.channel.requested:
+            self.notice("that question is no longer open")
+            return
+        self.human.send(answer)
+
+    def action_answer(self) -> None:
+        request = self.model.my_request
+        if request is None:
+            self.notice("nothing is asked of you right now")
+        elif request.request == "turn":
+            self.composer.editor.focus()
+        elif not isinstance(self.screen, ModalScreen):
+            self._open_dialog(request)
+
+    def _set_idle_title(self) -> None:
+        if self.model.state == "ended" or (self._runner is not None and self._runner.done()):
+            self.composer.set_title("chat ended — /export saves it · Ctrl+Q quits")
+        elif self.human is None:
+            self.composer.set_title("watching — commands only (/help)")
+        else:
+            self.composer.set_title("message — sent at once; the next speaker sees it")
+
+    def _set_turn_title(self) -> None:
+        left = self._seconds_left()
+        limit = f" · {left} s left" if left is not None else ""
+        self.composer.set_title(f"your turn{limit} — Enter sends · empty Enter passes", turn=True)
+
+    def _seconds_left(self) -> int | None:
+        if self._deadline is None:
+            return None
+        return max(0, round(self._deadline - asyncio.get_running_loop().time()))
+
+    def _tick(self) -> None:
+        request = self._request
+        if request is not None and request.request == "turn" and self._deadline is not None:
+            self._set_turn_title()
+            self.sync_views()
+
+    def sync_views(self) -> None:
+        status = self.status_bar
+        if self.prices is not None:
+            from groupchat.models.pricing import models_in
+
+            cost = self.prices.chat_cost(self.model.usage_by, models_in(self.chat))
+            status.cost, status.currency = cost.total, cost.currency
+        status.activity = self._activity()
+        super().sync_views()
+        if self._request is None and self.model.my_request is None:
+            self._set_idle_title()
+
+    def _activity(self) -> Content:
+        request = self._request
+        if request is None:
+            return Content("")
+        left = self._seconds_left()
+        limit = f" · {left} s" if left is not None else ""
+        what = {"turn": "your turn", "approval": "approval asked", "select_speaker": "your choice"}
+        return Content.assemble(styled(f"⌛ {what[request.request]}{limit}", "bold $accent"))
+
+    # ------------------------------------------------------------------ what the person does
+
+    async def on_composer_box_submitted(self, message: ComposerBox.Submitted) -> None:
+        text = message.text
+        try:
+            command = parse_command(text)
+        except CommandError as exc:
+            self.notice(str(exc), error=True)
+            return
+        if command is not None:
+            await self.run_command(command)
+            return
+        human = self.human
+        if human is None:
+            self.notice("you are watching: there is no person in this team", error=True)
+        elif human.channel.closed:
+            self.notice("you have left this chat", error=True)
+        elif not self.running:
+            self.notice("the chat has ended; /export saves it, Ctrl+Q quits", error=True)
+        elif text.strip() or human.channel.requested:
+            human.send(unescape(text))
+
+    async def run_command(self, command: ParsedCommand) -> None:
+        if await self.run_shared_command(command):
+            return
+        name, args, me, chat = command.name, command.args, self.model.me, self.chat
+        try:
+            if name in ("pause", "resume", "stop", "interrupt") and not self.running:
+                raise ControlError("the chat is not running")
+            if name == "pause":
+                await chat.pause(by=me)
+            elif name == "resume":
+                await chat.resume(by=me)
+            elif name == "interrupt":
+                await self.action_interrupt()
+            elif name == "stop":
+                await chat.stop("stopped", by=me)
+            elif name == "next":
+                self.notice(self.control.steer(args[0]))
+            elif name == "skip":
+                self._skip()
+            elif name == "who":
+                self.sidebar.query_one("#members").focus()
+            elif name == "kick":
+                self.notice(await self.control.kick(args[0]))
+            elif name == "invite":
+                await self._invite(args)
+        except ControlError as exc:
+            self.notice(str(exc), error=True)
+
+    def _skip(self) -> None:
+        human = self.human
+        request = self.model.my_request
+        mine = request is not None and request.request == "turn"
+        if human is not None and mine and human.channel.requested:
+            human.send("")
+            return
+        raise ControlError("it is not your turn")
+
+    async def _invite(self, args: Sequence[str]) -> None:
+        if args:
+            self.notice(await self.control.invite(args[0]))
+            return
+        names = self.control.invitable()
+        self.notice("can come back: " + ", ".join(names) if names else "nobody has left")
+
+    async def action_interrupt(self) -> None:
+        if not self.running:
+            return
+        speaker = self.model.speaker
+        if await self.chat.interrupt(by=self.model.me):
+            self.notice(f"interrupted {speaker}" if speaker else "interrupted")
+        else:
+            self.notice("nobody is speaking")
+
+    async def action_pause_resume(self) -> None:
+        if not self.running:
+            self.notice("the chat is not running")
+        elif self.chat.paused:
+            await self.chat.resume(by=self.model.me)
+        else:
+            await self.chat.pause(by=self.model.me)
+            self.notice("paused: the chat holds after this turn (F2 resumes)")
+
+    def action_choose_next(self) -> None:
+        names = self.model.names()
+        self.push_screen(
+            ChooseScreen("Who speaks next?", names, prompt="Your pick overrides the policy once."),
+            self._steer,
+        )
+
+    def _steer(self, name: str | None) -> None:
+        if name is None:
+            return
+        try:
+            self.notice(self.control.steer(name))
+        except ControlError as exc:
+            self.notice(str(exc), error=True)
+
+    def on_sidebar_picked(self, message: Sidebar.Picked) -> None:
+        self._steer(message.participant)
+
+    # ------------------------------------------------------------------ help and palette
+
+    def help_keys(self) -> Sequence[tuple[str, str]]:
+        return [
+            ("Enter", "send (on your turn: your answer; empty passes)"),
+            ("Ctrl+J", "new line (also Shift+Enter, Alt+Enter)"),
+            ("↑ / ↓", "what you sent before"),
+            ("Tab", "complete @names and /commands"),
+            ("Esc", "interrupt whoever is speaking"),
+            ("F2", "pause / resume the chat"),
+            ("Ctrl+N", "choose who speaks next (also: click a name)"),
+            ("Ctrl+O", "answer what you were asked"),
+            *super().help_keys(),
+        ]
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        yield (
+            "Pause or resume",
+            "hold the chat after this turn, or go on",
+            self.action_pause_resume,
+        )
+        yield ("Interrupt", "cut the current speaker short", self.action_interrupt)
+        yield ("Stop the chat", "end it now (the app stays open)", self._stop)
+        for name in self.model.names():
+            yield (
+                f"Next speaker: {name}",
+                "override the policy once",
+                lambda n=name: self._steer(n),
+            )
+        for name in self.model.names():
+            if name != self.model.me:
+                yield (f"Remove {name}", "kick them out of the chat", lambda n=name: self._kick(n))
+        for name in self.control.invitable():
+            yield (f"Invite {name}", "bring them back", lambda n=name: self._invite((n,)))
+        yield from super().palette_commands()
+
+    async def _stop(self) -> None:
+        if self.running:
+            await self.chat.stop("stopped", by=self.model.me)
+
+    async def _kick(self, name: str) -> None:
+        try:
+            self.notice(await self.control.kick(name))
+        except ControlError as exc:
+            self.notice(str(exc), error=True)

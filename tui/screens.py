@@ -1,0 +1,180 @@
+"""Dialogs over the chat: help (F1), choosing a speaker, approving a plan or a tool call.
+
+Each dialog returns what the person decided (``None``: closed without deciding); the app turns
+that into input for the chat. Chat text in them is plain text or Markdown, never markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Markdown, OptionList, Static
+from textual.widgets.option_list import Option
+
+from groupchat.tui.commands import COMMANDS
+from groupchat.tui.safe import safe_text
+from groupchat.tui.widgets.text import plain
+
+__all__ = ["ApprovalScreen", "ChooseScreen", "HelpScreen"]
+
+APPROVE = "yes"
+REJECT = "no"
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and commands of the current mode."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q", "dismiss", "Close")]
+
+    def __init__(self, keys: Sequence[tuple[str, str]], *, commands: str | None = "tui") -> None:
+        super().__init__()
+        self.keys = keys
+        self.frontend = commands
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog help"):
+            yield Static(Content("Keys and commands"), classes="dialog-title")
+            with VerticalScroll():
+                yield Static(self._text())
+            yield Static(
+                Content("Esc or F1 closes · Ctrl+P opens the command palette"),
+                classes="dialog-hint",
+            )
+
+    def _text(self) -> Content:
+        parts: list[str | tuple[str, str]] = [("Keys\n", "bold")]
+        width = max((len(k) for k, _ in self.keys), default=0)
+        for key, what in self.keys:
+            parts += [(f"  {key.ljust(width)}", "bold $accent"), f"  {what}\n"]
+        if self.frontend is not None:
+            shown = [c for c in COMMANDS.values() if self.frontend in c.where]
+            usage = [f"/{c.name} {c.args}".rstrip() for c in shown]
+            width = max(len(u) for u in usage)
+            parts.append(("\nCommands (type them in the input)\n", "bold"))
+            for command, line in zip(shown, usage, strict=True):
+                parts += [(f"  {line.ljust(width)}", "bold $accent"), f"  {command.help}\n"]
+            parts.append(
+                "\n  @name mentions a participant · // at the start sends a literal /\n"
+                "  A line sent on your turn is your message; at any other time it is posted at\n"
+                "  once and the next speaker sees it."
+            )
+        return Content.assemble(*parts)
+
+
+class ChooseScreen(ModalScreen[str | None]):
+    """Pick one participant (who speaks next)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Close")]
+
+    def __init__(self, title: str, choices: Sequence[str], *, prompt: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.choices = list(choices)
+        self.prompt = prompt
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog choose"):
+            yield Static(Content(self.title_text), classes="dialog-title")
+            if self.prompt:
+                yield Static(plain(self.prompt), classes="dialog-prompt")
+            yield OptionList(*(Option(plain(c), id=c) for c in self.choices), id="choices")
+            yield Static(Content("Enter picks · Esc closes"), classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+
+class ApprovalScreen(ModalScreen[str | None]):
+    """Approve, revise (with text) or reject what a participant asks to do.
+
+    The answer is worded for the request's ``choices``: a plan review (``approve``, ``revise``,
+    ``reject``) gets ``approve``, ``revise: TEXT`` or ``reject[: TEXT]``; a yes/no question (a
+    tool call) gets ``yes``, the revision's text, or ``no`` (the text, if any, says why).
+    ``None``: closed, to answer later.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "Later"),
+        Binding("ctrl+y", "approve", "Approve"),
+        Binding("ctrl+r", "reject", "Reject"),
+    ]
+
+    def __init__(
+        self,
+        title: str,
+        prompt: str,
+        *,
+        choices: Sequence[str] = (),
+        plan: Sequence[str] = (),
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.prompt = prompt
+        self.choices = {choice.lower() for choice in choices}
+        self.plan = list(plan)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog approval"):
+            yield Static(Content(self.title_text), classes="dialog-title")
+            with VerticalScroll(classes="dialog-body"):
+                if self.plan:
+                    steps = "\n".join(f"{n}. {step}" for n, step in enumerate(self.plan, 1))
+                    yield Markdown(safe_text(steps), open_links=False, classes="dialog-plan")
+                yield Markdown(safe_text(self.prompt), open_links=False)
+            yield Input(placeholder="to revise: say what to change, then Enter", id="revision")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Approve", variant="success", id="approve")
+                yield Button("Revise", variant="primary", id="revise")
+                yield Button("Reject", variant="error", id="reject")
+            yield Static(
+                Content("Ctrl+Y approve · Enter in the box revises · Ctrl+R reject · Esc later"),
+                classes="dialog-hint",
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#approve", Button).focus()
+
+    @property
+    def _text(self) -> str:
+        return self.query_one("#revision", Input).value.strip()
+
+    def action_approve(self) -> None:
+        self.dismiss("approve" if "approve" in self.choices else APPROVE)
+
+    def action_reject(self) -> None:
+        text = self._text
+        if "reject" in self.choices:
+            self.dismiss(f"reject: {text}" if text else "reject")
+        else:
+            self.dismiss(text or REJECT)
+
+    def _revise(self) -> None:
+        text = self._text
+        if not text:
+            self.query_one("#revision", Input).focus()
+            self.notify("Say what to change first.", severity="warning")
+            return
+        self.dismiss(f"revise: {text}" if "revise" in self.choices else text)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "approve":
+            self.action_approve()
+        elif event.button.id == "reject":
+            self.action_reject()
+        else:
+            self._revise()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._revise()

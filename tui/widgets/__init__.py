@@ -1,0 +1,5 @@
+"""The TUI's widgets, each built from the :class:`~groupchat.tui.model.ChatModel` it shows."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,274 @@
+"""The conversation pane: a window of entry views over the model's full list of entries.
+
+At most :attr:`Conversation.window` views are mounted. While the reader follows the end, new
+entries are mounted at the bottom and the oldest views removed; scrolling to the top of the
+window mounts the batch before it (and drops views at the far end), scrolling to its bottom
+mounts the batch after it, keeping what the reader sees in place. The entries themselves all
+stay in the model, so any of them comes back when scrolled to.
+
+It follows new messages unless the reader has scrolled up (Textual's anchor); reaching the
+bottom again, with every entry mounted, follows again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+
+from groupchat.tui.model import ChatModel, Entry, MessageEntry
+from groupchat.tui.widgets.message import MessageView, NoteView
+from groupchat.tui.widgets.text import Clock, colour_of, local_clock
+
+__all__ = ["Conversation", "EntryView"]
+
+EntryView = MessageView | NoteView
+
+WINDOW = 60
+"""Entry views mounted at most: a few screens' worth."""
+
+BATCH = 20
+"""Entries mounted at once when the reader scrolls past an edge of the window."""
+
+
+class Conversation(VerticalScroll, can_focus=True):
+    """The messages and notes of the chat, newest at the bottom."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("home", "jump_start", "First message", show=False),
+        Binding("end", "jump_end", "Latest", show=False),
+    ]
+
+    def __init__(
+        self,
+        model: ChatModel,
+        *,
+        clock: Clock = local_clock,
+        window: int = WINDOW,
+        batch_size: int = BATCH,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        if window < 2 * batch_size:
+            raise ValueError("the window must hold at least two batches")
+        self.model = model
+        self.clock = clock
+        self.window = window
+        self.batch_size = batch_size
+        self._views: list[EntryView] = []
+        self._lo = 0
+        self._busy = False
+        self._again = False
+        self._edges_queued = False
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def mounted_range(self) -> range:
+        """The entries that have a view now."""
+        return range(self._lo, self._lo + len(self._views))
+
+    @property
+    def views(self) -> list[EntryView]:
+        return list(self._views)
+
+    @property
+    def following(self) -> bool:
+        """New entries scroll into view (the reader has not scrolled up)."""
+        return self.is_anchored and not self._anchor_released
+
+    @property
+    def unseen(self) -> int:
+        """Messages after the last mounted entry (arrived while the reader looked elsewhere)."""
+        entries = self.model.entries
+        return sum(1 for e in entries[self._lo + len(self._views) :] if isinstance(e, MessageEntry))
+
+    @property
+    def settled(self) -> bool:
+        """No window change is being mounted and every message view has all its text."""
+        if self._busy:
+            return False
+        return all(view.settled for view in self._views if isinstance(view, MessageView))
+
+    def view_of(self, index: int) -> EntryView | None:
+        if index in self.mounted_range:
+            return self._views[index - self._lo]
+        return None
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    # ------------------------------------------------------------------ building views
+
+    def _view(self, entry: Entry) -> EntryView:
+        model = self.model
+        if isinstance(entry, MessageEntry):
+            member = model.members.get(entry.sender)
+            colour = colour_of(member.colour) if member is not None else "#888888"
+            return MessageView(entry, colour, me=model.me, clock=self.clock)
+        member = model.members.get(entry.who) if entry.who is not None else None
+        return NoteView(entry, colour_of(member.colour) if member else None, clock=self.clock)
+
+    async def _mount_at_end(self, stop: int) -> None:
+        start = self._lo + len(self._views)
+        views = [self._view(e) for e in self.model.entries[start:stop]]
+        if views:
+            self._views.extend(views)
+            await self.mount_all(views)
+
+    async def _drop(self, views: list[EntryView]) -> None:
+        if views:
+            await self.remove_children(views)
+
+    async def _rebuild(self, start: int) -> None:
+        """Replace every view with a fresh window starting at entry ``start``."""
+        old = self._views
+        self._views = []
+        self._lo = start
+        await self._drop(old)
+        await self._mount_at_end(min(len(self.model.entries), start + self.window))
+
+    # ------------------------------------------------------------------ keeping up
+
+    async def sync(self) -> None:
+        """Catch up with the model: mount what should show, update views of changed entries."""
+        if self._busy:
+            self._again = True
+            return
+        self._busy = True
+        try:
+            while True:
+                self._again = False
+                await self._catch_up()
+                if not self._again:
+                    break
+        finally:
+            self._busy = False
+
+    async def _catch_up(self) -> None:
+        dirty = self.model.drain()
+        total = len(self.model.entries)
+        hi = self._lo + len(self._views)
+        if self.following or not self._views:
+            if total - hi > self.window:
+                await self._rebuild(total - self.window)
+            elif total > hi:
+                await self._mount_at_end(total)
+                excess = len(self._views) - self.window
+                if excess > 0:
+                    dropped, self._views = self._views[:excess], self._views[excess:]
+                    self._lo += excess
+                    await self._drop(dropped)
+        elif len(self._views) < self.window and total > hi:
+            await self._mount_at_end(min(total, self._lo + self.window))
+        lo, views = self._lo, self._views
+        for index in dirty:
+            if lo <= index < lo + len(views):
+                views[index - lo].refresh_entry()
+
+    async def reset(self) -> None:
+        """Drop every view (the model was reset) and follow the end again."""
+        old, self._views, self._lo = self._views, [], 0
+        await self._drop(old)
+        self.anchor()
+
+    # ------------------------------------------------------------------ scrolling
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if not self._edges_queued and round(old) != round(new):
+            self._edges_queued = True
+            self.call_after_refresh(self._at_edge)
+
+    async def _at_edge(self) -> None:
+        self._edges_queued = False
+        if self._busy or not self._views:
+            return
+        total = len(self.model.entries)
+        if self.scroll_y <= 1 and self._lo > 0:
+            await self._guarded(self._load_before)
+        elif self.scroll_y >= self.max_scroll_y - 1:
+            if self._lo + len(self._views) < total:
+                await self._guarded(self._load_after)
+            elif not self.is_anchored:
+                self.anchor()
+
+    async def _guarded(self, change: Callable[[], Awaitable[None]]) -> None:
+        self._busy = True
+        try:
+            await change()
+        finally:
+            self._busy = False
+        if self._again:
+            await self.sync()
+
+    def _pin(self) -> Callable[[], None]:
+        """Remember where the first visible view is on screen; the callable puts it back."""
+        top = self.scroll_y
+        pinned: Widget | None = None
+        for view in self._views:
+            if view.virtual_region.bottom > top:
+                pinned = view
+                break
+        if pinned is None:
+            return lambda: None
+        offset = pinned.virtual_region.y - top
+        view = pinned
+
+        def restore() -> None:
+            if view.is_attached:
+                self.scroll_to(y=view.virtual_region.y - offset, animate=False, immediate=True)
+
+        return restore
+
+    async def _load_before(self) -> None:
+        """Mount the batch of entries before the window, drop views beyond it at the end."""
+        start = max(0, self._lo - self.batch_size)
+        views = [self._view(e) for e in self.model.entries[start : self._lo]]
+        restore = self._pin()
+        self.anchor(False)
+        await self.mount_all(views, before=self._views[0])
+        self._views[0:0] = views
+        self._lo = start
+        excess = len(self._views) - self.window
+        if excess > 0:
+            dropped, self._views = self._views[-excess:], self._views[:-excess]
+            await self._drop(dropped)
+        self.call_after_refresh(restore)
+
+    async def _load_after(self) -> None:
+        """Mount the batch of entries after the window, drop views before it at the top."""
+        total = len(self.model.entries)
+        stop = min(total, self._lo + len(self._views) + self.batch_size)
+        restore = self._pin()
+        await self._mount_at_end(stop)
+        excess = len(self._views) - self.window
+        if excess > 0:
+            dropped, self._views = self._views[:excess], self._views[excess:]
+            self._lo += excess
+            await self._drop(dropped)
+        self.call_after_refresh(restore)
+        if stop == total:
+            self.call_after_refresh(self._follow_if_at_end)
+
+    def _follow_if_at_end(self) -> None:
+        if self.scroll_y >= self.max_scroll_y - 1 and self._lo + len(self._views) == len(
+            self.model.entries
+        ):
+            self.anchor()
+
+    async def action_jump_start(self) -> None:
+        """Show the first entries of the chat."""
+        self.anchor(False)
+        await self._guarded(lambda: self._rebuild(0))
+        self.scroll_home(animate=False, immediate=True)
+
+    async def action_jump_end(self) -> None:
+        """Show the latest entries and follow new ones."""
+        total = len(self.model.entries)
+        if self._lo + len(self._views) < total:
+            await self._guarded(lambda: self._rebuild(max(0, total - self.window)))
+        self.anchor()
