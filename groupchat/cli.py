@@ -88,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
             help="print every event as one JSON line (implies --headless)",
         )
         p.add_argument(
-            "--plain", action="store_true", help="use the plain console (the default for now)"
+            "--plain",
+            action="store_true",
+            help="use the plain console instead of the full-screen app",
         )
 
     demo = commands.add_parser(
@@ -182,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="X",
         help="times the original pace (default 1; 0 = as fast as possible)",
     )
-    replay.add_argument("--plain", action="store_true", help="use the plain console")
+    replay.add_argument(
+        "--plain", action="store_true", help="replay in the plain console, not the full-screen app"
+    )
     db_option(replay)
     return parser
 
@@ -212,16 +216,30 @@ def _exit_code(result: ChatResult) -> int:
     return EXIT_OK
 
 
+def _use_tui(args: argparse.Namespace) -> bool:
+    """The full-screen app is the default in a terminal, unless --plain, --headless or --jsonl."""
+    if any(getattr(args, flag, False) for flag in ("plain", "headless", "jsonl")):
+        return False
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 async def _drive(
     chat: GroupChat,
     task: str | None,
     args: argparse.Namespace,
     human: HumanParticipant | None,
+    *,
+    store: SqliteStore | None = None,
 ) -> ChatResult:
     if args.jsonl or args.headless:
         from groupchat.tui.headless import run_headless
 
         return await run_headless(chat, task, jsonl=args.jsonl)
+    if _use_tui(args):
+        from groupchat.tui.launch import run_tui, stored_history
+
+        history = await stored_history(store, chat.chat_id)
+        return await run_tui(chat, task, human=human, history=history)
     from groupchat.tui.console import run_console
 
     return await run_console(chat, task, human=human)
@@ -265,7 +283,9 @@ async def _session(args: argparse.Namespace, prepare: Prepare, *, record: bool =
             await recorder.start()
         humans = [p for p in chat.participants.values() if isinstance(p, HumanParticipant)]
         try:
-            result = await _drive(chat, prepared.task, args, humans[0] if humans else None)
+            result = await _drive(
+                chat, prepared.task, args, humans[0] if humans else None, store=store
+            )
         except BaseException:
             if recorder is not None:
                 await recorder.stop()  # what was recorded is committed; the store closes next
@@ -364,6 +384,11 @@ def _cmd_continue(args: argparse.Namespace) -> int:
 
 def _cmd_transcripts(args: argparse.Namespace) -> int:
     from groupchat.transcripts import commands
+
+    if args.command == "replay" and _use_tui(args):
+        from groupchat.tui.launch import cmd_replay_tui
+
+        return _run_async(cmd_replay_tui(args))
 
     handler = {
         "list": commands.cmd_list,

@@ -1,0 +1,119 @@
+"""Starting the TUI from the command line: a live chat, or a replay of a stored one.
+
+The CLI imports this module only when the TUI is used, so Textual loads only then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from groupchat.events import Event
+from groupchat.tui.live import STOP_WAIT, LiveChatApp
+from groupchat.tui.replay_app import ReplayApp
+
+if TYPE_CHECKING:
+    import argparse
+
+    from groupchat.agents import HumanParticipant
+    from groupchat.chat import ChatResult, GroupChat
+    from groupchat.models.pricing import PriceTable
+    from groupchat.transcripts.store import SqliteStore
+
+__all__ = ["cmd_replay_tui", "load_replay_events", "run_replay_tui", "run_tui", "stored_history"]
+
+
+async def run_tui(
+    chat: GroupChat,
+    task: str | None,
+    *,
+    human: HumanParticipant | None = None,
+    history: Sequence[Event] = (),
+    prices: PriceTable | None = None,
+) -> ChatResult:
+    """Run ``chat`` in the full-screen app with ``human`` at the keyboard until they quit.
+
+    ``history`` (a resumed or forked chat's earlier events) is shown before the new ones.
+    """
+    app = LiveChatApp(chat, task, human=human, history=history, prices=prices)
+    try:
+        await app.run_async()
+    finally:
+        runner = app.runner
+        if runner is not None and not runner.done():
+            await chat.stop("the terminal app closed")
+            done, _ = await asyncio.wait((runner,), timeout=STOP_WAIT)
+            if not done:
+                runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runner
+    if app.failure is not None:
+        raise app.failure
+    if app.result is None:
+        raise RuntimeError("the terminal app closed before the chat could run")
+    return app.result
+
+
+async def stored_history(store: SqliteStore | None, chat_id: str) -> list[Event]:
+    """What the store holds of ``chat_id`` before it runs again (resumed, forked; else none)."""
+    if store is None:
+        return []
+    from groupchat.transcripts.store import ChatLookupError
+
+    try:
+        return await store.events(chat_id)
+    except ChatLookupError:
+        return []
+
+
+async def run_replay_tui(events: Sequence[Event], *, speed: float = 1.0) -> bool:
+    """Replay ``events`` in the full-screen app; ``True`` if it was shown to the end."""
+    app = ReplayApp(events, speed=speed)
+    await app.run_async()
+    return app.finished
+
+
+async def load_replay_events(args: argparse.Namespace) -> list[Event]:
+    """The events ``groupchat replay`` names: a sample, a JSONL file, or a stored chat's id."""
+    from groupchat.transcripts.commands import CommandError, open_store
+    from groupchat.transcripts.jsonl import JsonlError
+    from groupchat.transcripts.replay import read_events, sample_path
+    from groupchat.transcripts.store import ChatLookupError
+
+    try:
+        if args.sample:
+            events = read_events(sample_path(args.sample))
+        elif args.source is None:
+            raise CommandError("replay needs a chat id, a .jsonl file or --sample NAME")
+        elif args.source.endswith(".jsonl") or Path(args.source).is_file():
+            events = read_events(args.source)
+        else:
+            store = await open_store(args)
+            try:
+                chat_id = (await store.chat(args.source)).id
+                events = await store.events(chat_id)
+            finally:
+                await store.close()
+    except FileNotFoundError:
+        raise CommandError(f"{args.source}: no such file") from None
+    except (JsonlError, LookupError, ChatLookupError) as exc:
+        raise CommandError(str(exc).strip("'\"")) from None
+    if not events:
+        raise CommandError("the chat has no events to replay")
+    return events
+
+
+async def cmd_replay_tui(args: argparse.Namespace) -> int:
+    """``groupchat replay`` in the full-screen app."""
+    from groupchat.transcripts.commands import CommandError
+    from groupchat.transcripts.replay import ReplayError
+
+    events = await load_replay_events(args)
+    try:
+        await run_replay_tui(events, speed=args.speed)
+    except ReplayError as exc:
+        raise CommandError(str(exc)) from None
+    return 0
