@@ -682,6 +682,18 @@ class GroupChat:
             self._end = (f"{reason} by {by}" if by else reason, "stopped")
         self._cancel_runner("stop")
 
+    async def fail(self, error: str, *, detail: str = "") -> None:
+        """End the running chat now because something it relies on failed outside it (its
+        transcript can no longer be written, say): a fatal ``error`` event, then the end with
+        status ``error``. A turn in progress is cut short and its text kept."""
+        if self._runner is None:
+            return
+        if self._end is None:
+            self._end = (error, "error")
+        with contextlib.suppress(Exception):  # the chat may be closing already
+            self._pub.emit_nowait(ErrorEvent, error=error, detail=detail, fatal=True)
+        self._cancel_runner("stop")
+
     async def interrupt(self, *, by: str | None = None) -> bool:
         """Cut the current speaker short; the chat goes on. Returns whether a turn was running."""
         if not self._in_turn:

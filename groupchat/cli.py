@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -234,7 +235,9 @@ async def _drive(
     if args.jsonl or args.headless:
         from groupchat.tui.headless import run_headless
 
-        return await run_headless(chat, task, jsonl=args.jsonl)
+        # A message is printed once it is stored, so that whatever was shown survives a crash.
+        committed = store.wait_committed if store is not None else None
+        return await run_headless(chat, task, jsonl=args.jsonl, committed=committed)
     if _use_tui(args):
         from groupchat.tui.launch import run_tui, stored_history
 
@@ -279,6 +282,8 @@ async def _session(args: argparse.Namespace, prepare: Prepare, *, record: bool =
                 spec=prepared.spec,
                 parent_id=prepared.parent_id,
                 fork_seq=prepared.fork_seq,
+                # The chat never goes on unrecorded: a store that fails ends it with the error.
+                on_error=lambda exc: chat.fail(f"cannot record the chat: {exc}", detail="store"),
             )
             await recorder.start()
         humans = [p for p in chat.participants.values() if isinstance(p, HumanParticipant)]
@@ -304,6 +309,7 @@ async def _session(args: argparse.Namespace, prepare: Prepare, *, record: bool =
 
 def _run_async(main: Coroutine[Any, Any, int]) -> int:
     from groupchat.transcripts.commands import CommandError
+    from groupchat.transcripts.schema import StoreError
 
     try:
         return asyncio.run(main)
@@ -311,6 +317,8 @@ def _run_async(main: Coroutine[Any, Any, int]) -> int:
         return EXIT_INTERRUPTED
     except CommandError as exc:
         return _fail(str(exc), EXIT_USAGE)
+    except StoreError as exc:  # the database cannot be written or read (disk full, locked)
+        return _fail(str(exc), EXIT_FAILURE)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -355,18 +363,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    from groupchat.tui.safe import one_line
+
     spec, chat = _team(args.spec)
     names = ", ".join(
         f"{name} ({'human' if info.human else info.kind})"
         for name, info in chat.view.participants.items()
     )
-    print(f"{args.spec}: ok")
-    print(f"  team:         {spec.name}")
-    print(f"  participants: {names}")
-    print(f"  policy:       {chat.policy.describe()}")
-    print(f"  termination:  {chat.termination.describe() if chat.termination else 'none'}")
+    lines = [
+        f"{args.spec}: ok",
+        f"  team:         {spec.name}",
+        f"  participants: {names}",
+        f"  policy:       {chat.policy.describe()}",
+        f"  termination:  {chat.termination.describe() if chat.termination else 'none'}",
+    ]
     if spec.task:
-        print(f"  task:         {spec.task}")
+        lines.append(f"  task:         {spec.task}")
+    for line in lines:  # the spec's text is data: never terminal control sequences
+        print(one_line(line))
     return EXIT_OK
 
 
@@ -400,8 +414,19 @@ def _cmd_transcripts(args: argparse.Namespace) -> int:
     return _run_async(handler(args))
 
 
+def _tolerant_stdout() -> None:
+    """Where standard output cannot encode every character (a locale that is not UTF-8), show
+    ``?`` for what it cannot encode rather than fail; ``export -o FILE`` always writes UTF-8."""
+    encoding = (getattr(sys.stdout, "encoding", None) or "utf-8").lower().replace("-", "")
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if encoding != "utf8" and reconfigure is not None:
+        with contextlib.suppress(ValueError, OSError):
+            reconfigure(errors="replace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _tolerant_stdout()
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "demo": _cmd_demo,
         "run": _cmd_run,

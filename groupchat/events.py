@@ -7,9 +7,10 @@ and the sender; the bus stamps those four, so a participant cannot post as someo
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic_core import PydanticSerializationError
 
 from groupchat.messages import Message, Usage
 
@@ -39,7 +40,10 @@ __all__ = [
     "TurnStarted",
     "dump_event",
     "parse_event",
+    "without_surrogates",
 ]
+
+_E = TypeVar("_E", bound="EventBase")
 
 MANAGER = "manager"
 """The sender of every event the chat's manager publishes (selection, turns, control, end)."""
@@ -238,8 +242,30 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 
 def dump_event(event: EventBase) -> str:
-    """Serialise an event as one line of canonical JSON."""
-    return event.model_dump_json()
+    """Serialise an event as one line of canonical JSON.
+
+    JSON is UTF-8, so text that is not valid Unicode cannot be written as it is: a lone
+    surrogate (e.g. an undecodable byte read with ``surrogateescape``) becomes U+FFFD.
+    """
+    try:
+        return event.model_dump_json()
+    except PydanticSerializationError:
+        return without_surrogates(event).model_dump_json()
+
+
+def without_surrogates(event: _E) -> _E:
+    """``event`` with each lone surrogate in its text replaced by U+FFFD (pairs are joined)."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        if isinstance(value, dict):
+            return {clean(k): clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    return type(event).model_validate(clean(event.model_dump()))
 
 
 def parse_event(data: str | bytes) -> Event:

@@ -511,8 +511,9 @@ async def test_import_is_all_or_nothing(tmp_path: Path, monkeypatch: Any) -> Non
                 "WHEN new.chat_id = 'broken' AND new.seq = 5 "
                 "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
             )
-        with pytest.raises(sqlite3.IntegrityError, match="disk on fire"):
+        with pytest.raises(StoreError, match="disk on fire") as failed:
             await store.import_events(chat_events("broken", [("a", "x"), ("b", "y"), ("c", "z")]))
+        assert isinstance(failed.value.__cause__, sqlite3.IntegrityError)
         with pytest.raises(ChatLookupError):
             await store.chat("broken")
         assert [c.id for c in await store.chats()] == ["keep"]

@@ -3,12 +3,18 @@
 Being durable, the recorder never misses an event; if the store falls ``maxsize`` events behind,
 the chat waits for it. While it runs it sends the store a heartbeat, so that a list of chats can
 tell a chat that is running from one whose process died before it ended.
+
+If the store fails (the disk is full, another process holds the file locked past the busy
+timeout), the recorder stops reading, so that it never holds the chat back, and calls its
+``on_error``: the CLI ends the chat there, with an error, rather than let it go on unrecorded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 from groupchat.bus import EventBus, Subscription
@@ -27,6 +33,9 @@ class StoreRecorder:
     :meth:`start` is called). ``title``, ``spec`` and the lineage (``parent_id``, ``fork_seq``)
     go to the chat's row, which is created if missing. One recorder records until the chat is
     closed on the bus (the end of a run), or until :meth:`stop`.
+
+    ``on_error(exc)`` is called (and awaited, if it returns an awaitable) once, from the
+    recording task, when the store fails; :meth:`wait` then raises ``exc``.
     """
 
     def __init__(
@@ -41,6 +50,7 @@ class StoreRecorder:
         parent_id: str | None = None,
         fork_seq: int | None = None,
         maxsize: int = 8192,
+        on_error: Callable[[Exception], object] | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -51,6 +61,7 @@ class StoreRecorder:
         self._parent_id = parent_id
         self._fork_seq = fork_seq
         self._maxsize = maxsize
+        self._on_error = on_error
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -107,13 +118,25 @@ class StoreRecorder:
                 self.recorded += 1
                 if self._stopping and sub.lag == 0:
                     break
-        except BaseException:
+        except BaseException as exc:
             sub.close()  # a failed recorder must not hold the chat back
             with contextlib.suppress(Exception):
                 await self._let_go(beat)
+            if isinstance(exc, Exception):
+                await self._failed(exc)
             raise
         sub.close()
-        await self._let_go(beat)
+        try:
+            await self._let_go(beat)
+        except Exception as exc:  # the last commit failed
+            await self._failed(exc)
+            raise
+
+    async def _failed(self, exc: Exception) -> None:
+        if self._on_error is not None:
+            outcome = self._on_error(exc)
+            if inspect.isawaitable(outcome):
+                await outcome
 
     async def _let_go(self, beat: asyncio.Task[None]) -> None:
         """Stop the heartbeat, tell the store nobody writes the chat now, commit."""

@@ -27,7 +27,7 @@ import re
 import socket
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -35,8 +35,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import aiosqlite
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import PydanticSerializationError
 
-from groupchat.events import EVENT_ADAPTER, Event
+from groupchat.events import EVENT_ADAPTER, Event, without_surrogates
 from groupchat.messages import Usage
 from groupchat.transcripts.schema import SchemaVersionError, StoreError, migrate
 
@@ -225,12 +226,6 @@ def redact_spec(spec: dict[str, Any]) -> dict[str, Any]:
     return clean(spec)  # type: ignore[no-any-return]
 
 
-def _canonical_json(event: Any) -> bytes:
-    """The bytes of :func:`~groupchat.events.dump_event` (the same serializer), without its
-    decoding to ``str``: a batch is joined as bytes and decoded once."""
-    return event.__pydantic_serializer__.to_json(event)  # type: ignore[no-any-return]
-
-
 def _json_array(rows: Sequence[bytes]) -> str:
     return (b"[" + b",".join(rows) + b"]").decode()
 
@@ -415,6 +410,32 @@ class _Chat:
         }
 
 
+def _unicode(text: str) -> str:
+    """``text`` with each lone surrogate (not text: SQLite cannot store it) as U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _stored_row(chat: _Chat, event: Any, apply: bool) -> bytes:
+    """The bytes of :func:`~groupchat.events.dump_event` for ``event`` (the same serializer,
+    without decoding to ``str``: a batch is joined as bytes and decoded once). With ``apply``
+    the event also updates ``chat``'s summary, which may remove secrets from it.
+
+    Text that is not valid Unicode is stored with U+FFFD in its place, as
+    :func:`~groupchat.events.dump_event` writes it: the summary and the search index see the
+    same text.
+    """
+    try:
+        row: bytes = event.__pydantic_serializer__.to_json(event)
+    except PydanticSerializationError:
+        event = without_surrogates(event)
+        row = event.__pydantic_serializer__.to_json(event)
+    if apply:
+        applied = chat.apply(event)
+        if applied is not event:
+            row = applied.__pydantic_serializer__.to_json(applied)
+    return row
+
+
 _Statement = tuple[str, int, str, str, str | None]
 """The parameters of :data:`_INGEST`."""
 
@@ -485,11 +506,15 @@ class SqliteStore:
         *,
         durability: Literal["normal", "full"] = "normal",
         commit_interval: float = 0.05,
+        busy_timeout: float | None = None,
     ) -> SqliteStore:
         """Open (creating it, mode 0600, and its folder) and migrate the database at ``path``.
 
         ``durability="full"`` fsyncs every commit (``synchronous=FULL``); ``"normal"`` is safe
         against a crash of the process, and loses at most the last commits on a power cut.
+        ``busy_timeout`` is how many seconds a write waits for another connection's lock
+        (default :data:`BUSY_TIMEOUT_MS`) before it fails with :class:`StoreError`.
+
         Raises :class:`SchemaVersionError` for a database of a newer release and
         :class:`StoreError` for a file that is not a usable database.
         """
@@ -497,11 +522,14 @@ class SqliteStore:
             raise ValueError(f"durability must be 'normal' or 'full', not {durability!r}")
         if commit_interval < 0:
             raise ValueError("commit_interval must not be negative")
+        if busy_timeout is not None and busy_timeout < 0:
+            raise ValueError("busy_timeout must not be negative")
+        busy_ms = BUSY_TIMEOUT_MS if busy_timeout is None else round(busy_timeout * 1000)
         memory = str(path) == ":memory:"
         name = ":memory:" if memory else _create_private(path)
         db = await aiosqlite.connect(name, isolation_level=None)
         try:
-            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await db.execute(f"PRAGMA busy_timeout = {busy_ms}")
             await db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # a new file only
             if not memory:
                 async with db.execute("PRAGMA journal_mode = WAL") as cur:
@@ -549,6 +577,17 @@ class SqliteStore:
             raise ValueError("a chat needs an id")
         spec_json = None if spec is None else json.dumps(redact_spec(spec))
         self._check_writable()
+        with self._sqlite_errors("write to"):
+            await self._create_chat(chat_id, _unicode(title), spec_json, parent_id, fork_seq)
+
+    async def _create_chat(
+        self,
+        chat_id: str,
+        title: str,
+        spec_json: str | None,
+        parent_id: str | None,
+        fork_seq: int | None,
+    ) -> None:
         async with self._lock:
             await self._db.execute(
                 "INSERT INTO chats (id, title, spec_json, parent_id, fork_seq, created) "
@@ -604,8 +643,7 @@ class SqliteStore:
             raise ValueError(
                 f"chat {chat.chat_id} already has event {seq} (its last is {chat.last_seq})"
             )
-        if event.type in _SUMMARY_KINDS or chat.ended is not None:
-            event = chat.apply(event)
+        row = _stored_row(chat, event, event.type in _SUMMARY_KINDS or chat.ended is not None)
         if chat is not self._run_chat or seq != chat.last_seq + 1:
             self._runs.append((chat, seq, len(self._rows)))
             self._run_chat = chat
@@ -613,7 +651,7 @@ class SqliteStore:
                 chat.dirty = chat.live = True
                 self._dirty.append(chat)
         chat.last_seq = seq
-        self._rows.append(event.__pydantic_serializer__.to_json(event))  # _canonical_json
+        self._rows.append(row)
 
     async def heartbeat(self, chat_id: str, *, alive: bool = True) -> None:
         """Say that a live writer holds the chat (``alive``), or that it has let go.
@@ -641,12 +679,14 @@ class SqliteStore:
 
     async def wait_committed(self, chat_id: str, seq: int) -> None:
         """Wait until event ``seq`` of ``chat_id`` (a chat this store writes) is committed,
-        without forcing a commit: e.g. to show only what a crash would not lose."""
+        without forcing a commit: e.g. to show only what a crash would not lose. Raises
+        :class:`StoreError` if the store fails or is closed first."""
         chat = self._chats.get(chat_id)
         if chat is None:
             chat = await self._writable_chat(chat_id)
         if chat.committed_seq >= seq:
             return
+        self._check_writable()  # after a failed commit, nothing more will be committed
         future: asyncio.Future[None] = self._loop.create_future()
         self._waiters.append((chat_id, seq, future))
         await future
@@ -682,11 +722,18 @@ class SqliteStore:
                 )
             if event.seq != chat.last_seq + 1 or not runs:
                 runs.append((chat, event.seq, len(rows)))
-            rows.append(_canonical_json(chat.apply(event)))
+            rows.append(_stored_row(chat, event, True))
             chat.last_seq = event.seq
         statements = _statements(rows, runs, [chat], time.time())
         spec_json = None if spec is None else json.dumps(redact_spec(spec))
         self._check_writable()
+        with self._sqlite_errors("write to"):
+            await self._import(chat_id, _unicode(title), spec_json, statements)
+        return chat_id
+
+    async def _import(
+        self, chat_id: str, title: str, spec_json: str | None, statements: list[_Statement]
+    ) -> None:
         async with self._lock:
             db = self._db
             await db.execute("BEGIN IMMEDIATE")
@@ -704,7 +751,6 @@ class SqliteStore:
                 with contextlib.suppress(sqlite3.Error):
                     await db.execute("ROLLBACK")
                 raise
-        return chat_id
 
     async def close(self) -> None:
         """Commit what is buffered and close the database. Safe to call twice."""
@@ -801,8 +847,17 @@ class SqliteStore:
             raise StoreError(f"{self.path} is closed")
         if self._problem is None:
             await self.flush()
-        async with self._lock, self._db.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        with self._sqlite_errors("read"):
+            async with self._lock, self._db.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+
+    @contextlib.contextmanager
+    def _sqlite_errors(self, doing: str) -> Iterator[None]:
+        """Raise SQLite's errors as :class:`StoreError` naming the file and what failed."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot {doing} {self.path}: {exc}") from exc
 
     async def _summary_row(self, chat_id: str, *, prefix: bool = False) -> Any:
         sql = f"SELECT {_SUMMARY_COLUMNS} FROM chats WHERE id = ?"
@@ -828,9 +883,7 @@ class SqliteStore:
         if self._closed:
             raise StoreError(f"{self.path} is closed")
         if self._problem is not None:
-            raise StoreError(
-                f"writing to {self.path} failed earlier: {self._problem}"
-            ) from self._problem
+            raise StoreError(f"writing to {self.path} failed: {self._problem}") from self._problem
 
     async def _writable_chat(self, chat_id: str) -> _Chat:
         """The in-memory summary of ``chat_id``, loaded from (or created in) the database."""
@@ -838,6 +891,10 @@ class SqliteStore:
         chat = self._chats.get(chat_id)
         if chat is not None:
             return chat
+        with self._sqlite_errors("write to"):
+            return await self._load_chat(chat_id)
+
+    async def _load_chat(self, chat_id: str) -> _Chat:
         async with self._lock:
             chat = self._chats.get(chat_id)
             if chat is not None:
@@ -901,7 +958,10 @@ class SqliteStore:
                     raise
         except BaseException as exc:
             self._problem = exc
-            self._release_waiters(StoreError(f"writing to {self.path} failed: {exc}"))
+            error = StoreError(f"writing to {self.path} failed: {exc}")
+            self._release_waiters(error)
+            if isinstance(exc, sqlite3.Error):
+                raise error from exc
             raise
         for chat, seq in committed:
             chat.committed_seq = max(chat.committed_seq, seq)

@@ -6,16 +6,20 @@ import asyncio
 import contextlib
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import IO
 
 from groupchat.bus import Subscription
 from groupchat.channel import InputChannel
 from groupchat.chat import ChatResult, GroupChat
-from groupchat.events import ChatEnded, MessagePosted, dump_event
+from groupchat.events import ChatEnded, ErrorEvent, Event, MessagePosted, dump_event
 from groupchat.tui.safe import one_line
 
-__all__ = ["LineFeeder", "format_message_line", "run_headless"]
+__all__ = ["Committed", "LineFeeder", "format_message_line", "run_headless"]
+
+Committed = Callable[[str, int], Awaitable[None]]
+"""``committed(chat_id, seq)`` returns once that event is stored (``SqliteStore.wait_committed``).
+"""
 
 
 class LineFeeder:
@@ -23,12 +27,17 @@ class LineFeeder:
 
     A line is read only when one of ``channels`` is waiting for input, so lines are never taken
     as interjections. At the end of the stream every channel is closed: the people have left
-    and their later turns pass.
+    and their later turns pass. Bytes that are not UTF-8 are read as U+FFFD: the line still
+    counts.
     """
 
     def __init__(self, stream: IO[str], channels: Mapping[str, InputChannel]) -> None:
         self.stream = stream
         self.channels = dict(channels)
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(Exception):
+                reconfigure(errors="replace")
 
     async def run(self) -> None:
         while True:
@@ -89,26 +98,48 @@ def format_message_line(event: MessagePosted) -> str:
 
 
 async def _print_events(
-    chat: GroupChat, sub: Subscription, out: IO[str], err: IO[str], jsonl: bool
+    chat: GroupChat,
+    sub: Subscription,
+    out: IO[str],
+    err: IO[str],
+    jsonl: bool,
+    committed: Committed | None,
 ) -> None:
     try:
-        await _write_events(sub, out, err, jsonl)
+        await _write_events(sub, out, err, jsonl, committed)
     except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
         sub.close()
         await chat.stop("output closed")
 
 
-async def _write_events(sub: Subscription, out: IO[str], err: IO[str], jsonl: bool) -> None:
+async def _write_events(
+    sub: Subscription, out: IO[str], err: IO[str], jsonl: bool, committed: Committed | None
+) -> None:
     async for event in sub:
+        if committed is not None and isinstance(event, MessagePosted):
+            await _stored(committed, event)
         if jsonl:
             out.write(dump_event(event) + "\n")
             out.flush()
         elif isinstance(event, MessagePosted):
             out.write(format_message_line(event) + "\n")
             out.flush()
-        if isinstance(event, ChatEnded) and not jsonl:
+        if jsonl:
+            continue
+        if isinstance(event, ErrorEvent) and not event.fatal:  # a fatal one is the end's reason
+            who = f"{event.participant}: " if event.participant else ""
+            err.write(f"error: {one_line(who + event.error)}\n")
+            err.flush()
+        elif isinstance(event, ChatEnded):
             err.write(f"chat ended ({event.status}): {one_line(event.reason)}\n")
             err.flush()
+
+
+async def _stored(committed: Committed, event: Event) -> None:
+    """Wait until ``event`` is stored, so that what is printed survives a crash. If the store
+    has failed, the chat is ending with that error (see ``StoreRecorder``): print anyway."""
+    with contextlib.suppress(Exception):
+        await committed(event.chat_id, event.seq)
 
 
 async def run_headless(
@@ -119,15 +150,18 @@ async def run_headless(
     stdin: IO[str] | None = None,
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
+    committed: Committed | None = None,
 ) -> ChatResult:
-    """Run ``chat`` printing one line per message (or every event as JSONL with ``jsonl``).
+    """Run ``chat`` printing one line per message (or every event as JSONL with ``jsonl``);
+    errors the chat goes on after, and the end, go to ``stderr``.
 
-    People in the chat take their turns from ``stdin``, one line each.
+    People in the chat take their turns from ``stdin``, one line each. With ``committed``, a
+    message is printed only once it is stored, so that a crash never loses what was shown.
     """
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     sub = chat.bus.subscribe(chat.chat_id, start=chat.bus.next_seq(chat.chat_id), maxsize=4096)
-    printer = asyncio.create_task(_print_events(chat, sub, out, err, jsonl))
+    printer = asyncio.create_task(_print_events(chat, sub, out, err, jsonl, committed))
     channels = {
         name: p.channel
         for name, p in chat.participants.items()
