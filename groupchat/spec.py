@@ -533,6 +533,8 @@ def parse_spec(
         raise SpecError(
             f"{source}: line {exc.lineno}: invalid JSON: {exc.msg}", source=source
         ) from None
+    except RecursionError:  # the parsers recurse once per level of nesting
+        raise SpecError(f"{source}: nested too deeply to be a team spec", source=source) from None
     if not isinstance(data, Mapping):
         raise SpecError(f"{source}: a team spec must be a mapping at the top level", source=source)
     try:

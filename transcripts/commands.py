@@ -110,11 +110,11 @@ async def cmd_list(args: argparse.Namespace) -> int:
         state = chat.state if chat.status is None or chat.state != "ended" else chat.status
         title = one_line(chat.title or chat.team or "")
         if chat.parent_id:
-            title = f"⑂ {chat.parent_id[:8]}@{chat.fork_seq} · {title}"
-        table.add_row(
-            Text(chat.id),
+            title = f"⑂ {one_line(chat.parent_id[:8])}@{chat.fork_seq} · {title}"
+        table.add_row(  # ids and names of imported chats are data too: never control sequences
+            Text(one_line(chat.id)),
             Text(title),
-            Text(", ".join(chat.participants)),
+            Text(one_line(", ".join(chat.participants))),
             Text(str(chat.messages)),
             Text(_when(chat.started)),
             Text(state),
@@ -147,13 +147,16 @@ async def cmd_show(args: argparse.Namespace) -> int:
 async def cmd_export(args: argparse.Namespace) -> int:
     from groupchat.transcripts.export import to_html, to_markdown
     from groupchat.transcripts.jsonl import to_jsonl
+    from groupchat.tui.safe import one_line
 
     chat_id, events = await _chat_events(args)
     render = {"jsonl": to_jsonl, "md": to_markdown, "html": to_html}[args.format]
     text = render(events)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        sys.stderr.write(f"exported chat {chat_id} ({len(events)} events) to {args.output}\n")
+        sys.stderr.write(
+            f"exported chat {one_line(chat_id)} ({len(events)} events) to {args.output}\n"
+        )
     else:
         sys.stdout.write(text)
     return 0
@@ -161,6 +164,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
 
 async def cmd_import(args: argparse.Namespace) -> int:
     from groupchat.transcripts.jsonl import JsonlError, read_transcript
+    from groupchat.tui.safe import one_line
 
     try:
         events = read_transcript(args.file)
@@ -177,7 +181,7 @@ async def cmd_import(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.file}: {exc}") from None
     finally:
         await store.close()
-    print(f"imported chat {chat_id} ({len(events)} events)")
+    print(f"imported chat {one_line(chat_id)} ({len(events)} events)")
     return 0
 
 

@@ -34,6 +34,7 @@ _CONTROL[0x7F] = "\u2421"
 _CONTROL.update(dict.fromkeys(range(0x80, 0xA0), "\ufffd"))
 _CONTROL.update(dict.fromkeys((0x202A, 0x202B, 0x202C, 0x202D, 0x202E), "\ufffd"))
 _CONTROL.update(dict.fromkeys((0x2066, 0x2067, 0x2068, 0x2069), "\ufffd"))
+_CONTROL.update(dict.fromkeys(range(0xD800, 0xE000), "\ufffd"))  # lone surrogates: not text
 
 _ICONS = {
     "selected": "→",
@@ -53,7 +54,8 @@ SUMMARY_LIMIT = 160
 
 
 def visible(text: str) -> str:
-    """Control characters as visible symbols (NUL -> ␀, ESC -> ␛); newlines and tabs kept."""
+    """Control characters as visible symbols (NUL -> ␀, ESC -> ␛); newlines and tabs kept; a
+    lone surrogate (not text, e.g. an undecodable byte) as U+FFFD."""
     return text.replace("\r\n", "\n").translate(_CONTROL)
 
 

@@ -88,7 +88,7 @@ class ConsoleRenderer:
     def _name(self, name: str) -> Text:
         style = f"bold {self.color(name)}"
         label = f"{name} (you)" if name == self.me else name
-        return Text(label, style=style)
+        return Text(one_line(label), style=style)  # names from an imported chat are data too
 
     def _note(self, text: str, style: str = "dim") -> None:
         self._end_stream()
@@ -189,7 +189,7 @@ class ConsoleRenderer:
 
     def _started(self, event: ChatStarted) -> None:
         team = event.metadata.get("team", "group chat")
-        self.console.print(Rule(Text(f"{safe_text(str(team))} · policy: {event.policy}")))
+        self.console.print(Rule(Text(one_line(f"{team} · policy: {event.policy}"))))
         for info in event.participants:
             if info.human:
                 self._humans.add(info.name)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeAlias
@@ -47,6 +48,13 @@ CREATE TABLE IF NOT EXISTS model_calls (
     recorded TEXT NOT NULL DEFAULT (datetime('now'))
 )
 """
+
+
+def _create_private(path: Path) -> None:
+    """Make the file (and its folder) if missing, readable by its owner only, before SQLite
+    opens it: recorded calls hold whatever the chat said. SQLite's journal takes its mode."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
 
 
 class ModelCache:
@@ -123,7 +131,7 @@ class ModelCache:
         pieces: list[str],
         response: ModelResponse,
     ) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(self.path)
         db = await self._connect()
         try:
             await db.execute(
