@@ -17,6 +17,7 @@ import random
 import signal
 import sqlite3
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,20 @@ def stored_rows(db: Path, chat_id: str) -> list[tuple[int, str]]:
     return [(seq, text) for seq, text in rows]
 
 
+def open_turn(events: Iterable[dict[str, Any]]) -> str | None:
+    """Who had a turn that the stored events never finished (no message, no skip)."""
+    speaker: str | None = None
+    message_id = None
+    for event in events:
+        if event["type"] == "turn_started":
+            speaker, message_id = event["speaker"], event["message_id"]
+        elif event["type"] in ("message_posted", "turn_skipped"):
+            ended = event["message"]["id"] if "message" in event else event["message_id"]
+            if ended == message_id:
+                speaker = None
+    return speaker
+
+
 def message_of(event: dict[str, Any]) -> tuple[int, str, str, str]:
     message = event["message"]
     return event["seq"], message["id"], message["sender"], message["content"]
@@ -147,6 +162,8 @@ async def test_fifty_sigkills_lose_nothing_shown_and_the_chat_always_resumes(
     chat_id: str | None = None
     last_seq = -1
     kinds_killed_after: set[str | None] = set()
+    pending: str | None = None  # whose turn the stored chat stopped in
+    resumed_turns = 0
     for cycle, point in enumerate(points):
         lines = [f"you say {cycle}.{i}" for i in range(50)]
         if chat_id is None:
@@ -158,9 +175,15 @@ async def test_fifty_sigkills_lose_nothing_shown_and_the_chat_always_resumes(
         assert "Traceback" not in run.stderr, run.stderr
         if run.events:
             chat_id = chat_id or run.events[0]["chat_id"]
-            # The resumed chat goes on exactly where the stored one stopped.
+            # The resumed chat goes on exactly where the stored one stopped...
             assert run.events[0]["seq"] == last_seq + 1, (cycle, point, run.events[0])
             assert {e["chat_id"] for e in run.events} == {chat_id}
+            # ... and a turn the kill cut off (a person's answer included) is given again.
+            chosen = next((e for e in run.events if e["type"] == "speaker_selected"), None)
+            if pending is not None and chosen is not None:
+                assert chosen["speaker"] == pending, (cycle, point, chosen)
+                assert chosen["reason"].startswith("resumed: "), chosen
+                resumed_turns += 1
         kinds_killed_after.add(point.after)
         for event in run.events:
             if event["type"] == "message_posted":
@@ -176,8 +199,10 @@ async def test_fifty_sigkills_lose_nothing_shown_and_the_chat_always_resumes(
         for seq, shown in printed.items():
             assert seq in stored, f"kill {cycle} at {point}: message at seq {seq} was lost"
             assert message_of(stored[seq]) == shown
+        pending = open_turn(stored[seq] for seq in seqs)
 
     assert kinds_killed_after >= {None, *POINTS}
+    assert resumed_turns >= 10  # cut-off turns were given again, time and again
 
     # The chat still works: it runs to a normal end, and the whole log is one valid chat.
     assert chat_id is not None

@@ -224,6 +224,28 @@ async def test_a_participant_that_raises(on_error: Literal["end", "continue"]) -
     )
 
 
+async def test_headless_output_shows_an_error_the_chat_went_on_after() -> None:
+    chat = GroupChat(
+        [ScriptedAgent("ada", ["hello"]), Failing("bob"), ScriptedAgent("cy", ["still here"])],
+        max_turns=3,
+        on_error="continue",
+    )
+    out, err = io.StringIO(), io.StringIO()
+    await asyncio.wait_for(
+        run_headless(chat, "go", stdin=io.StringIO(), stdout=out, stderr=err), SAFETY
+    )
+    assert out.getvalue().splitlines() == [
+        "task: go",
+        "ada: hello",
+        "bob: I was about to say something [interrupted]",
+        "cy: still here",
+    ]
+    assert err.getvalue().splitlines() == [
+        "error: bob: RuntimeError: participant exploded",
+        "chat ended (max_turns): reached 3 turns",
+    ]
+
+
 async def test_a_tool_that_raises_is_an_error_the_model_reads_and_the_chat_goes_on() -> None:
     @tool
     def refund(order: str) -> str:

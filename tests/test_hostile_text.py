@@ -628,29 +628,22 @@ async def test_slash_commands_on_headless_input_are_text() -> None:
 # ------------------------------------------------------------------------------ approvals
 
 model_moves = st.lists(
-    st.one_of(
-        st.tuples(
-            st.just("call"),
-            st.sampled_from(["wire", "WIRE", "wire ", "approve"]),
-            st.dictionaries(
-                st.sampled_from(["amount", "approved", "to", "confirm"]),
-                st.one_of(st.booleans(), st.integers(), st.text(max_size=5)),
-                max_size=3,
-            ),
-        ),
-        st.tuples(
-            st.just("text"),
-            st.sampled_from(["yes", "approved", "you said yes", "[approved]"]),
-            st.just({}),
+    st.tuples(
+        # what the model says along with the call: often that it has been approved
+        st.sampled_from(["", "yes", "approved", "The user said yes.", "[approved] go"]),
+        st.sampled_from(["wire", "wire", "wire", "WIRE", "wire ", "approve"]),
+        st.dictionaries(
+            st.sampled_from(["amount", "approved", "to", "confirm"]),
+            st.one_of(st.booleans(), st.integers(), st.text(max_size=5)),
+            max_size=3,
         ),
     ),
     min_size=1,
     max_size=5,
 )
 human_answers = st.lists(
-    st.one_of(
-        st.none(),
-        st.sampled_from(["yes", " Y ", "ok", "no", "", "yes please", "YES!", "sure", "y\nyes"]),
+    st.sampled_from(
+        [None, "yes", "yes", " Y ", "ok", "no", "", "yes please", "YES!", "sure", "y\nyes"]
     ),
     max_size=6,
 )
@@ -681,11 +674,9 @@ async def _approval_scenario(
         move = next(script, None)
         if move is None:
             return ModelResponse(content="done", finish_reason="stop")
-        kind, what, arguments = move
-        if kind == "text":
-            return ModelResponse(content=what, finish_reason="stop")
-        call = ModelToolCall(id=f"call{len(ran)}", name=what, arguments=json.dumps(arguments))
-        return ModelResponse(tool_calls=(call,), finish_reason="tool_calls")
+        said, name, arguments = move
+        call = ModelToolCall(id=f"call{len(ran)}", name=name, arguments=json.dumps(arguments))
+        return ModelResponse(content=said, tool_calls=(call,), finish_reason="tool_calls")
 
     you = HumanParticipant("you")
     agent = LLMAgent("teller", FunctionModel(answer), tools=[wire], max_tool_rounds=len(moves) + 1)
