@@ -222,3 +222,38 @@ async def test_a_secret_in_chat_metadata_or_spec_is_never_stored(tmp_path: Path,
             assert leaks(file.read_bytes()) == [], file.name
     for file in tmp_path.iterdir():
         assert leaks(file.read_bytes()) == [], file.name
+
+
+async def test_a_key_inside_an_endpoint_url_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An endpoint with credentials in it (``https://user:KEY@proxy/v1``), from the environment
+    or as a model name: names, errors and the chat's events show ``***`` instead."""
+    from groupchat.agents import LLMAgent
+    from groupchat.chat import GroupChat
+    from groupchat.events import ErrorEvent, dump_event
+    from groupchat.models import RetryPolicy, resolve_model
+
+    async with ChatCompletionsServer() as server:
+        url = server.base_url  # closed now: every call fails to connect
+    with_key = url.replace("http://", f"http://proxy-user:{KEY}@")
+    monkeypatch.setenv("OPENAI_API_KEY", WRONG)
+    monkeypatch.setenv("OPENAI_BASE_URL", with_key)
+    no_retry = RetryPolicy(max_retries=0)
+    models = [
+        resolve_model("openai:gpt-test", retry=no_retry),
+        resolve_model(f"{with_key}#gpt-test", retry=no_retry),
+    ]
+    chat = GroupChat(
+        [LLMAgent(f"agent{i}", model) for i, model in enumerate(models)],
+        max_turns=2,
+        on_error="continue",
+    )
+    await asyncio.wait_for(chat.run("hello"), SAFETY)
+    errors = [e.error for e in chat.events() if isinstance(e, ErrorEvent)]
+    shown = url.replace("http://", "http://proxy-user:***@")
+    assert errors == [
+        f"ModelConnectionError: openai:gpt-test: cannot connect to {shown}",
+        f"ModelConnectionError: {shown}#gpt-test: cannot connect to {shown}",
+    ]
+    everything = [repr(m) for m in models] + [m.name for m in models]
+    everything += [dump_event(e) for e in chat.events()]
+    assert leaks("\n".join(everything)) == []

@@ -15,6 +15,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict
 
@@ -39,7 +40,7 @@ from groupchat.models.base import (
 )
 from groupchat.models.retry import RetryPolicy, with_retries
 
-__all__ = ["AzureSettings", "OpenAICompatModel", "import_openai"]
+__all__ = ["AzureSettings", "OpenAICompatModel", "import_openai", "shown_url"]
 
 PLACEHOLDER_KEY = "not-needed"
 """Sent to local servers that want no key (the SDK insists on one)."""
@@ -93,7 +94,7 @@ class OpenAICompatModel:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         self.model = model
-        self.name = name or f"openai:{model}"
+        self.name = shown_url(name or f"openai:{model}")
         self.base_url = base_url
         self.key_env = key_env
         self.key_required = key_required
@@ -107,7 +108,7 @@ class OpenAICompatModel:
 
     def __repr__(self) -> str:
         where = self.azure.endpoint if self.azure else (self.base_url or "default endpoint")
-        return f"OpenAICompatModel({self.name!r}, {where})"
+        return f"OpenAICompatModel({self.name!r}, {shown_url(where)})"
 
     # ------------------------------------------------------------------ the SDK client
 
@@ -290,9 +291,23 @@ class OpenAICompatModel:
             if cause is not None and "RemoteProtocolError" in type(cause).__name__:
                 return StreamBroken(f"{name}: the connection broke in the middle of the answer")
             where = self.azure.endpoint if self.azure else (self.base_url or "the API")
-            return ModelConnectionError(f"{name}: cannot connect to {where}")
+            return ModelConnectionError(f"{name}: cannot connect to {shown_url(where)}")
         detail = _scrub(_one_line(str(exc)), key)
         return StreamBroken(f"{name}: unreadable answer: {type(exc).__name__}: {detail}")
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be shown in a name, a message or a transcript: a password in it (an
+    endpoint such as ``https://user:KEY@proxy/v1``) is replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def _message(message: Any) -> dict[str, Any]:
