@@ -203,21 +203,26 @@ async def test_a_secret_in_chat_metadata_or_spec_is_never_stored(tmp_path: Path,
     from groupchat.transcripts.store import SqliteStore
 
     path = tmp_path / "chats.db"
+    endpoint = f"https://me:{KEY}@proxy.example/v1"
     chat = GroupChat(
         [ScriptedAgent("ada", ["hi"])],
         max_turns=1,
-        metadata={"team": "t", name: KEY, "client": {name: KEY, "endpoint": "http://x"}},
+        metadata={"team": "t", name: KEY, "client": {name: KEY, "endpoint": endpoint}},
     )
+    spec = {"name": "t", "model": {name: KEY}, "participants": [{"model": f"{endpoint}#m"}]}
     async with await SqliteStore.open(path) as store:
-        recorder = StoreRecorder(
-            store, chat.bus, chat.chat_id, spec={"name": "t", "model": {name: KEY}}
-        )
+        recorder = StoreRecorder(store, chat.bus, chat.chat_id, spec=spec)
         await recorder.start()
         await chat.run("go")
         await recorder.wait()
         stored = await store.events(chat.chat_id)
-        assert stored[0].metadata == {"team": "t", "client": {"endpoint": "http://x"}}  # type: ignore[union-attr]
-        assert await store.spec(chat.chat_id) == {"name": "t", "model": {}}
+        shown = "https://me:***@proxy.example/v1"
+        assert stored[0].metadata == {"team": "t", "client": {"endpoint": shown}}  # type: ignore[union-attr]
+        assert await store.spec(chat.chat_id) == {
+            "name": "t",
+            "model": {},
+            "participants": [{"model": f"{shown}#m"}],
+        }
         for file in tmp_path.iterdir():
             assert leaks(file.read_bytes()) == [], file.name
     for file in tmp_path.iterdir():

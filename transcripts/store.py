@@ -214,13 +214,17 @@ def _is_secret_key(key: object) -> bool:
 
 def redact_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``spec`` without secrets: every key that names a key, token, secret or password
-    (case-insensitive, at any depth, inside lists too) is removed with its value."""
+    (case-insensitive, at any depth, inside lists too) is removed with its value, and a password
+    inside a URL (``https://user:KEY@proxy/v1#model``) becomes ``***``."""
+    from groupchat.models.openai_compat import shown_url
 
     def clean(value: Any) -> Any:
         if isinstance(value, dict):
             return {k: clean(v) for k, v in value.items() if not _is_secret_key(k)}
         if isinstance(value, (list, tuple)):
             return [clean(v) for v in value]
+        if isinstance(value, str) and "@" in value and "://" in value:
+            return shown_url(value)
         return value
 
     return clean(spec)  # type: ignore[no-any-return]
