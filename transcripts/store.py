@@ -647,7 +647,13 @@ class SqliteStore:
             raise ValueError(
                 f"chat {chat.chat_id} already has event {seq} (its last is {chat.last_seq})"
             )
-        row = _stored_row(chat, event, event.type in _SUMMARY_KINDS or chat.ended is not None)
+        if event.type in _SUMMARY_KINDS or chat.ended is not None:
+            row = _stored_row(chat, event, True)
+        else:  # the hot path (deltas above all): no call
+            try:
+                row = event.__pydantic_serializer__.to_json(event)
+            except PydanticSerializationError:
+                row = _stored_row(chat, event, False)
         if chat is not self._run_chat or seq != chat.last_seq + 1:
             self._runs.append((chat, seq, len(self._rows)))
             self._run_chat = chat
