@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -65,13 +65,22 @@ from groupchat.participant import (
     participant_info,
     validate_name,
 )
-from groupchat.policies import RoundRobinPolicy, Selection, SelectionError, SelectionPolicy
+from groupchat.policies import (
+    ChatComplete,
+    RoundRobinPolicy,
+    Selection,
+    SelectionError,
+    SelectionPolicy,
+)
 from groupchat.termination import Termination
 
-__all__ = ["ChatResult", "GroupChat"]
+__all__ = ["ChatResult", "GroupChat", "ManagerActions"]
 
 SELECTOR = "selector"
-"""Whom the tokens of selection calls are counted under in per-participant totals."""
+"""Whom the tokens of selection calls are counted under in per-participant totals (unless the
+policy names another ``usage_key``)."""
+
+E = TypeVar("E", bound=EventBase)
 
 YIELD_EVERY = 0.005
 """Seconds the manager may run turns back to back before it lets other tasks run."""
@@ -95,6 +104,30 @@ class ChatResult(BaseModel):
 def _message_number(message_id: str) -> int:
     """The counter in a manager-made message id (``m12`` -> 12); 0 for any other id."""
     return int(message_id[1:]) if message_id[:1] == "m" and message_id[1:].isdigit() else 0
+
+
+class ManagerActions:
+    """What a policy that conducts the chat may do besides choosing who speaks: publish events
+    and post messages as the manager.
+
+    A policy with a ``bind_chat(actions)`` method gets one when the chat is built (the magentic
+    manager does); participants never do, so their view stays read-only.
+    """
+
+    __slots__ = ("_chat",)
+
+    def __init__(self, chat: GroupChat) -> None:
+        self._chat = chat
+
+    async def emit(self, cls: type[E], /, **fields: Any) -> E:
+        """Publish an event as the manager."""
+        return await self._chat._pub.emit(cls, **fields)
+
+    async def post(self, content: str, kind: MessageKind) -> Message:
+        """Post a message from the manager; it joins the history and counts for termination
+        like any other message."""
+        chat = self._chat
+        return await chat._post(chat._pub, chat._message(MANAGER, content, kind))
 
 
 class _Cancel:
@@ -155,6 +188,9 @@ class GroupChat:
             self._register(participant)
         if not self._participants:
             raise ValueError("a group chat needs at least one participant")
+        bind_chat = getattr(self.policy, "bind_chat", None)
+        if bind_chat is not None:
+            bind_chat(ManagerActions(self))
 
         self._message_counter = 0
         self._started = False
@@ -249,7 +285,7 @@ class GroupChat:
             elif isinstance(event, SpeakerSelected):
                 chosen = event.speaker
             elif isinstance(event, SelectorAttempt) and event.usage is not None:
-                self._count_usage(SELECTOR, event.usage)
+                self._count_usage(self._attempt_key(), event.usage)
             elif isinstance(event, ParticipantLeft):
                 left.add(event.name)
             elif isinstance(event, ParticipantJoined):
@@ -378,8 +414,16 @@ class GroupChat:
                 await self._pub.emit(ErrorEvent, error=str(exc), detail="selection", fatal=True)
                 self._end = (str(exc), "error")
                 break
+            except ChatComplete as exc:
+                # The policy conducts the chat and ended it; its reason beats a condition that
+                # fired on a message it posted on the way (e.g. its final answer).
+                if self._end is None or self._end[1] == "completed":
+                    self._end = (exc.reason, exc.status)
+                break
             finally:
                 self._interruptible = False
+            if self._end is not None:
+                break  # a condition fired while the policy chose (on an interjection, say)
             if self._paused:
                 continue  # paused while the policy chose: choose again after resuming
             await self._pub.emit(
@@ -616,7 +660,11 @@ class GroupChat:
             usage=usage,
         )
         if usage is not None:
-            self._count_usage(SELECTOR, usage)
+            self._count_usage(self._attempt_key(), usage)
+
+    def _attempt_key(self) -> str:
+        """Whom the policy's model calls are counted under: ``selector`` unless it says."""
+        return getattr(self.policy, "usage_key", SELECTOR)
 
     async def _finish(self, error: str | None) -> ChatResult:
         reason, status = self._end or ("ended", "completed")

@@ -17,12 +17,14 @@ from groupchat.messages import Message, Usage
 __all__ = [
     "EVENT_ADAPTER",
     "MANAGER",
+    "BoolAnswer",
     "ChatEnded",
     "ChatStarted",
     "EndStatus",
     "ErrorEvent",
     "Event",
     "EventBase",
+    "FactSheet",
     "Handoff",
     "HumanInputRequested",
     "MessagePosted",
@@ -30,9 +32,15 @@ __all__ = [
     "ParticipantJoined",
     "ParticipantLeft",
     "Paused",
+    "PlanReview",
+    "ProgressLedger",
+    "Replan",
     "Resumed",
+    "ReviewDecision",
     "SelectorAttempt",
     "SpeakerSelected",
+    "TaskLedger",
+    "TextAnswer",
     "TextDelta",
     "ToolCall",
     "ToolResult",
@@ -153,7 +161,9 @@ class HumanInputRequested(EventBase):
 
 
 class SelectorAttempt(EventBase):
-    """One try of a selection policy that asks a model (or a person) who speaks next."""
+    """One call a selection policy makes to a model (or a person): who speaks next, or for the
+    magentic manager a plan, a progress ledger or the final answer. ``usage`` counts in the
+    chat's totals under the policy's ``usage_key`` (``selector``, or ``manager``)."""
 
     type: Literal["selector_attempt"] = "selector_attempt"
     policy: str
@@ -201,6 +211,96 @@ class ErrorEvent(EventBase):
     fatal: bool = False
 
 
+class FactSheet(BaseModel):
+    """What the magentic manager knows and needs to find out about a task."""
+
+    model_config = _FROZEN
+
+    given: tuple[str, ...] = ()
+    """Facts given in the request or verified."""
+    to_look_up: tuple[str, ...] = ()
+    to_derive: tuple[str, ...] = ()
+    """Facts to work out (computation, deduction)."""
+    guesses: tuple[str, ...] = ()
+    """Educated guesses."""
+
+
+class TaskLedger(EventBase):
+    """The magentic manager's plan for the task: posted first and again after every revision."""
+
+    type: Literal["task_ledger"] = "task_ledger"
+    revision: int = Field(ge=0)
+    """0 for the first plan; each replan or revision adds one."""
+    task: str
+    team: tuple[ParticipantInfo, ...] = ()
+    facts: FactSheet = Field(default_factory=FactSheet)
+    plan: tuple[str, ...] = ()
+    cause: Literal["task", "stall", "review"] = "task"
+    """What made it: a new task, stalls (a replan), a reviewer's answer (a revision)."""
+    reason: str = ""
+    """Why the plan changed, in words (empty for a task's first plan)."""
+
+
+class BoolAnswer(BaseModel):
+    """A yes/no answer of a progress ledger, with the model's reason."""
+
+    model_config = _FROZEN
+
+    answer: bool
+    reason: str = ""
+
+
+class TextAnswer(BaseModel):
+    """A free-text answer of a progress ledger (a name, an instruction), with the reason."""
+
+    model_config = _FROZEN
+
+    answer: str
+    reason: str = ""
+
+
+class ProgressLedger(EventBase):
+    """One round of the magentic manager: where the task stands and who acts next.
+
+    ``stalls`` is the stall count after this round (up on no progress or a loop, else down);
+    past ``max_stalls`` the manager replans.
+    """
+
+    type: Literal["progress_ledger"] = "progress_ledger"
+    round: int = Field(ge=1)
+    satisfied: BoolAnswer
+    in_loop: BoolAnswer
+    making_progress: BoolAnswer
+    next_speaker: TextAnswer
+    instruction: TextAnswer
+    stalls: int = Field(default=0, ge=0)
+    max_stalls: int = Field(default=0, ge=0)
+
+
+class Replan(EventBase):
+    """The magentic manager stalled too often: it revises facts and plan and starts over."""
+
+    type: Literal["replan"] = "replan"
+    reason: str
+    stalls: int = Field(ge=0)
+    resets: int = Field(ge=1)
+    """Replans so far, this one included."""
+    max_resets: int = Field(ge=0)
+
+
+ReviewDecision = Literal["approve", "revise", "reject", "no_answer"]
+
+
+class PlanReview(EventBase):
+    """A person's verdict on the plan of ``revision``; ``no_answer`` lets the plan run."""
+
+    type: Literal["plan_review"] = "plan_review"
+    reviewer: str
+    revision: int = Field(ge=0)
+    decision: ReviewDecision
+    feedback: str = ""
+
+
 EndStatus = Literal["completed", "stopped", "max_turns", "error", "cancelled"]
 
 
@@ -213,7 +313,8 @@ class ChatEnded(EventBase):
     messages: int = 0
     usage: Usage = Field(default_factory=Usage)
     usage_by: dict[str, Usage] = Field(default_factory=dict)
-    """Token totals per participant; selection policies count under ``selector``."""
+    """Token totals per participant; selection policies count under ``selector`` (the magentic
+    manager under ``manager``)."""
 
 
 Event = Annotated[
@@ -233,6 +334,10 @@ Event = Annotated[
     | Paused
     | Resumed
     | ErrorEvent
+    | TaskLedger
+    | ProgressLedger
+    | Replan
+    | PlanReview
     | ChatEnded,
     Field(discriminator="type"),
 ]

@@ -65,15 +65,16 @@ class ToolResultPart(BaseModel):
 
 Part = Annotated[ToolCallPart | ToolResultPart, Field(discriminator="kind")]
 
-MessageKind = Literal["task", "turn", "interjection"]
+MessageKind = Literal["task", "turn", "interjection", "plan", "instruction", "answer"]
 
 
 class Message(BaseModel):
     """One posted message.
 
     ``kind`` says how it entered the chat: the task that started it, a participant's turn, or a
-    human speaking out of turn. ``interrupted`` marks a turn cut short; its text is what had
-    streamed by then.
+    human speaking out of turn; a manager that conducts the chat (the magentic manager) also
+    posts its ``plan``, an ``instruction`` to the next speaker and the final ``answer``.
+    ``interrupted`` marks a turn cut short; its text is what had streamed by then.
     """
 
     model_config = _FROZEN

@@ -257,7 +257,8 @@ class ChatView:
         usage: Usage | None = None,
     ) -> None:
         """For policies that ask a model: publish one attempt as a ``selector_attempt`` event
-        and count its tokens in the chat's totals (under ``selector``)."""
+        and count its tokens in the chat's totals (under ``selector``, or the policy's
+        ``usage_key``)."""
         await self._report(policy, attempt, answer, accepted=accepted, problem=problem, usage=usage)
 
 

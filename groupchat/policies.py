@@ -12,11 +12,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from groupchat.events import Event
+from groupchat.events import EndStatus, Event
 from groupchat.participant import ChatView
 
 __all__ = [
     "CandidateFilter",
+    "ChatComplete",
     "FunctionPolicy",
     "ManualPolicy",
     "MentionPolicy",
@@ -32,6 +33,16 @@ __all__ = [
 
 class SelectionError(RuntimeError):
     """No valid next speaker could be chosen; the chat ends with an error naming why."""
+
+
+class ChatComplete(Exception):
+    """Raised by a policy that conducts the chat (the magentic manager) to end it: ``reason``
+    and ``status`` become the ``chat_ended`` event's."""
+
+    def __init__(self, reason: str, status: EndStatus = "completed") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status: EndStatus = status
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,13 @@ from groupchat.bus import EventBus
 from groupchat.events import (
     EVENT_ADAPTER,
     MANAGER,
+    BoolAnswer,
     ChatEnded,
     ChatStarted,
     ErrorEvent,
     Event,
     EventBase,
+    FactSheet,
     Handoff,
     HumanInputRequested,
     MessagePosted,
@@ -26,9 +28,14 @@ from groupchat.events import (
     ParticipantJoined,
     ParticipantLeft,
     Paused,
+    PlanReview,
+    ProgressLedger,
+    Replan,
     Resumed,
     SelectorAttempt,
     SpeakerSelected,
+    TaskLedger,
+    TextAnswer,
     TextDelta,
     ToolCall,
     ToolResult,
@@ -137,6 +144,34 @@ def samples() -> list[EventBase]:
             participant="alice",
             fatal=True,
         ),
+        TaskLedger(
+            **base(13),
+            revision=1,
+            task="Write a haiku",
+            team=(ALICE, HUMAN),
+            facts=FactSheet(
+                given=("5-7-5 syllables",),
+                to_look_up=("a kigo for May",),
+                to_derive=("the syllable count",),
+                guesses=("hana likes cats",),
+            ),
+            plan=("alice drafts", "hana approves"),
+            cause="stall",
+            reason="stalled: alice repeats herself",
+        ),
+        ProgressLedger(
+            **base(13),
+            round=4,
+            satisfied=BoolAnswer(answer=False, reason="no haiku yet"),
+            in_loop=BoolAnswer(answer=True, reason="the same draft twice"),
+            making_progress=BoolAnswer(answer=False, reason="nothing new"),
+            next_speaker=TextAnswer(answer="hana", reason="a person must decide"),
+            instruction=TextAnswer(answer="Pick a season, please.", reason="unblocks alice"),
+            stalls=2,
+            max_stalls=3,
+        ),
+        Replan(**base(13), reason="stalled 4 rounds", stalls=4, resets=2, max_resets=3),
+        PlanReview(**base(13), reviewer="hana", revision=2, decision="revise", feedback="shorter"),
         ChatEnded(
             **base(14),
             reason="hana: done",
@@ -164,7 +199,7 @@ def union_members() -> set[type[Any]]:
 
 def test_samples_cover_every_event_type() -> None:
     members = union_members()
-    assert len(members) == 17
+    assert len(members) == 21
     assert {type(e) for e in SAMPLES} == members
     tags = [e.type for e in SAMPLES]  # type: ignore[attr-defined]
     assert len(set(tags)) == len(tags)

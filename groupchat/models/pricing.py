@@ -29,8 +29,8 @@ class Price(BaseModel):
 
 
 class ChatCost(BaseModel):
-    """What a chat cost: in all, per participant (``selector`` for selection calls), and which
-    participants' models had no price."""
+    """What a chat cost: in all, per participant (``selector`` for selection calls, ``manager``
+    for the magentic manager's), and which participants' models had no price."""
 
     model_config = _FROZEN
 
@@ -80,7 +80,8 @@ class PriceTable(BaseModel):
 
 def models_in(chat: Any) -> dict[str, str]:
     """Who uses which model in a :class:`~groupchat.chat.GroupChat`: each participant with a
-    ``model``, and ``selector`` for a selection policy that has one (wrapped ones included)."""
+    ``model``, and ``selector`` for a selection policy that has one (wrapped ones included), or
+    the policy's own ``usage_key`` (``manager`` for the magentic manager)."""
     found: dict[str, str] = {}
     for name, participant in chat.participants.items():
         model = getattr(participant, "model", None)
@@ -96,6 +97,6 @@ def models_in(chat: Any) -> dict[str, str]:
         seen.add(id(current))
         model = getattr(current, "model", None)
         if model is not None and hasattr(model, "name"):
-            found.setdefault("selector", model.name)
+            found.setdefault(getattr(current, "usage_key", "selector"), model.name)
         pending.extend(getattr(current, attr, None) for attr in ("policy", "fallback", "then"))
     return found
