@@ -23,9 +23,13 @@ _EXPORTS: dict[str, str] = {
     "ParticipantJoined": "groupchat.events",
     "ParticipantLeft": "groupchat.events",
     "Paused": "groupchat.events",
+    "PlanReview": "groupchat.events",
+    "ProgressLedger": "groupchat.events",
+    "Replan": "groupchat.events",
     "Resumed": "groupchat.events",
     "SelectorAttempt": "groupchat.events",
     "SpeakerSelected": "groupchat.events",
+    "TaskLedger": "groupchat.events",
     "TextDelta": "groupchat.events",
     "ToolCall": "groupchat.events",
     "ToolResult": "groupchat.events",
@@ -64,8 +68,11 @@ _EXPORTS: dict[str, str] = {
     # the manager
     "ChatResult": "groupchat.chat",
     "GroupChat": "groupchat.chat",
+    "ManagerActions": "groupchat.chat",
+    "MagenticManager": "groupchat.magentic",
     # selection
     "CandidateFilter": "groupchat.policies",
+    "ChatComplete": "groupchat.policies",
     "FunctionPolicy": "groupchat.policies",
     "ManualPolicy": "groupchat.policies",
     "MentionPolicy": "groupchat.policies",
@@ -96,6 +103,7 @@ __all__ = [
     "AwaitingInput",
     "CandidateFilter",
     "ChatClosedError",
+    "ChatComplete",
     "ChatEnded",
     "ChatModel",
     "ChatResult",
@@ -116,6 +124,8 @@ __all__ = [
     "InputChannel",
     "LLMAgent",
     "LLMSelectorPolicy",
+    "MagenticManager",
+    "ManagerActions",
     "ManualPolicy",
     "MaxMessages",
     "MentionPolicy",
@@ -129,7 +139,10 @@ __all__ = [
     "ParticipantLeft",
     "Pass",
     "Paused",
+    "PlanReview",
+    "ProgressLedger",
     "RandomPolicy",
+    "Replan",
     "Reply",
     "Resumed",
     "RoundRobinPolicy",
@@ -143,6 +156,7 @@ __all__ = [
     "SpeakerSelected",
     "SpecError",
     "Subscription",
+    "TaskLedger",
     "TeamSpec",
     "Termination",
     "TextDelta",
@@ -185,7 +199,7 @@ if TYPE_CHECKING:
     from groupchat.agents import HumanParticipant, LLMAgent, ScriptedAgent, Tool, tool
     from groupchat.bus import ChatClosedError, EventBus, Subscription
     from groupchat.channel import InputChannel
-    from groupchat.chat import ChatResult, GroupChat
+    from groupchat.chat import ChatResult, GroupChat, ManagerActions
     from groupchat.events import (
         ChatEnded,
         ChatStarted,
@@ -198,9 +212,13 @@ if TYPE_CHECKING:
         ParticipantJoined,
         ParticipantLeft,
         Paused,
+        PlanReview,
+        ProgressLedger,
+        Replan,
         Resumed,
         SelectorAttempt,
         SpeakerSelected,
+        TaskLedger,
         TextDelta,
         ToolCall,
         ToolResult,
@@ -210,6 +228,7 @@ if TYPE_CHECKING:
         parse_event,
     )
     from groupchat.handoff import HandoffPolicy
+    from groupchat.magentic import MagenticManager
     from groupchat.messages import Message, ToolCallPart, ToolResultPart, Usage
     from groupchat.models import ChatModel, ModelCache, ModelError, ScriptedModel, resolve_model
     from groupchat.participant import (
@@ -223,6 +242,7 @@ if TYPE_CHECKING:
     )
     from groupchat.policies import (
         CandidateFilter,
+        ChatComplete,
         FunctionPolicy,
         ManualPolicy,
         MentionPolicy,
