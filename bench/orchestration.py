@@ -89,10 +89,12 @@ class Config:
 
 @dataclass(slots=True)
 class Scenario:
-    """A chat ready to run and the check of its result (``None`` when all is as expected)."""
+    """A chat ready to run (with ``task``, if any) and the check of its result (``None`` when
+    all is as expected)."""
 
     chat: GroupChat
     check: Callable[[ChatResult], str | None]
+    task: str | None = None
 
 
 Builder = Callable[[Config], Scenario]
@@ -178,11 +180,20 @@ def build_selector(config: Config) -> Scenario:
     return build(config)
 
 
+def build_magentic(config: Config) -> Scenario:
+    """Every turn one progress-ledger call of the magentic manager and one LLM-agent call (see
+    :mod:`bench.magentic`)."""
+    from bench.magentic import build_magentic as build
+
+    return build(config)
+
+
 PATTERNS: dict[str, Builder] = {
     "round_robin": build_round_robin,
     "selector": build_selector,
+    "magentic": build_magentic,
 }
-"""Pattern name -> builder. Add ``magentic`` here."""
+"""Pattern name -> builder."""
 
 
 # ---------------------------------------------------------------------------------- running
@@ -235,7 +246,7 @@ async def _run_once(builder: Builder, config: Config, subscriber: bool) -> Measu
     gc.collect()
 
     start = time.perf_counter()
-    result = await chat.run()
+    result = await chat.run(scenario.task)
     read = await reader if reader is not None else None
     seconds = time.perf_counter() - start
 
