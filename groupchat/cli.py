@@ -111,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="pause between streamed words (default 0.03; 0 for instant)",
     )
+    demo.add_argument(
+        "--magentic",
+        action="store_true",
+        help="the magentic demo: a manager plans (you review the plan) and directs the team",
+    )
 
     run = commands.add_parser("run", help="run a team spec (YAML or TOML)")
     run.add_argument("spec", metavar="SPEC", help="team spec file (.yaml, .yml, .toml, .json)")
@@ -323,9 +328,15 @@ def _run_async(main: Coroutine[Any, Any, int]) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from groupchat.demo import DEMO_TASK, build_demo
-    from groupchat.transcripts.commands import BUILTIN_DEMO, Prepared
+    from groupchat.transcripts.commands import BUILTIN_DEMO, BUILTIN_MAGENTIC_DEMO, Prepared
 
     async def prepare(store: object) -> Prepared:
+        if args.magentic:
+            from groupchat.magentic.demo import MAGENTIC_DEMO_TASK, build_magentic_demo
+
+            chat, _human = build_magentic_demo(delay=args.delay)
+            title = f"magentic demo: {MAGENTIC_DEMO_TASK}"
+            return Prepared(chat, MAGENTIC_DEMO_TASK, title=title, spec=BUILTIN_MAGENTIC_DEMO)
         chat, _human = build_demo(delay=args.delay)
         return Prepared(chat, DEMO_TASK, title=f"demo: {DEMO_TASK}", spec=BUILTIN_DEMO)
 

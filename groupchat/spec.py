@@ -23,6 +23,12 @@ from pydantic import (
     model_validator,
 )
 
+from groupchat.magentic.spec import (
+    MagenticSpec,
+    build_magentic,
+    check_manager,
+    manager_shorthand,
+)
 from groupchat.participant import validate_name
 from groupchat.spec_llm import (
     HandoffSpec,
@@ -50,6 +56,7 @@ __all__ = [
     "HumanSpec",
     "LLMSelectorSpec",
     "LLMSpec",
+    "MagenticSpec",
     "ModelCacheSpec",
     "ParticipantSpec",
     "PolicySpec",
@@ -253,17 +260,34 @@ class TeamSpec(BaseModel):
     task: str | None = None
     participants: list[ParticipantSpec] = Field(min_length=1)
     policy: PolicySpec = Field(default_factory=RoundRobinSpec)
+    manager: MagenticSpec | None = None
+    """A manager that conducts the chat instead of a policy (``magentic``)."""
     termination: TerminationSpec = Field(default_factory=TerminationSpec)
     max_turns: int | None = Field(default=None, ge=1)
     idle_rounds: int | None = Field(default=1, ge=1)
     on_error: Literal["end", "continue"] = "end"
     model_cache: ModelCacheSpec | None = None
-    """Record or replay every model call of the team (participants and selector)."""
+    """Record or replay every model call of the team (participants, selector, manager)."""
 
     @field_validator("policy", mode="before")
     @classmethod
     def _policy_str(cls, value: Any) -> Any:
         return _policy_shorthand(value)
+
+    @field_validator("manager", mode="before")
+    @classmethod
+    def _manager_str(cls, value: Any) -> Any:
+        return manager_shorthand(value)
+
+    @field_validator("manager")
+    @classmethod
+    def _manager_fits(cls, value: MagenticSpec | None, info: ValidationInfo) -> Any:
+        participants = info.data.get("participants")
+        if value is not None and participants:
+            humans = [p.name for p in participants if p.kind == "human"]
+            policy_given = info.data.get("policy", RoundRobinSpec()) != RoundRobinSpec()
+            check_manager(value, humans, policy_given)
+        return value
 
     @field_validator("participants")
     @classmethod
@@ -366,7 +390,11 @@ class TeamSpec(BaseModel):
 
         make = model_maker(self.model_cache, models)
         members = participants if participants is not None else self.build_participants(make)
-        policy = build_policy(self.policy, make=make)
+        policy = (
+            build_magentic(self.manager, make)
+            if self.manager is not None
+            else build_policy(self.policy, make=make)
+        )
         for handoff in _nested_selection(policy, "attach"):
             handoff.attach(members)
         return GroupChat(
@@ -382,8 +410,8 @@ class TeamSpec(BaseModel):
         )
 
     def with_model(self, model: str) -> TeamSpec:
-        """This team with every model (participants' and the selector's) replaced by
-        ``model``, as ``--model`` does; ``ValueError`` if the name is not a model name."""
+        """This team with every model (participants', the selector's, the manager's) replaced
+        by ``model``, as ``--model`` does; ``ValueError`` if the name is not a model name."""
         from groupchat.models.registry import parse_model_name
 
         parse_model_name(model)
@@ -391,8 +419,13 @@ class TeamSpec(BaseModel):
             p.model_copy(update={"model": model}) if isinstance(p, LLMSpec) else p
             for p in self.participants
         ]
+        manager = self.manager.model_copy(update={"model": model}) if self.manager else None
         return self.model_copy(
-            update={"participants": participants, "policy": _policy_with_model(self.policy, model)}
+            update={
+                "participants": participants,
+                "policy": _policy_with_model(self.policy, model),
+                "manager": manager,
+            }
         )
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN_DEMO",
+    "BUILTIN_MAGENTIC_DEMO",
     "CommandError",
     "Prepared",
     "cmd_export",
@@ -39,6 +40,8 @@ __all__ = [
 
 BUILTIN_DEMO: dict[str, Any] = {"builtin": "demo"}
 """The stored spec of a demo chat (its team is built in code, not from a spec file)."""
+BUILTIN_MAGENTIC_DEMO: dict[str, Any] = {"builtin": "magentic-demo"}
+"""The stored spec of a magentic demo chat."""
 
 
 class CommandError(Exception):
@@ -221,12 +224,12 @@ def _with(args: argparse.Namespace, **changes: Any) -> argparse.Namespace:
 # ------------------------------------------------------------------ resume and fork
 
 
-def _spec_from(stored: dict[str, Any] | None, chat_id: str) -> TeamSpec | None:
-    """The stored team spec, ``None`` for the built-in demo team."""
+def _spec_from(stored: dict[str, Any] | None, chat_id: str) -> TeamSpec | dict[str, Any]:
+    """The stored team spec, or the marker of a built-in demo team."""
     from groupchat.spec import SpecError, TeamSpec, parse_spec
 
-    if stored == BUILTIN_DEMO:
-        return None
+    if stored in (BUILTIN_DEMO, BUILTIN_MAGENTIC_DEMO):
+        return stored  # type: ignore[return-value]
     if stored is None:
         raise CommandError(f"chat {chat_id} has no stored team spec; give one with --spec FILE")
     try:
@@ -241,13 +244,13 @@ def _spec_from(stored: dict[str, Any] | None, chat_id: str) -> TeamSpec | None:
         raise
 
 
-def _with_policy(spec: TeamSpec | None, policy: str | None) -> TeamSpec | None:
+def _with_policy(spec: TeamSpec | dict[str, Any], policy: str | None) -> TeamSpec | dict[str, Any]:
     """``spec`` with its policy replaced by ``policy`` (a policy kind), if one is given."""
     from groupchat.spec import TeamSpec
 
     if policy is None:
         return spec
-    if spec is None:
+    if isinstance(spec, dict):
         raise CommandError("--policy needs a team spec; the demo team has its own policy")
     try:
         return TeamSpec.model_validate({**spec.model_dump(mode="json"), "policy": policy})
@@ -255,11 +258,15 @@ def _with_policy(spec: TeamSpec | None, policy: str | None) -> TeamSpec | None:
         raise CommandError(f"--policy {policy}: {exc}") from None
 
 
-def _build(spec: TeamSpec | None, chat_id: str) -> GroupChat:
+def _build(spec: TeamSpec | dict[str, Any], chat_id: str) -> GroupChat:
     from groupchat.bus import EventBus
     from groupchat.demo import build_demo
 
-    if spec is None:
+    if spec == BUILTIN_MAGENTIC_DEMO:
+        from groupchat.magentic.demo import build_magentic_demo
+
+        return build_magentic_demo(chat_id=chat_id)[0]
+    if isinstance(spec, dict):
         return build_demo(chat_id=chat_id)[0]
     try:
         return spec.build(chat_id=chat_id, bus=EventBus())
@@ -278,8 +285,8 @@ def _load_spec_file(path: str | None) -> TeamSpec | None:
         raise CommandError(str(exc)) from None
 
 
-def _stored_spec(spec: TeamSpec | None) -> dict[str, Any]:
-    return BUILTIN_DEMO if spec is None else spec.model_dump(mode="json")
+def _stored_spec(spec: TeamSpec | dict[str, Any]) -> dict[str, Any]:
+    return spec if isinstance(spec, dict) else spec.model_dump(mode="json")
 
 
 async def prepare_resume(store: SqliteStore, args: argparse.Namespace) -> Prepared:

@@ -29,9 +29,13 @@ from groupchat.events import (
     ParticipantJoined,
     ParticipantLeft,
     Paused,
+    PlanReview,
+    ProgressLedger,
+    Replan,
     Resumed,
     SelectorAttempt,
     SpeakerSelected,
+    TaskLedger,
     TextDelta,
     ToolCall,
     ToolResult,
@@ -179,6 +183,17 @@ class ConsoleRenderer:
         elif isinstance(event, ErrorEvent):
             who = f"{event.participant}: " if event.participant else ""
             self._note(f"error: {who}{event.error}", "bold red")
+        elif isinstance(event, TaskLedger):
+            self._ledger(event)
+        elif isinstance(event, ProgressLedger):
+            self._progress(event)
+        elif isinstance(event, Replan):
+            self._note(
+                f"↻ replanning ({event.resets} of {event.max_resets}): {one_line(event.reason)}",
+                "yellow",
+            )
+        elif isinstance(event, PlanReview):
+            self._review(event)
         elif isinstance(event, ChatEnded):
             self._end_stream()
             tokens = event.usage.total_tokens
@@ -215,12 +230,57 @@ class ConsoleRenderer:
         if message.kind == "task":
             self.console.print(Text("Task: ", style="bold").append(safe_text(message.content)))
             return
+        if message.kind == "plan":
+            return  # shown from its task_ledger event
+        if message.kind == "answer":
+            self.console.print(Rule(Text(f"final answer from {message.sender}")))
+            self.console.print(Text(safe_text(message.content)))
+            return
         line = self._name(message.sender)
         line.append(" (interjects): " if message.kind == "interjection" else ": ", style="default")
         line.append(safe_text(message.content))
         if message.interrupted:
             line.append(" [interrupted]", style="bold yellow")
         self.console.print(line)
+
+    def _ledger(self, event: TaskLedger) -> None:
+        self._end_stream()
+        title = "plan" if event.revision == 0 else f"plan, revision {event.revision}"
+        why = f" · {one_line(event.reason)[:120]}" if event.reason else ""
+        self.console.print(Rule(Text(f"{title}{why}"), style="cyan"))
+        for number, step in enumerate(event.plan, 1):
+            self.console.print(Text(f"  {number}. {one_line(step)}"))
+        facts = event.facts
+        for label, items in (
+            ("known", facts.given),
+            ("to look up", facts.to_look_up),
+            ("to derive", facts.to_derive),
+            ("guesses", facts.guesses),
+        ):
+            if items:
+                self._note(f"  {label}: " + "; ".join(one_line(i) for i in items))
+
+    def _progress(self, event: ProgressLedger) -> None:
+        if event.satisfied.answer:
+            reason = f": {one_line(event.satisfied.reason)[:160]}" if event.satisfied.reason else ""
+            self._note(f"  round {event.round} · the request is satisfied{reason}")
+            return
+        progress = "✓" if event.making_progress.answer else "✗"
+        loop = " · in a loop" if event.in_loop.answer else ""
+        self._note(
+            f"  round {event.round} · progress {progress}{loop} · "
+            f"stalls {event.stalls}/{event.max_stalls}"
+        )
+
+    def _review(self, event: PlanReview) -> None:
+        feedback = f": {one_line(event.feedback)[:200]}" if event.feedback else ""
+        text = {
+            "approve": f"✓ {event.reviewer} approved the plan",
+            "revise": f"✎ {event.reviewer} asked for changes{feedback}",
+            "reject": f"✗ {event.reviewer} rejected the plan{feedback}",
+            "no_answer": f"the plan runs without a review{feedback or ' (no answer)'}",
+        }[event.decision]
+        self._note(text, "yellow" if event.decision != "approve" else "green")
 
     def _input_requested(self, event: HumanInputRequested) -> None:
         if event.participant != self.me:
