@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -165,6 +166,23 @@ async def test_the_research_example_runs_offline_on_scripted_models() -> None:
     assert turns == ["researcher", "analyst", "writer"]
     assert result.messages[-1].content == "SQLite: simple, fast enough, one file."
     assert {"manager", "researcher", "analyst", "writer"} <= set(result.usage_by)
+
+
+def test_the_readme_example_runs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [code] = [
+        block
+        for block in re.findall(r"```python\n(.*?)```", readme, re.S)
+        if "MagenticManager(ledger" in block
+    ]
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert out.splitlines() == [
+        "magentic: the request is satisfied: the work is done",
+        "Tardigrades survive space, boiling and decades without water.",
+        "True",
+    ]
 
 
 # ------------------------------------------------------------------------ the console

@@ -15,7 +15,14 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from groupchat.events import BoolAnswer, FactSheet, TextAnswer
 from groupchat.selector import match_speaker
@@ -101,10 +108,15 @@ class ProgressAnswer(BaseModel):
     next_speaker: TextAnswer
     instruction_or_question: TextAnswer
 
-    @field_validator("*", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _as_entry(cls, value: Any) -> Any:
-        return _entry(value)
+    def _as_entries(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {key: _entry(value) if key in _ENTRIES else value for key, value in data.items()}
+
+
+_ENTRIES = frozenset(ProgressAnswer.model_fields)
 
 
 def json_object(text: str) -> tuple[dict[str, Any] | None, str]:
