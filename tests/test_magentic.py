@@ -17,6 +17,7 @@ from groupchat.events import (
     ErrorEvent,
     EventBase,
     HumanInputRequested,
+    Paused,
     ProgressLedger,
     Replan,
     SelectorAttempt,
@@ -213,6 +214,35 @@ async def test_people_are_directed_like_any_member() -> None:
     assert "- you (a person): Knows what they want." in (
         model.requests[0].messages[-1].content or ""
     )
+
+
+async def test_a_choice_the_chat_did_not_use_is_given_again_without_a_new_round() -> None:
+    chat: GroupChat | None = None
+    calls: list[str] = []
+    answers = iter([PLAN, go("alice", "Find rhymes."), DONE])
+
+    async def ledger(request: ModelRequest) -> str:
+        fmt = request.response_format
+        calls.append(fmt.name if fmt else "answer")
+        if fmt is not None and fmt.name == PROGRESS_FORMAT and len(calls) == 2:
+            assert chat is not None
+            await chat.pause(by="you")  # paused while the manager chooses
+        return next(answers) if fmt is not None else ANSWER
+
+    chat = GroupChat(team(), policy=MagenticManager(FunctionModel(ledger)))
+    probe = ChatProbe.of(chat)
+    running = asyncio.create_task(chat.run(TASK))
+    await probe.wait_for(Paused)
+    await chat.resume(by="you")
+    result = await asyncio.wait_for(running, 5)
+    assert calls == [PLAN_FORMAT, PROGRESS_FORMAT, PROGRESS_FORMAT, "answer"]
+    assert [m.content for m in result.messages if m.kind == "instruction"] == [
+        "@alice Find rhymes."
+    ]
+    assert [(p.speaker, p.reason) for p in of(chat, SpeakerSelected)] == [
+        ("alice", "round 1: alice is next")
+    ]
+    assert [r.round for r in of(chat, ProgressLedger)] == [1, 2]
 
 
 # ------------------------------------------------------------------------------ stalls and limits

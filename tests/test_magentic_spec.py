@@ -119,6 +119,14 @@ def test_a_stored_spec_with_a_manager_loads_again() -> None:
     assert again == spec
 
 
+def test_a_fork_with_another_policy_replaces_the_manager() -> None:
+    from groupchat.transcripts.commands import _with_policy
+
+    forked = _with_policy(parse_spec(TEAM), "round_robin")
+    assert not isinstance(forked, dict)
+    assert forked.manager is None and forked.policy.kind == "round_robin"
+
+
 def test_check_describes_the_manager(tmp_path: Path) -> None:
     path = tmp_path / "team.yaml"
     path.write_text(TEAM)

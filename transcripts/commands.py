@@ -253,7 +253,9 @@ def _with_policy(spec: TeamSpec | dict[str, Any], policy: str | None) -> TeamSpe
     if isinstance(spec, dict):
         raise CommandError("--policy needs a team spec; the demo team has its own policy")
     try:
-        return TeamSpec.model_validate({**spec.model_dump(mode="json"), "policy": policy})
+        # The policy replaces a manager too (a magentic team goes on with that policy).
+        data = {**spec.model_dump(mode="json"), "policy": policy, "manager": None}
+        return TeamSpec.model_validate(data)
     except ValueError as exc:
         raise CommandError(f"--policy {policy}: {exc}") from None
 

@@ -166,6 +166,7 @@ class MagenticManager(SelectionPolicy):
         }
         self._system = ModelMessage(role="system", content=SYSTEM)
         self._head: tuple[tuple[object, ...], tuple[str, str]] | None = None
+        self._pending: tuple[int, Selection] | None = None
 
     def describe(self) -> str:
         return f"{self.name}({self.model.name})"
@@ -192,6 +193,16 @@ class MagenticManager(SelectionPolicy):
         state = self.state
         if state.task is None:
             raise SelectionError("magentic: the chat has no task to plan for")
+        pending, self._pending = self._pending, None
+        if (
+            pending is not None
+            and pending[0] == view.turn
+            and state.phase == "run"
+            and pending[1].speaker in candidates
+        ):
+            # The chat did not use the last choice (it paused while the manager chose): the
+            # instruction is posted already, so the same member is given the turn.
+            return pending[1]
         while True:
             if state.phase == "plan":
                 await self._plan(view, actions)
@@ -200,6 +211,7 @@ class MagenticManager(SelectionPolicy):
             else:
                 selection = await self._round(view, candidates, actions)
                 if selection is not None:
+                    self._pending = (view.turn, selection)
                     return selection
 
     def _catch_up(self, view: ChatView) -> None:
