@@ -228,8 +228,8 @@ def _spec_from(stored: dict[str, Any] | None, chat_id: str) -> TeamSpec | dict[s
     """The stored team spec, or the marker of a built-in demo team."""
     from groupchat.spec import SpecError, TeamSpec, parse_spec
 
-    if stored in (BUILTIN_DEMO, BUILTIN_MAGENTIC_DEMO):
-        return stored  # type: ignore[return-value]
+    if stored is not None and stored in (BUILTIN_DEMO, BUILTIN_MAGENTIC_DEMO):
+        return stored
     if stored is None:
         raise CommandError(f"chat {chat_id} has no stored team spec; give one with --spec FILE")
     try:

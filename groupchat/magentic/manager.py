@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal, NoReturn, TypeAlias, TypeVar
 
+from pydantic import BaseModel
+
 from groupchat.events import (
     MANAGER,
     ErrorEvent,
@@ -73,7 +75,7 @@ OutputMode: TypeAlias = Literal["json_schema", "json_object", "none"]
 An endpoint that refuses a mode is asked with the next one from then on."""
 
 _MODES: tuple[OutputMode, ...] = ("json_schema", "json_object", "none")
-_SCHEMAS = {PLAN_FORMAT: PlanAnswer, PROGRESS_FORMAT: ProgressAnswer}
+_SCHEMAS: dict[str, type[BaseModel]] = {PLAN_FORMAT: PlanAnswer, PROGRESS_FORMAT: ProgressAnswer}
 _ANSWER_CHARS = 4000  # of a model's answer kept in its selector_attempt event
 T = TypeVar("T")
 
@@ -150,11 +152,8 @@ class MagenticManager(SelectionPolicy):
         self._actions: ManagerActions | None = None
         self._history = History(window, max_message_chars)
         self._modes = list(_MODES[_MODES.index(output) :])
-        self._options = {
-            k: v
-            for k, v in (("temperature", temperature), ("max_tokens", max_tokens))
-            if v is not None
-        }
+        self.temperature = temperature
+        self.max_tokens = max_tokens
         self._formats = {
             (mode, name): ResponseFormat(
                 type=mode,
@@ -381,7 +380,12 @@ class MagenticManager(SelectionPolicy):
     def _request(self, messages: list[ModelMessage], output: str | None) -> ModelRequest:
         mode = self._modes[0]
         fmt = self._formats[(mode, output)] if output is not None and mode != "none" else None
-        return ModelRequest(messages=tuple(messages), response_format=fmt, **self._options)
+        return ModelRequest(
+            messages=tuple(messages),
+            response_format=fmt,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+        )
 
     async def _call(
         self,
