@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -25,6 +26,7 @@ from groupchat.bus import Subscription
 from groupchat.events import Event
 from groupchat.tui.commands import ParsedCommand
 from groupchat.tui.export import ExportError, export_events, read_export_args
+from groupchat.tui.memory import QuietCollector
 from groupchat.tui.model import ChatModel
 from groupchat.tui.palette import ChatCommands, PaletteCommand
 from groupchat.tui.screens import HelpScreen
@@ -66,12 +68,13 @@ class ChatApp(App[None]):
         clock: Clock = local_clock,
         window: int = WINDOW,
         animate: bool = True,
+        quiet_gc: bool = False,
     ) -> None:
         super().__init__()
         prepare_markdown()
         self.model = ChatModel(me)
-        self.events: list[Event] = []
         self.clock = clock
+        self.collector = QuietCollector() if quiet_gc else None
         self.window = window
         self.blink = animate
         if not animate:
@@ -133,7 +136,8 @@ class ChatApp(App[None]):
 
     def take(self, event: Event) -> None:
         """One event in: into the model now, onto the screen at the next frame."""
-        self.events.append(event)
+        if self.collector is not None:
+            self.collector.active()
         self.model.apply(event)
         self._taken += 1
         self.on_chat_event(event)
@@ -220,14 +224,32 @@ class ChatApp(App[None]):
         )
         yield ("Latest message", "jump to the end and follow", self.conversation.action_jump_end)
 
+    def transcript(self) -> list[Event]:
+        """Every event of the chat shown so far, in order (what ``/export`` saves)."""
+        return []
+
     def export(self, args: Sequence[str]) -> None:
+        events = self.transcript()
         try:
             fmt, path = read_export_args(args, self.model.chat_id)
-            written = export_events(self.events, fmt, path)
+            written = export_events(events, fmt, path)
         except ExportError as exc:
             self.notice(str(exc), error=True)
             return
-        self.notice(f"saved {len(self.events):,} events to {written}")
+        self.notice(f"saved {len(events):,} events to {written}")
+
+    def quiet_collector(self) -> None:
+        """With ``quiet_gc`` (a process that runs only this app): full garbage collections
+        when the app is idle (see :mod:`groupchat.tui.memory`). Called once the chat is loaded."""
+        collector = self.collector
+        if collector is not None and not collector.running:
+            collector.start()
+            self.set_interval(collector.idle / 2, collector.tick)
+
+    async def on_event(self, event: events.Event) -> None:
+        if self.collector is not None and isinstance(event, events.Key):
+            self.collector.active()
+        await super().on_event(event)
 
     def set_theme(self, args: Sequence[str]) -> None:
         names = sorted(self.available_themes)
@@ -256,6 +278,8 @@ class ChatApp(App[None]):
         return {"THEME": sorted(self.available_themes)}
 
     async def on_unmount(self) -> None:
+        if self.collector is not None:
+            self.collector.stop()
         reader = self._reader
         self.stop_reading()
         if reader is not None:

@@ -38,7 +38,7 @@ async def run_tui(
 
     ``history`` (a resumed or forked chat's earlier events) is shown before the new ones.
     """
-    app = LiveChatApp(chat, task, human=human, history=history, prices=prices)
+    app = LiveChatApp(chat, task, human=human, history=history, prices=prices, quiet_gc=True)
     try:
         await app.run_async()
     finally:
@@ -71,7 +71,7 @@ async def stored_history(store: SqliteStore | None, chat_id: str) -> list[Event]
 
 async def run_replay_tui(events: Sequence[Event], *, speed: float = 1.0) -> bool:
     """Replay ``events`` in the full-screen app; ``True`` if it was shown to the end."""
-    app = ReplayApp(events, speed=speed)
+    app = ReplayApp(events, speed=speed, quiet_gc=True)
     await app.run_async()
     return app.finished
 

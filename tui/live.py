@@ -20,7 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.screen import ModalScreen
 
-from groupchat.events import Event, HumanInputRequested
+from groupchat.events import Event, HumanInputRequested, dump_event, parse_event
 from groupchat.tui.app import ChatApp
 from groupchat.tui.commands import CommandError, ParsedCommand, parse_command, unescape
 from groupchat.tui.control import ChatControl, ControlError
@@ -68,12 +68,14 @@ class LiveChatApp(ChatApp):
         clock: Clock = local_clock,
         window: int = WINDOW,
         animate: bool = True,
+        quiet_gc: bool = False,
     ) -> None:
         super().__init__(
             me=human.name if human is not None else None,
             clock=clock,
             window=window,
             animate=animate,
+            quiet_gc=quiet_gc,
         )
         self.chat = chat
         self.chat_task = task
@@ -87,6 +89,7 @@ class LiveChatApp(ChatApp):
         self._request: HumanInputRequested | None = None
         self._deadline: float | None = None
         self._dialog: ModalScreen[str | None] | None = None
+        self._log: list[str] = []
 
     def compose_controls(self) -> ComposeResult:
         self.composer = ComposerBox(
@@ -112,11 +115,10 @@ class LiveChatApp(ChatApp):
     def on_mount(self) -> None:
         chat = self.chat
         start = chat.bus.next_seq(chat.chat_id)
+        self.history = [event for event in self.history if event.seq < start]
         for event in self.history:
-            if event.seq < start:
-                self.events.append(event)
-                self.model.apply(event)
-        if self.events:
+            self.model.apply(event)
+        if self.history:
             self.model.request = None  # the chat asks again what was left open
             self.model.state = "running"
             self.model.add_note(datetime.now(UTC), "divider", "the chat goes on from here")
@@ -126,6 +128,7 @@ class LiveChatApp(ChatApp):
         self.composer.editor.focus()
         self._show_request()
         self.changed()
+        self.quiet_collector()
 
     async def _run(self) -> None:
         try:
@@ -149,7 +152,13 @@ class LiveChatApp(ChatApp):
 
     # ------------------------------------------------------------------ requests to the person
 
+    def transcript(self) -> list[Event]:
+        return [*self.history, *(parse_event(line) for line in self._log)]
+
     def on_chat_event(self, event: Event) -> None:
+        # Kept as JSON text: a long chat's many streamed pieces then cost the garbage
+        # collector nothing; /export reads them back.
+        self._log.append(dump_event(event))
         if event.type == "participant_joined":
             self.control.remember()
         if self.model.my_request is not self._request:

@@ -70,8 +70,9 @@ class ReplayApp(ChatApp):
         clock: Clock = local_clock,
         window: int = WINDOW,
         animate: bool = True,
+        quiet_gc: bool = False,
     ) -> None:
-        super().__init__(clock=clock, window=window, animate=animate)
+        super().__init__(clock=clock, window=window, animate=animate, quiet_gc=quiet_gc)
         self.source = events
         self.replayer = Replayer(events, EventBus(), speed=speed, max_gap=max_gap, paused=paused)
         self._first = self.replayer.start
@@ -97,11 +98,16 @@ class ReplayApp(ChatApp):
         self._start(self.replayer)
         self.set_interval(0.25, self._show_position)
         self.conversation.focus()
+        self.quiet_collector()
 
     def _start(self, replayer: Replayer) -> None:
         self.replayer = replayer
         self.read(replayer.bus.subscribe(replayer.chat_id, start=replayer.position, maxsize=4096))
         self._replaying = asyncio.create_task(replayer.run())
+
+    def transcript(self) -> list[Event]:
+        r = self.replayer
+        return list(self.source[: r.position - self._first])
 
     @property
     def finished(self) -> bool:
@@ -143,7 +149,6 @@ class ReplayApp(ChatApp):
         if old is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await old
-        self.events.clear()
         self.model.reset()
         await self.conversation.reset()
         self._start(new)

@@ -1,10 +1,11 @@
 """The conversation pane: a window of entry views over the model's full list of entries.
 
-At most :attr:`Conversation.window` views are mounted. While the reader follows the end, new
-entries are mounted at the bottom and the oldest views removed; scrolling to the top of the
-window mounts the batch before it (and drops views at the far end), scrolling to its bottom
-mounts the batch after it, keeping what the reader sees in place. The entries themselves all
-stay in the model, so any of them comes back when scrolled to.
+At most :attr:`Conversation.window` views, holding at most :attr:`Conversation.budget`
+characters of text, are mounted. While the reader follows the end, new entries are mounted at
+the bottom and the oldest views removed; scrolling to the top of the window mounts the batch
+before it (and drops views at the far end), scrolling to its bottom mounts the batch after it,
+keeping what the reader sees in place. The entries themselves all stay in the model, so any of
+them comes back when scrolled to.
 
 It follows new messages unless the reader has scrolled up (Textual's anchor); reaching the
 bottom again, with every entry mounted, follows again.
@@ -20,7 +21,7 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 
 from groupchat.tui.model import ChatModel, Entry, MessageEntry
-from groupchat.tui.widgets.message import MessageView, NoteView
+from groupchat.tui.widgets.message import MAX_SHOWN, MessageView, NoteView
 from groupchat.tui.widgets.text import Clock, colour_of, local_clock
 
 __all__ = ["Conversation", "EntryView"]
@@ -32,6 +33,17 @@ WINDOW = 60
 
 BATCH = 20
 """Entries mounted at once when the reader scrolls past an edge of the window."""
+
+TEXT_BUDGET = 2 * MAX_SHOWN
+"""Characters of text the mounted views hold at most (a longest message and then some), so
+that a window of long messages mounts fewer of them: every rendered line costs the app memory
+and the garbage collector time."""
+
+
+def _weight(entry: Entry) -> int:
+    if isinstance(entry, MessageEntry):
+        return min(entry.length, MAX_SHOWN) + 80 * len(entry.tools) + 80
+    return len(entry.text) + 80
 
 
 class Conversation(VerticalScroll, can_focus=True):
@@ -49,6 +61,7 @@ class Conversation(VerticalScroll, can_focus=True):
         clock: Clock = local_clock,
         window: int = WINDOW,
         batch_size: int = BATCH,
+        budget: int = TEXT_BUDGET,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
@@ -58,6 +71,7 @@ class Conversation(VerticalScroll, can_focus=True):
         self.clock = clock
         self.window = window
         self.batch_size = batch_size
+        self.budget = budget
         self._views: list[EntryView] = []
         self._lo = 0
         self._busy = False
@@ -129,7 +143,48 @@ class Conversation(VerticalScroll, can_focus=True):
         self._views = []
         self._lo = start
         await self._drop(old)
-        await self._mount_at_end(min(len(self.model.entries), start + self.window))
+        await self._mount_at_end(self._fill_from(start))
+
+    def _fill_from(self, start: int, count: int = 0, weight: int = 0) -> int:
+        """Where a window that holds ``count`` views of ``weight`` and goes on from entry
+        ``start`` ends, within the window's size and text budget (at least one entry more)."""
+        entries = self.model.entries
+        stop = start
+        while stop < len(entries) and count < self.window:
+            weight += _weight(entries[stop])
+            if weight > self.budget and stop > start:
+                break
+            stop += 1
+            count += 1
+        return stop
+
+    def _tail_start(self, total: int) -> int:
+        """Where a window that ends with the last entry starts."""
+        entries = self.model.entries
+        start, weight = total, 0
+        while start > 0 and total - start < self.window:
+            weight += _weight(entries[start - 1])
+            if weight > self.budget and start < total:
+                break
+            start -= 1
+        return start
+
+    def _excess(self, *, front: bool) -> int:
+        """How many views to drop (from the top, or from the bottom) to fit the window."""
+        views = self._views if front else self._views[::-1]
+        drop = max(0, len(views) - self.window)
+        weight = sum(_weight(v.entry) for v in views[drop:])
+        while drop < len(views) - 1 and weight > self.budget:
+            weight -= _weight(views[drop].entry)
+            drop += 1
+        return drop
+
+    async def _trim_front(self) -> None:
+        excess = self._excess(front=True)
+        if excess > 0:
+            dropped, self._views = self._views[:excess], self._views[excess:]
+            self._lo += excess
+            await self._drop(dropped)
 
     # ------------------------------------------------------------------ keeping up
 
@@ -154,16 +209,16 @@ class Conversation(VerticalScroll, can_focus=True):
         hi = self._lo + len(self._views)
         if self.following or not self._views:
             if total - hi > self.window:
-                await self._rebuild(total - self.window)
-            elif total > hi:
-                await self._mount_at_end(total)
-                excess = len(self._views) - self.window
-                if excess > 0:
-                    dropped, self._views = self._views[:excess], self._views[excess:]
-                    self._lo += excess
-                    await self._drop(dropped)
-        elif len(self._views) < self.window and total > hi:
-            await self._mount_at_end(min(total, self._lo + self.window))
+                await self._rebuild(self._tail_start(total))
+            else:
+                if total > hi:
+                    await self._mount_at_end(total)
+                await self._trim_front()
+        elif total > hi:
+            weight = sum(_weight(v.entry) for v in self._views)
+            stop = self._fill_from(hi, len(self._views), weight)
+            if stop > hi and (weight < self.budget or not self._views):
+                await self._mount_at_end(stop)
         lo, views = self._lo, self._views
         for index in dirty:
             if lo <= index < lo + len(views):
@@ -233,7 +288,7 @@ class Conversation(VerticalScroll, can_focus=True):
         await self.mount_all(views, before=self._views[0])
         self._views[0:0] = views
         self._lo = start
-        excess = len(self._views) - self.window
+        excess = self._excess(front=False)
         if excess > 0:
             dropped, self._views = self._views[-excess:], self._views[:-excess]
             await self._drop(dropped)
@@ -245,11 +300,7 @@ class Conversation(VerticalScroll, can_focus=True):
         stop = min(total, self._lo + len(self._views) + self.batch_size)
         restore = self._pin()
         await self._mount_at_end(stop)
-        excess = len(self._views) - self.window
-        if excess > 0:
-            dropped, self._views = self._views[:excess], self._views[excess:]
-            self._lo += excess
-            await self._drop(dropped)
+        await self._trim_front()
         self.call_after_refresh(restore)
         if stop == total:
             self.call_after_refresh(self._follow_if_at_end)
@@ -270,5 +321,5 @@ class Conversation(VerticalScroll, can_focus=True):
         """Show the latest entries and follow new ones."""
         total = len(self.model.entries)
         if self._lo + len(self._views) < total:
-            await self._guarded(lambda: self._rebuild(max(0, total - self.window)))
+            await self._guarded(lambda: self._rebuild(self._tail_start(total)))
         self.anchor()

@@ -22,7 +22,7 @@ from textual.widgets import Markdown, Static
 from groupchat.events import MANAGER
 from groupchat.tui.model import MessageEntry, NoteEntry, ToolEntry
 from groupchat.tui.safe import safe_text
-from groupchat.tui.widgets.text import Clock, plain, short, styled, tokens
+from groupchat.tui.widgets.text import Clock, plain, short, show, styled, tokens
 
 __all__ = ["MAX_SHOWN", "MessageView", "NoteView", "ToolView", "prepare_markdown"]
 
@@ -120,8 +120,8 @@ class ToolView(Vertical, can_focus=True):
         )
 
     def refresh_tool(self) -> None:
-        self.query_one(".tool-header", Static).update(self._header())
-        self.query_one(".tool-body", Static).update(self._body())
+        show(self.query_one(".tool-header", Static), self._header())
+        show(self.query_one(".tool-body", Static), self._body())
 
     def action_toggle(self) -> None:
         self.toggle_class("-open")
@@ -193,7 +193,7 @@ class MessageView(Vertical):
     def refresh_entry(self) -> None:
         """Bring the view up to date with its entry: append new text, update marks and tools."""
         entry = self.entry
-        self.query_one(".message-header", Static).update(self._header())
+        show(self.query_one(".message-header", Static), self._header())
         if entry.rewrites != self._rewrites:
             self._rewrites = entry.rewrites
             self._shown = min(entry.length, MAX_SHOWN)
@@ -204,7 +204,7 @@ class MessageView(Vertical):
             self._feed(safe_text(entry.text[self._shown : end]))
             self._shown = end
         if entry.length > MAX_SHOWN:
-            self.query_one(".message-cut", Static).update(self._cut_note())
+            show(self.query_one(".message-cut", Static), self._cut_note())
         views = list(self.query(ToolView))
         for view in views:
             view.refresh_tool()

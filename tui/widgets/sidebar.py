@@ -14,7 +14,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from groupchat.tui.model import ChatModel, Member, Plan
-from groupchat.tui.widgets.text import colour_of, plain, short, styled
+from groupchat.tui.widgets.text import colour_of, plain, short, show, styled
 
 __all__ = ["Sidebar"]
 
@@ -61,11 +61,11 @@ class Sidebar(Vertical):
             members.set_options(Option(self._row(m), id=m.name) for m in model.members.values())
             if highlighted is not None and highlighted < len(rows):
                 members.highlighted = highlighted
-        self.query_one(".next", Static).update(self._next())
+        show(self.query_one(".next", Static), self._next())
         plan = self.query_one(".plan", Static)
         plan.display = model.plan is not None
         if model.plan is not None:
-            plan.update(_plan(model.plan))
+            show(plan, _plan(model.plan))
 
     def _row(self, member: Member) -> Content:
         model = self.model

@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from groupchat.tui.model import ChatModel
-from groupchat.tui.widgets.text import plain, short, styled, tokens
+from groupchat.tui.widgets.text import plain, short, show, styled, tokens
 
 __all__ = ["StatusBar", "TitleBar"]
 
@@ -75,8 +75,8 @@ class StatusBar(Horizontal):
         if self.cost is not None:
             symbol = "$" if self.currency == "USD" else f"{self.currency} "
             parts.append(f"  {symbol}{self.cost:.4f}")
-        self.query_one(".status-left", Static).update(Content.assemble(*parts))
-        self.query_one(".status-right", Static).update(self.activity or self._activity())
+        show(self.query_one(".status-left", Static), Content.assemble(*parts))
+        show(self.query_one(".status-right", Static), self.activity or self._activity())
 
     def _activity(self) -> Content:
         model = self.model

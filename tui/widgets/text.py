@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from textual.content import Content
+from textual.widgets import Static
 
 from groupchat.tui.safe import one_line, safe_text
 
@@ -21,6 +22,7 @@ __all__ = [
     "local_clock",
     "plain",
     "short",
+    "show",
     "styled",
     "tokens",
 ]
@@ -67,3 +69,15 @@ def short(text: str, limit: int) -> str:
 
 def tokens(count: int) -> str:
     return f"{count:,} token" + ("" if count == 1 else "s")
+
+
+def show(widget: Static, content: Content) -> None:
+    """Put ``content`` in ``widget`` unless it already shows exactly that.
+
+    An update lays the screen out again; the views call this every frame while text streams,
+    and most of the time nothing in them changed.
+    """
+    key = (content.plain, tuple(content.spans))
+    if getattr(widget, "_groupchat_shown", None) != key:
+        widget._groupchat_shown = key  # type: ignore[attr-defined]
+        widget.update(content)
