@@ -43,6 +43,15 @@ def _dialog_open(app: LiveChatApp) -> bool:
     return isinstance(app.screen, ApprovalScreen) and bool(app.screen.query("#approve"))
 
 
+def _revision(app: LiveChatApp) -> int | None:
+    return app.model.plan.revision if app.model.plan is not None else None
+
+
+def _asked(app: LiveChatApp) -> str | None:
+    request = app.model.my_request
+    return request.request if request is not None else None
+
+
 def _tool_result(app: LiveChatApp) -> str | None:
     for entry in app.model.entries:
         if isinstance(entry, MessageEntry) and entry.tools:
@@ -159,3 +168,41 @@ async def test_a_dialog_closed_for_later_can_be_reopened() -> None:
         await until(pilot, lambda: bool(lead.answers), "the answer")
         assert lead.answers == ["add a budget step"]
         await app.action_quit()
+
+
+async def test_the_magentic_manager_s_plan_is_reviewed_and_shown() -> None:
+    from groupchat.magentic.demo import MAGENTIC_DEMO_TASK, build_magentic_demo
+    from groupchat.tui.widgets.sidebar import Sidebar
+
+    chat, you = build_magentic_demo(delay=0)
+    app = LiveChatApp(chat, MAGENTIC_DEMO_TASK, human=you, clock=fixed_clock, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: _dialog_open(app), "the plan review")
+        dialog = app.screen
+        assert isinstance(dialog, ApprovalScreen) and dialog.title_text == "Review the plan"
+        plan = app.model.plan
+        assert plan is not None and plan.steps
+        assert plan.steps[0] in dialog.query_one(".dialog-plan").source  # type: ignore[attr-defined]
+        dialog.query_one("#revision").focus()
+        await pilot.press(*"start with the date", "enter")
+        await until(
+            pilot,
+            lambda: app.model.plan is not None and app.model.plan.revision == 1,
+            "a revised plan",
+        )
+        await until(pilot, lambda: _dialog_open(app), "the second review")
+        await pilot.press("ctrl+y")
+        await until(
+            pilot,
+            lambda: app.model.my_request is not None and app.model.my_request.request == "turn",
+            "your turn",
+        )
+        await until_shown(pilot)
+        panel = str(app.query_one(Sidebar).query_one(".plan").render())
+        assert "Plan · revision 1 · approved" in panel and "round" in panel
+        notes = [e.text for e in app.model.entries if getattr(e, "kind", "") == "plan"]
+        assert any("asked for changes: start with the date" in n for n in notes)
+        assert any(n.startswith(" approved the plan") for n in notes)
+        await pilot.press(*"Saturday, the town hall", "enter")
+        await until(pilot, lambda: app.result is not None, "the end")
+        assert app.result is not None and app.result.status == "completed"

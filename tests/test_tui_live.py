@@ -243,3 +243,39 @@ async def test_history_and_mention_completion_in_the_input() -> None:
         await pilot.pause()
         assert [s.text for s in box.suggestions] == ["third"] or box.editor.text == "/next th"
         await app.action_quit()
+
+
+async def test_a_turn_with_a_time_limit_counts_down() -> None:
+    you = HumanParticipant("you", timeout=30)
+    chat = GroupChat([ScriptedAgent("critic", ["@you?"]), you], max_turns=2)
+    app = _app(chat, you)
+    async with app.run_test(size=SIZE) as pilot:
+        box = app.query_one(ComposerBox)
+        await until(pilot, lambda: "s left" in str(box.editor.border_title), "the countdown")
+        left = int(str(box.editor.border_title).split(" · ")[1].split(" s")[0])
+        assert 0 < left <= 30
+        await until_shown(pilot)
+        assert "your turn · " in str(app.status_bar.query_one(".status-right").render())
+        await pilot.press("enter")  # an empty line passes
+        await until(pilot, lambda: app.result is not None, "the end")
+        assert not box.editor.has_class("-turn")
+
+
+async def test_the_status_line_shows_tokens_and_cost_with_prices() -> None:
+    from groupchat.agents import LLMAgent
+    from groupchat.models.pricing import Price, PriceTable
+    from groupchat.testing import ScriptedModel
+
+    model = ScriptedModel(["A priced answer."])
+    chat = GroupChat([LLMAgent("analyst", model)], max_turns=1)
+    prices = PriceTable(prices={model.name: Price(input=1000.0, output=2000.0)})
+    app = LiveChatApp(chat, "go", prices=prices, clock=fixed_clock, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.result is not None, "the end")
+        await until_shown(pilot)
+        usage = app.result.usage  # type: ignore[union-attr]
+        assert usage.total_tokens > 0
+        status = str(app.status_bar.query_one(".status-left").render())
+        expected = (usage.input_tokens * 1000 + usage.output_tokens * 2000) / 1e6
+        assert f"{usage.total_tokens:,} tokens" in status and f"${expected:.4f}" in status
+        assert "watching" in str(app.composer.editor.border_title) or app.model.state == "ended"

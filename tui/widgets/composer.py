@@ -61,11 +61,11 @@ class Composer(TextArea):
         self.suggestion = self.box.inline_suggestion()
 
     def action_scroll_conversation(self, direction: int) -> None:
-        conversation = self.app.query_one("#conversation")
+        conversation = self.screen.query_one("#conversation")
         if direction < 0:
-            conversation.scroll_page_up()
+            conversation.scroll_page_up(animate=False)
         else:
-            conversation.scroll_page_down()
+            conversation.scroll_page_down(animate=False)
 
 
 class ComposerBox(Vertical):

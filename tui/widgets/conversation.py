@@ -243,13 +243,13 @@ class Conversation(VerticalScroll, can_focus=True):
         if self._busy or not self._views:
             return
         total = len(self.model.entries)
-        if self.scroll_y <= 1 and self._lo > 0:
+        near = max(1, self.size.height)  # start loading a screen before the edge
+        if self.scroll_y <= near and self._lo > 0:
             await self._guarded(self._load_before)
-        elif self.scroll_y >= self.max_scroll_y - 1:
-            if self._lo + len(self._views) < total:
-                await self._guarded(self._load_after)
-            elif not self.is_anchored:
-                self.anchor()
+        elif self.scroll_y >= self.max_scroll_y - near and self._lo + len(self._views) < total:
+            await self._guarded(self._load_after)
+        elif self.scroll_y >= self.max_scroll_y - 1 and not self.is_anchored:
+            self.anchor()
 
     async def _guarded(self, change: Callable[[], Awaitable[None]]) -> None:
         self._busy = True
@@ -310,6 +310,21 @@ class Conversation(VerticalScroll, can_focus=True):
             self.model.entries
         ):
             self.anchor()
+
+    # Keys scroll at once: a smooth scroll that goes on while the window changes under it
+    # would land in the wrong place.
+
+    def action_page_up(self) -> None:
+        self.scroll_page_up(animate=False)
+
+    def action_page_down(self) -> None:
+        self.scroll_page_down(animate=False)
+
+    def action_scroll_up(self) -> None:
+        self.scroll_up(animate=False)
+
+    def action_scroll_down(self) -> None:
+        self.scroll_down(animate=False)
 
     async def action_jump_start(self) -> None:
         """Show the first entries of the chat."""
