@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tui_support import GatedAgent, fixed_clock, noticed, until, until_shown
 
 from groupchat import (
@@ -279,3 +281,43 @@ async def test_the_status_line_shows_tokens_and_cost_with_prices() -> None:
         expected = (usage.input_tokens * 1000 + usage.output_tokens * 2000) / 1e6
         assert f"{usage.total_tokens:,} tokens" in status and f"${expected:.4f}" in status
         assert "watching" in str(app.composer.editor.border_title) or app.model.state == "ended"
+
+
+async def test_typing_anywhere_goes_to_the_input() -> None:
+    you = HumanParticipant("you")
+    first = GatedAgent("first", ["one"], [" two"])
+    chat = GroupChat([first, you], policy=RoundRobinPolicy(), max_turns=2)
+    app = _app(chat, you)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, first.waiting.is_set, "the first speaker")
+        app.conversation.focus()
+        await pilot.press("h", "i")
+        editor = app.query_one(ComposerBox).editor
+        assert editor.has_focus and editor.text == "hi"
+        await pilot.press("f3")
+        assert not app.sidebar.display
+        await app.action_quit()
+
+
+async def test_export_saves_every_event_of_the_chat(tmp_path: Path) -> None:
+    from groupchat.bus import EventBus
+    from groupchat.transcripts.jsonl import read_transcript
+
+    you = HumanParticipant("you")
+    chat = GroupChat(
+        [ScriptedAgent("critic", ["Fine, @you?"], chunk="word"), you],
+        max_turns=2,
+        bus=EventBus(retain=None),
+    )
+    app = _app(chat, you)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.model.my_request is not None, "your turn")
+        await pilot.press(*"Yes", "enter")
+        await until(pilot, lambda: app.result is not None, "the end")
+        target = tmp_path / "chat.jsonl"
+        await _type(pilot, app, f"/export {target}")
+        await until(pilot, lambda: noticed(app, "saved"), "the export")
+        await _type(pilot, app, f"/export md {tmp_path / 'chat.md'}")
+        await until(pilot, lambda: (tmp_path / "chat.md").exists(), "the Markdown export")
+    assert read_transcript(target) == chat.events()
+    assert "Fine, @you?" in (tmp_path / "chat.md").read_text()

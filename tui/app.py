@@ -56,8 +56,11 @@ class ChatApp(App[None]):
     COMMANDS = App.COMMANDS | {ChatCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help"),
+        Binding("f3", "toggle_sidebar", "Sidebar", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
+    NARROW = 100
+    """Terminal width under which the sidebar gets narrower."""
     LABEL = "groupchat"
     LIVE = True
 
@@ -102,6 +105,12 @@ class ChatApp(App[None]):
         yield from self.compose_controls()
         yield self.status_bar
         yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.sidebar.set_class(event.size.width < self.NARROW, "-narrow")
+
+    def action_toggle_sidebar(self) -> None:
+        self.sidebar.display = not self.sidebar.display
 
     def compose_controls(self) -> ComposeResult:
         """The mode's own controls, between the conversation and the status line."""
@@ -198,6 +207,7 @@ class ChatApp(App[None]):
             ("F1", "this help"),
             ("Ctrl+P", "command palette"),
             ("Home / End", "first / latest message (in the conversation)"),
+            ("F3", "hide / show the sidebar"),
             ("PageUp / PageDown", "scroll the conversation"),
             ("Ctrl+Q", "quit"),
         ]

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
@@ -269,6 +270,15 @@ class LiveChatApp(ChatApp):
 
     # ------------------------------------------------------------------ what the person does
 
+    def on_key(self, event: events.Key) -> None:
+        """Typing while the conversation or the sidebar has the focus goes to the input."""
+        editor = self.composer.editor
+        main = self.screen is self.screen_stack[0]
+        if event.is_printable and event.character and main and not editor.has_focus:
+            event.stop()
+            editor.focus()
+            editor.insert(event.character)
+
     async def on_composer_box_submitted(self, message: ComposerBox.Submitted) -> None:
         text = message.text
         try:
@@ -309,7 +319,12 @@ class LiveChatApp(ChatApp):
             elif name == "skip":
                 self._skip()
             elif name == "who":
-                self.sidebar.query_one("#members").focus()
+                self.notice(
+                    "; ".join(
+                        f"{m.name}{' (person)' if m.human else ''}: {m.state}"
+                        for m in self.model.members.values()
+                    )
+                )
             elif name == "kick":
                 self.notice(await self.control.kick(args[0]))
             elif name == "invite":
