@@ -14,8 +14,9 @@ runs three measurements in a headless Textual app (120×40) and prints one JSON 
   slow the chat if it fell behind. ``achieved_rate`` is the rate the chat kept; ``lag_ms`` the
   time from the last token to everything being on screen; ``max_unread_events`` and
   ``max_unrendered_chars`` the most the app was ever behind (sampled every 50 ms): events not
-  read yet, and text read but not yet in the Markdown widgets. Target: the rate is kept (at
-  least 98 %) and the lag is under 100 ms.
+  read yet, and text read but not yet in the Markdown widgets; ``cpu_share`` the process's CPU
+  time over the stream's wall time (chat, app and rendering together, one core = 1.0). Target:
+  the rate is kept (at least 98 %) and the lag is under 100 ms.
 * ``key_ms``: while that stream runs, a key is pressed every 200 ms; the time from the key
   event to the character being in the input, median and worst. Target: at most 50 ms.
 
@@ -136,6 +137,7 @@ class StreamRun:
     max_unread: int
     max_unrendered: int
     key_ms: list[float]
+    cpu_share: float
 
 
 def _unrendered(app: LiveChatApp) -> int:
@@ -160,6 +162,7 @@ async def measure_keys_and_stream(rate: int, seconds: float, per_message: int) -
         editor = app.composer.editor
         editor.focus()
         await _until(lambda: pace.sent > 0)
+        cpu_start, wall_start = time.process_time(), time.perf_counter()
         next_key = time.perf_counter() + 0.2
         while not pace.finished:
             max_unread = max(max_unread, app.unread)
@@ -172,11 +175,12 @@ async def measure_keys_and_stream(rate: int, seconds: float, per_message: int) -
                 key_ms.append((time.perf_counter() - pressed) * 1000)
                 next_key = pressed + 0.2
             await asyncio.sleep(0.05 if time.perf_counter() + 0.05 < next_key else 0.001)
+        cpu_share = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
         await _until(lambda: app.shown and _unrendered(app) == 0)
         lag_ms = (time.perf_counter() - pace.finished) * 1000
         achieved = pace.total / (pace.finished - pace.started)
         await app.action_quit()
-    return StreamRun(achieved, lag_ms, max_unread, max_unrendered, key_ms)
+    return StreamRun(achieved, lag_ms, max_unread, max_unrendered, key_ms, cpu_share)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -212,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rate": args.rate,
         "achieved_rate": round(statistics.median(r.achieved_rate for r in streams), 1),
         "lag_ms": round(statistics.median(r.lag_ms for r in streams), 1),
+        "cpu_share": round(statistics.median(r.cpu_share for r in streams), 2),
         "max_unread_events": max(r.max_unread for r in streams),
         "max_unrendered_chars": max(r.max_unrendered for r in streams),
         "key_ms": round(statistics.median(keys), 1) if keys else None,

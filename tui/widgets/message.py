@@ -9,9 +9,11 @@ text differs from what streamed is rendered again from the start.
 from __future__ import annotations
 
 import json
+import threading
 from functools import cache
 from typing import ClassVar
 
+from markdown_it import MarkdownIt
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -56,6 +58,17 @@ _NOTE_ICON = {
 }
 
 
+_parsers = threading.local()
+
+
+def _parser() -> MarkdownIt:
+    """One Markdown parser per thread, made once (the widget would make one per append)."""
+    parser: MarkdownIt | None = getattr(_parsers, "parser", None)
+    if parser is None:
+        parser = _parsers.parser = MarkdownIt("gfm-like")
+    return parser
+
+
 @cache
 def prepare_markdown() -> None:
     """Parse one document with every kind of link before any Markdown widget exists.
@@ -64,9 +77,7 @@ def prepare_markdown() -> None:
     of markdown-it are filled lazily without a lock: two first parses at once can read a cache
     half built. Filling them here, once, in the app's thread, avoids that.
     """
-    from markdown_it import MarkdownIt
-
-    MarkdownIt("gfm-like").parse(
+    _parser().parse(
         "[a](https://a.example/%20?q=1#x) <https://b.example> <c@d.example> www.e.example "
         "![f](g.png) [h][i]\n\n[i]: https://i.example\n\n| j |\n|---|\n| k |\n"
     )
@@ -155,7 +166,9 @@ class MessageView(Vertical):
         entry = self.entry
         self._shown = min(entry.length, MAX_SHOWN)
         yield Static(self._header(), classes="message-header")
-        yield Markdown(safe_text(entry.text[: self._shown]), open_links=False)
+        yield Markdown(
+            safe_text(entry.text[: self._shown]), open_links=False, parser_factory=_parser
+        )
         yield Static(self._cut_note(), classes="message-cut")
         for tool in entry.tools:
             yield ToolView(tool)
