@@ -98,4 +98,10 @@ async def test_a_live_chat_keeps_a_window_and_counts_what_arrives_below() -> Non
         assert _mounted(app) <= 40
         assert conversation.mounted_range.stop < len(app.model.entries)
         assert conversation.unseen > 0
+        # Sending a message goes back to the end, to follow what comes.
+        await until(pilot, lambda: app.model.my_request is not None, "your turn")
+        await pilot.press("z", "enter")
+        await until(pilot, lambda: conversation.following, "following again")
+        await until_shown(pilot)
+        assert conversation.mounted_range.stop == len(app.model.entries)
         await app.action_quit()

@@ -298,6 +298,7 @@ class LiveChatApp(ChatApp):
             self.notice("the chat has ended; /export saves it, Ctrl+Q quits", error=True)
         elif text.strip() or human.channel.requested:
             human.send(unescape(text))
+            await self.conversation.action_jump_end()  # what you said, and what follows
 
     async def run_command(self, command: ParsedCommand) -> None:
         if await self.run_shared_command(command):
