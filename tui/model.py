@@ -388,11 +388,11 @@ class ChatModel:
             return
         if event.request == "approval":
             self._set_state(self.speaker, "waiting for you" if mine else f"waiting for {who}")
-            self._note(event, "request", f"approval asked of {who}: {event.prompt}")
+            self._note(event, "request", f"asked {who} to approve: {event.prompt}")
         else:
             self._set_state(who, "choosing")
             choices = ", ".join(event.choices)
-            self._note(event, "request", f"{who} asked who speaks next ({choices})")
+            self._note(event, "request", f"asked {who}: who speaks next? ({choices})")
 
     def _end_request(self, event: EventBase) -> None:
         request = self.request
