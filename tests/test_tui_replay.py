@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from tui_support import fixed_clock, noticed, until, until_shown
 
 from groupchat import GroupChat, HumanParticipant, MentionPolicy, ScriptedAgent, TextMention
 from groupchat.bus import EventBus
-from groupchat.events import Event
+from groupchat.events import Event, MessagePosted
 from groupchat.transcripts.replay import read_events, sample_path
 from groupchat.tui.live import LiveChatApp
 from groupchat.tui.model import ChatModel, MessageEntry
@@ -43,7 +44,7 @@ async def test_a_replay_plays_to_the_end_and_shows_every_message() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.finished, "the replay to finish")
         await until_shown(pilot)
-        posted = [e.message for e in events if e.type == "message_posted"]  # type: ignore[attr-defined]
+        posted = [e.message for e in events if isinstance(e, MessagePosted)]
         assert [(s, t) for s, _, t, _ in _said(app.model)] == [
             (m.sender, m.content) for m in posted
         ]
@@ -141,3 +142,23 @@ async def test_a_replay_shows_the_same_as_the_live_chat() -> None:
     ]
     assert replay.model.usage == live.model.usage
     assert len(replay.model.entries) == len(live.model.entries)
+
+
+async def test_an_event_the_views_cannot_show_is_reported_and_the_rest_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from groupchat.tui import model as model_module
+
+    def broken(self: ChatModel, event: object) -> None:
+        raise RuntimeError("no way to show this")
+
+    monkeypatch.setitem(model_module._HANDLERS, "handoff", broken)
+    monkeypatch.setitem(model_module._HANDLERS, "selector_attempt", broken)
+    monkeypatch.setitem(model_module._HANDLERS, "speaker_selected", broken)
+    events = _sample()
+    app = _app(events, speed=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.finished, "the replay to finish")
+        await until_shown(pilot)
+        assert noticed(app, "could not show a speaker_selected event: no way to show this")
+        assert app.model.messages == len([e for e in events if isinstance(e, MessagePosted)])

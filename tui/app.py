@@ -136,11 +136,17 @@ class ChatApp(App[None]):
     async def _read(self, subscription: Subscription) -> None:
         loop = asyncio.get_running_loop()
         until = loop.time() + SLICE
-        async for event in subscription:
-            self.take(event)
-            if loop.time() >= until:
-                await asyncio.sleep(0)  # keys and drawing get their turn
-                until = loop.time() + SLICE
+        try:
+            async for event in subscription:
+                try:
+                    self.take(event)
+                except Exception as exc:  # one event the views cannot show stops nothing else
+                    self.notice(f"could not show a {event.type} event: {exc}", error=True)
+                if loop.time() >= until:
+                    await asyncio.sleep(0)  # keys and drawing get their turn
+                    until = loop.time() + SLICE
+        finally:
+            subscription.close()  # a reader that stops must not hold the chat back
         self.changed()
 
     def take(self, event: Event) -> None:
