@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from textual.widgets import Markdown
 from tui_support import fixed_clock, until, until_shown
 
 from groupchat import GroupChat, HumanParticipant, RoundRobinPolicy
@@ -142,8 +143,7 @@ async def test_approving_a_plan() -> None:
     app = _app(chat, you)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: _dialog_open(app), "the plan dialog")
-        shown = app.screen.query_one("Markdown")
-        assert "draft the summary" in shown.source  # type: ignore[attr-defined]
+        assert "draft the summary" in app.screen.query_one(Markdown).source
         await pilot.click("#approve")
         await until(pilot, lambda: bool(lead.answers), "the answer")
         assert lead.answers == ["yes"]
@@ -182,7 +182,7 @@ async def test_the_magentic_manager_s_plan_is_reviewed_and_shown() -> None:
         assert isinstance(dialog, ApprovalScreen) and dialog.title_text == "Review the plan"
         plan = app.model.plan
         assert plan is not None and plan.steps
-        assert plan.steps[0] in dialog.query_one(".dialog-plan").source  # type: ignore[attr-defined]
+        assert plan.steps[0] in dialog.query_one(".dialog-plan", Markdown).source
         dialog.query_one("#revision").focus()
         await pilot.press(*"start with the date", "enter")
         await until(

@@ -88,7 +88,9 @@ async def test_interjecting_while_an_agent_streams() -> None:
         )
         writer.open()
         await until(
-            pilot, lambda: writer.turns and not _messages(app)[1].streaming, "the writer to finish"
+            pilot,
+            lambda: bool(writer.turns) and not _messages(app)[1].streaming,
+            "the writer to finish",
         )
         posted = [m for m in chat.messages if m.sender in ("writer", "you")]
         assert posted[0].kind == "interjection" and posted[0].content == "Keep it short!"
@@ -275,7 +277,8 @@ async def test_the_status_line_shows_tokens_and_cost_with_prices() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.result is not None, "the end")
         await until_shown(pilot)
-        usage = app.result.usage  # type: ignore[union-attr]
+        assert app.result is not None
+        usage = app.result.usage
         assert usage.total_tokens > 0
         status = str(app.status_bar.query_one(".status-left").render())
         expected = (usage.input_tokens * 1000 + usage.output_tokens * 2000) / 1e6

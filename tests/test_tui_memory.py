@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 
 import pytest
 
@@ -11,9 +12,9 @@ from groupchat.tui.memory import QuietCollector
 
 
 @pytest.fixture
-def collector() -> QuietCollector:
+def collector() -> Iterator[QuietCollector]:
     quiet = QuietCollector(idle=0.0)
-    yield quiet  # type: ignore[misc]
+    yield quiet
     quiet.stop()
 
 
@@ -32,7 +33,12 @@ def test_a_due_collection_waits_for_a_quiet_moment(monkeypatch: pytest.MonkeyPat
     now = [100.0]
     monkeypatch.setattr(memory.time, "monotonic", lambda: now[0])
     ran: list[int] = []
-    monkeypatch.setattr(memory.gc, "collect", lambda generation=2: ran.append(generation) or 0)
+
+    def collect(generation: int = 2) -> int:
+        ran.append(generation)
+        return 0
+
+    monkeypatch.setattr(memory.gc, "collect", collect)
     monkeypatch.setattr(memory.gc, "freeze", lambda: None)
     monkeypatch.setattr(memory.gc, "get_count", lambda: (0, 0, 50))
     quiet = QuietCollector(idle=1.0)

@@ -23,7 +23,7 @@ def _sample() -> list[Event]:
 
 
 def _app(events: list[Event], **options: object) -> ReplayApp:
-    return ReplayApp(events, clock=fixed_clock, animate=False, **options)  # type: ignore[arg-type]
+    return ReplayApp(events, clock=fixed_clock, animate=False, **options)
 
 
 def _said(model: ChatModel) -> list[tuple[str, str, str, bool]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from textual.widgets import Markdown
 from tui_support import fixed_clock, screen_text, until, until_shown
 
 from groupchat import GroupChat, HumanParticipant, MaxMessages, RoundRobinPolicy, ScriptedAgent
@@ -83,11 +84,11 @@ def _events(messages: list[tuple[str, str]]) -> list[Event]:
     ]
     for number, (name, text) in enumerate(messages, 1):
         time = start + timedelta(seconds=number)
-        common = {"chat_id": "c", "time": time}
         mid = f"m{number}"
         events.append(
             SpeakerSelected(
-                **common,
+                chat_id="c",
+                time=time,
                 seq=len(events),
                 sender="manager",
                 speaker=name,
@@ -99,7 +100,8 @@ def _events(messages: list[tuple[str, str]]) -> list[Event]:
         )
         events.append(
             TurnStarted(
-                **common,
+                chat_id="c",
+                time=time,
                 seq=len(events),
                 sender="manager",
                 speaker=name,
@@ -110,11 +112,18 @@ def _events(messages: list[tuple[str, str]]) -> list[Event]:
         for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
             events.append(
                 TextDelta(
-                    **common, seq=len(events), sender=name, message_id=f"m{number}", text=piece
+                    chat_id="c",
+                    time=time,
+                    seq=len(events),
+                    sender=name,
+                    message_id=f"m{number}",
+                    text=piece,
                 )
             )
         message = Message(id=mid, sender=name, content=text)
-        events.append(MessagePosted(**common, seq=len(events), sender=name, message=message))
+        events.append(
+            MessagePosted(chat_id="c", time=time, seq=len(events), sender=name, message=message)
+        )
     return events
 
 
@@ -134,7 +143,7 @@ async def test_hostile_names_long_lines_and_a_1_mb_message_in_a_replay() -> None
         big = next(v for v in app.query(MessageView) if v.entry.sender == "big")
         assert big.entry.length == len(ONE_MB)
         assert big.has_class("-cut")
-        assert len(big.query_one("Markdown").source) <= MAX_SHOWN  # type: ignore[attr-defined]
+        assert len(big.query_one(Markdown).source) <= MAX_SHOWN
         assert f"showing {MAX_SHOWN:,} of {len(ONE_MB):,} characters" in shown or big.region.y < 0
         long = next(
             e for e in app.model.entries if isinstance(e, MessageEntry) and e.sender == "long"

@@ -6,7 +6,7 @@ of a failed comparison (``snapshot_report.html``) shows both pictures.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from textual.pilot import Pilot
 from tui_support import fixed_clock, until, until_shown
@@ -29,7 +29,7 @@ def _demo_app() -> LiveChatApp:
 
 
 async def _your_turn(pilot: Pilot[Any]) -> None:
-    app = pilot.app
+    app = cast(LiveChatApp, pilot.app)
     await until(pilot, lambda: app.model.my_request is not None, "your turn")
     await until_shown(pilot)
 
@@ -78,7 +78,11 @@ def test_replay_paused_mid_chat(snap_compare: Any) -> None:
     async def three_steps(pilot: Pilot[Any]) -> None:
         for step in range(1, 4):
             await pilot.press("n")
-            await until(pilot, lambda step=step: app.state.message == step, "the next message")
+
+            def shown(step: int = step) -> bool:
+                return app.state.message == step
+
+            await until(pilot, shown, "the next message")
         await until(pilot, lambda: app.replayer.paused, "paused")
         await until_shown(pilot)
 

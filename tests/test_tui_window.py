@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.pilot import Pilot
 from tui_support import fixed_clock, long_chat_events, until, until_shown
 
@@ -66,13 +68,19 @@ def _mine(app: LiveChatApp) -> int:
     return sum(1 for e in app.model.entries if isinstance(e, MessageEntry) and e.sender == "you")
 
 
-async def _answer(pilot: Pilot[None], app: LiveChatApp, times: int) -> None:
+async def _answer(pilot: Pilot[Any], app: LiveChatApp, times: int) -> None:
     """Answer ``times`` turns, each time as soon as the chat asks."""
+    human = app.human
+    assert human is not None
     for _ in range(times):
         said = _mine(app)
         await until(pilot, lambda: app.model.my_request is not None, "your turn")
-        app.human.send("x")  # type: ignore[union-attr]
-        await until(pilot, lambda said=said: _mine(app) > said, "your message")
+        human.send("x")
+
+        def sent(before: int = said) -> bool:
+            return _mine(app) > before
+
+        await until(pilot, sent, "your message")
 
 
 async def test_a_live_chat_keeps_a_window_and_counts_what_arrives_below() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from textual.app import App
 from textual.pilot import Pilot
@@ -33,7 +34,7 @@ __all__ = [
 LIMIT_S = 10.0
 
 
-async def until(pilot: Pilot[object], predicate: Callable[[], bool], what: str) -> None:
+async def until(pilot: Pilot[Any], predicate: Callable[[], bool], what: str) -> None:
     """Let the app run (``pilot.pause()``, no fixed delay) until ``predicate`` holds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + LIMIT_S
@@ -65,10 +66,10 @@ def long_chat_events(messages: int, *, chat_id: str = "long") -> list[Event]:
     names = ("ada", "bob", "cy", "dee")
     start = datetime(2025, 1, 1, 12, tzinfo=UTC)
     step = timedelta(seconds=1)
-    base = {"chat_id": chat_id, "sender": "manager"}
     events: list[Event] = [
         ChatStarted(
-            **base,
+            chat_id=chat_id,
+            sender="manager",
             seq=0,
             time=start,
             task="Talk for a long time",
@@ -81,7 +82,8 @@ def long_chat_events(messages: int, *, chat_id: str = "long") -> list[Event]:
         time = start + number * step
         events.append(
             SpeakerSelected(
-                **base,
+                chat_id=chat_id,
+                sender="manager",
                 seq=len(events),
                 time=time,
                 speaker=name,
@@ -98,7 +100,8 @@ def long_chat_events(messages: int, *, chat_id: str = "long") -> list[Event]:
         )
     events.append(
         ChatEnded(
-            **base,
+            chat_id=chat_id,
+            sender="manager",
             seq=len(events),
             time=start + (messages + 1) * step,
             reason="done",

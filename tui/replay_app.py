@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
-from typing import ClassVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import ClassVar, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -37,6 +37,8 @@ COMMAND_TABLE: dict[str, Command] = {
     "theme": COMMANDS["theme"],
 }
 """What the replay's command line (``/``) understands."""
+
+N = TypeVar("N", int, float)
 
 _HINT = "Enter runs · /seek SEQ · /speed X · /step · Esc closes"
 
@@ -285,7 +287,7 @@ class ReplayApp(ChatApp):
                 await task
 
 
-def _number(text: str, kind: type[float] | type[int], what: str) -> float:
+def _number(text: str, kind: Callable[[str], N], what: str) -> N:
     try:
         return kind(text)
     except ValueError:

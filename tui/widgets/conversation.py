@@ -14,7 +14,7 @@ bottom again, with every entry mounted, follows again.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import ClassVar
+from typing import ClassVar, TypeAlias
 
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -26,7 +26,7 @@ from groupchat.tui.widgets.text import Clock, colour_of, local_clock
 
 __all__ = ["Conversation", "EntryView"]
 
-EntryView = MessageView | NoteView
+EntryView: TypeAlias = MessageView | NoteView
 
 WINDOW = 60
 """Entry views mounted at most: a few screens' worth."""

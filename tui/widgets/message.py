@@ -87,7 +87,7 @@ class ToolView(Vertical, can_focus=True):
     """A tool call and its result, folded to one line; click or Enter opens it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter,space", "toggle", "Open/close", show=False)
+        Binding("enter,space", "fold", "Open/close", show=False)
     ]
 
     def __init__(self, tool: ToolEntry) -> None:
@@ -134,13 +134,13 @@ class ToolView(Vertical, can_focus=True):
         show(self.query_one(".tool-header", Static), self._header())
         show(self.query_one(".tool-body", Static), self._body())
 
-    def action_toggle(self) -> None:
+    def action_fold(self) -> None:
         self.toggle_class("-open")
         self.refresh_tool()
 
     def on_click(self, event: Click) -> None:
         event.stop()
-        self.action_toggle()
+        self.action_fold()
 
 
 class MessageView(Vertical):

@@ -40,7 +40,7 @@ class Sidebar(Vertical):
     def __init__(self, model: ChatModel, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.model = model
-        self._rows: list[tuple[object, ...]] = []
+        self._rows: list[tuple[str, str, bool, bool, int, bool]] = []
 
     def compose(self) -> ComposeResult:
         yield Static(Content("Participants"), classes="sidebar-title")
