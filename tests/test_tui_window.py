@@ -89,7 +89,7 @@ async def test_a_live_chat_keeps_a_window_and_counts_what_arrives_below() -> Non
     chat = GroupChat([talker, you], policy=RoundRobinPolicy(), max_turns=400)
     app = LiveChatApp(chat, "talk", human=you, clock=fixed_clock, animate=False, window=40)
     async with app.run_test(size=SIZE) as pilot:
-        await _answer(pilot, app, 60)
+        await _answer(pilot, app, 15)
         await until_shown(pilot)
         conversation = app.conversation
         assert _mounted(app) <= 40
@@ -100,7 +100,7 @@ async def test_a_live_chat_keeps_a_window_and_counts_what_arrives_below() -> Non
         await until(pilot, lambda: not conversation.following, "scrolled up")
         await until_shown(pilot)
         before = len(app.model.entries)
-        await _answer(pilot, app, 30)
+        await _answer(pilot, app, 8)
         await until_shown(pilot)
         assert len(app.model.entries) > before
         assert _mounted(app) <= 40
