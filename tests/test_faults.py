@@ -421,7 +421,11 @@ async def test_a_database_locked_by_another_process_ends_the_chat_with_an_error(
         running = asyncio.create_task(run_recorded(chat, "talk", store))
         first = await probe.wait_for(MessagePosted, sender="ada")
         await store.wait_committed(chat.chat_id, first.seq)
+        # Quiet the writer first, or a chat writing nonstop can starve the lock taker.
+        await chat.pause()
+        await store.flush()
         with locked(path):
+            await chat.resume()
             run = await asyncio.wait_for(running, SAFETY)
     assert isinstance(run.record_error, StoreError)
     assert "database is locked" in str(run.record_error)
