@@ -10,31 +10,20 @@ its tokens in the chat's totals.
 
 from __future__ import annotations
 
-from bench.orchestration import Config, Scenario, _check_in_order, agent_names, script_for
-from groupchat.agents import LLMAgent
+from bench.orchestration import Config, Scenario, _check_in_order, agent_names
+from bench.selector import AGENT_WINDOW, scripted_llm_agents
 from groupchat.chat import ChatResult, GroupChat
 from groupchat.magentic import MagenticManager, ScriptedLedgerModel, plan_json, progress_json
-from groupchat.models import ScriptedModel
 
 __all__ = ["AGENT_WINDOW", "MANAGER_WINDOW", "build_magentic"]
 
 MANAGER_WINDOW = 4
 """Messages the manager's prompts show: bounded, so the cost per message stays flat."""
-AGENT_WINDOW = 4
-"""Messages each agent's request holds."""
 
 
 def build_magentic(config: Config) -> Scenario:
     names = agent_names(config.agents)
-    scripts: dict[str, list[str]] = {}
-    agents = []
-    for name in names:
-        lines, chunk = script_for(name, config.deltas)
-        scripts[name] = lines
-        model = ScriptedModel(
-            lines, name=f"scripted:{name}", chunk=chunk, when_done="cycle", keep_requests=False
-        )
-        agents.append(LLMAgent(name, model, window=AGENT_WINDOW))
+    agents, scripts = scripted_llm_agents(config)
     ledger = ScriptedLedgerModel(
         [plan_json([f"{name} reports" for name in names], given=["the team is scripted"])],
         [

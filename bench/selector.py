@@ -24,17 +24,23 @@ AGENT_WINDOW = 4
 """Messages each agent's request holds."""
 
 
-def build_selector(config: Config) -> Scenario:
-    names = agent_names(config.agents)
+def scripted_llm_agents(config: Config) -> tuple[list[LLMAgent], dict[str, list[str]]]:
+    """LLM agents on scripted models (their lines cycle), and each one's lines."""
     scripts: dict[str, list[str]] = {}
     agents = []
-    for name in names:
+    for name in agent_names(config.agents):
         lines, chunk = script_for(name, config.deltas)
         scripts[name] = lines
         model = ScriptedModel(
             lines, name=f"scripted:{name}", chunk=chunk, when_done="cycle", keep_requests=False
         )
         agents.append(LLMAgent(name, model, window=AGENT_WINDOW))
+    return agents, scripts
+
+
+def build_selector(config: Config) -> Scenario:
+    names = agent_names(config.agents)
+    agents, scripts = scripted_llm_agents(config)
     selector = ScriptedModel(
         names, name="scripted:selector", chunk="all", when_done="cycle", keep_requests=False
     )
