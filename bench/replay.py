@@ -1,21 +1,23 @@
-"""Replay speed: opening a long JSONL transcript and replaying it at speed 0.
+"""Replay speed: opening a long saved chat and replaying it at speed 0.
 
     python -m bench.replay --messages 100000 --repeat 3
 
 records a chat of ``--messages`` messages from 4 scripted round-robin agents (about four events
-per message) on an ``EventBus(retain=None)``, dumps it to a JSONL file in a temporary folder,
-and then times, ``--repeat`` times: reading and parsing the file
-(:func:`~groupchat.transcripts.replay.read_events`) plus replaying it at speed 0 onto a fresh
-bus that one durable subscriber reads to the end. It prints one JSON line::
+per message) on an ``EventBus(retain=None)``, dumps it to a JSONL file and imports it into a
+transcript store in a temporary folder, and then times, ``--repeat`` times for each source:
+opening it (``jsonl``: reading and parsing the file with
+:func:`~groupchat.transcripts.replay.read_events`; ``store``: opening the database, reading the
+chat's events and closing it, as ``groupchat replay ID`` does) plus replaying it at speed 0 onto
+a fresh bus that one durable subscriber reads to the end. It prints one JSON line per source::
 
-    {"bench": "replay", "messages": 100000, "events": 400003, "file_mb": ..., "seconds": ...,
-     "open_s": ..., "replay_s": ..., "us_per_event": ..., "target_s": 1.0, ...}
+    {"bench": "replay", "source": "jsonl", "messages": 100000, "events": 400003,
+     "file_mb": ..., "seconds": ..., "open_s": ..., "replay_s": ..., "target_s": 1.0, ...}
 
 ``seconds`` is ``open_s + replay_s`` of the median run (the lower middle one for an even
-``--repeat``). Recording the chat and
-writing the file are not timed. Every run is checked: the subscriber reads every event, in
-order, equal to the recorded ones. A failed check adds ``"ok": false`` and ``"problem"`` and the
-exit status is 1; so does missing the target, with ``--strict``.
+``--repeat``). Recording the chat, writing the file and importing it are not timed. Every run
+is checked: the subscriber reads every event, in order, equal to the recorded ones. A failed
+check adds ``"ok": false`` and ``"problem"`` and the exit status is 1; so does missing the
+target, with ``--strict``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from groupchat.events import Event, dump_event
 from groupchat.policies import RoundRobinPolicy
 from groupchat.termination import MaxMessages
 from groupchat.transcripts.replay import Replayer, read_events
+from groupchat.transcripts.store import SqliteStore
 
 __all__ = ["TARGET_S", "Measurement", "main", "measure", "record"]
 
@@ -84,10 +87,17 @@ async def _read_all(sub: Subscription) -> list[Event]:
     return [event async for event in sub]
 
 
-async def _run_once(path: Path, expected: Sequence[Event]) -> Measurement:
+async def _open(source: str, path: Path, chat_id: str) -> list[Event]:
+    if source == "jsonl":
+        return read_events(path)
+    async with await SqliteStore.open(path) as store:
+        return await store.events(chat_id)
+
+
+async def _run_once(source: str, path: Path, expected: Sequence[Event]) -> Measurement:
     gc.collect()
     start = time.perf_counter()
-    events = read_events(path)
+    events = await _open(source, path, expected[0].chat_id)
     opened = time.perf_counter()
     bus = EventBus()
     replayer = Replayer(events, bus, speed=0)
@@ -101,13 +111,21 @@ async def _run_once(path: Path, expected: Sequence[Event]) -> Measurement:
     return Measurement(opened - start, end - opened, problem)
 
 
-def measure(path: Path, expected: Sequence[Event], repeat: int) -> list[Measurement]:
-    """Time ``repeat`` runs of open + replay, each in a new event loop."""
+def measure(
+    path: Path, expected: Sequence[Event], repeat: int, source: str = "jsonl"
+) -> list[Measurement]:
+    """Time ``repeat`` runs of open + replay from ``source`` (``jsonl`` or ``store``, at
+    ``path``), each in a new event loop."""
     runs = []
     for _ in range(repeat):
-        runs.append(asyncio.run(_run_once(path, expected)))
+        runs.append(asyncio.run(_run_once(source, path, expected)))
         gc.collect()
     return runs
+
+
+async def _import(events: Sequence[Event], path: Path) -> None:
+    async with await SqliteStore.open(path) as store:
+        await store.import_events(events)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -122,6 +140,13 @@ def _parser() -> argparse.ArgumentParser:
         "--repeat", type=_positive, default=3, help="runs; the median is reported (default: 3)"
     )
     parser.add_argument(
+        "--source",
+        nargs="+",
+        choices=["jsonl", "store"],
+        default=["jsonl", "store"],
+        help="where the chat is opened from (default: both)",
+    )
+    parser.add_argument(
         "--strict", action="store_true", help=f"exit 1 if the median is over {TARGET_S} s"
     )
     return parser
@@ -130,16 +155,28 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     expected = asyncio.run(record(args.messages))
+    failed = False
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "chat.jsonl"
-        write(expected, path)
-        file_mb = path.stat().st_size / 1e6
-        runs = measure(path, expected, args.repeat)
+        paths = {"jsonl": Path(tmp) / "chat.jsonl", "store": Path(tmp) / "chats.db"}
+        write(expected, paths["jsonl"])
+        asyncio.run(_import(expected, paths["store"]))
+        for source in args.source:
+            path = paths[source]
+            runs = measure(path, expected, args.repeat, source)
+            report = _report(args, source, path.stat().st_size / 1e6, len(expected), runs)
+            print(json.dumps(report), flush=True)
+            failed = failed or report.get("ok") is False
+    return 1 if failed else 0
+
+
+def _report(
+    args: argparse.Namespace, source: str, file_mb: float, events: int, runs: list[Measurement]
+) -> dict[str, object]:
     median = sorted(runs, key=lambda r: r.seconds)[(len(runs) - 1) // 2]
     seconds = median.seconds
-    events = len(expected)
     report: dict[str, object] = {
         "bench": "replay",
+        "source": source,
         "messages": args.messages,
         "events": events,
         "file_mb": round(file_mb, 1),
@@ -158,8 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problems:
         report["ok"] = False
         report["problem"] = problems[0]
-    print(json.dumps(report), flush=True)
-    return 1 if problems else 0
+    return report
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ prints one JSON line per measurement:
   process's CPU time (all threads): SQLite works in a thread of its own, so on a machine with a
   free core the wall-clock cost is lower than the CPU cost, and on a busy one it is the same.
 * ``store_read``: ``events()`` of the largest recorded chat, and how its parts split: fetching
-  the JSON column; parsing it as one JSON array with ``TypeAdapter(list[Event])`` and row by row
-  (what the store does, as it measured faster), each with the garbage collector paused (as the
-  store does) and running.
+  the JSON column; parsing it as the store does (:func:`parse_event_rows`: runs of 512 rows as
+  one JSON array each), as one JSON array of the whole chat with ``TypeAdapter(list[Event])``
+  and row by row, the last two with the garbage collector paused (as the store does) and
+  running.
 
 Every recorded run is checked: the chat's own check from ``bench.orchestration``, every
 published event stored, the summary's message count. A failed check adds ``"ok": false`` and
@@ -50,7 +51,7 @@ from bench.orchestration import (
 )
 from groupchat.events import Event, parse_event
 from groupchat.transcripts.recorder import StoreRecorder
-from groupchat.transcripts.store import SqliteStore
+from groupchat.transcripts.store import SqliteStore, parse_event_rows
 
 __all__ = [
     "TARGET_APPEND_PER_S",
@@ -237,6 +238,9 @@ async def _read(path: Path, chat_id: str) -> dict[str, object]:
     def one_by_one() -> object:
         return [parse_event(row) for row in rows]
 
+    def in_runs() -> object:
+        return parse_event_rows(rows)
+
     per = 1e6 / count
     return {
         "bench": "store_read",
@@ -244,6 +248,7 @@ async def _read(path: Path, chat_id: str) -> dict[str, object]:
         "seconds": round(total, 6),
         "us_per_event": round(total * per, 3),
         "fetch_us_per_event": round(fetch * per, 3),
+        "parse_runs_us_per_event": round(_timed(in_runs, collect=False) * per, 3),
         "parse_bulk_us_per_event": round(_timed(bulk, collect=False) * per, 3),
         "parse_per_row_us_per_event": round(_timed(one_by_one, collect=False) * per, 3),
         "parse_bulk_gc_us_per_event": round(_timed(bulk, collect=True) * per, 3),

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -182,6 +182,24 @@ class _ChatLog:
             self._wake_readers()
         if self.retain is not None and len(self.events) >= 2 * self.retain:
             self._trim()
+
+    def extend(self, events: list[Any]) -> None:
+        self.events += events
+        if self.readers_waiting:
+            self._wake_readers()
+        if self.retain is not None and len(self.events) >= 2 * self.retain:
+            self._trim()
+
+    def room(self) -> int | None:
+        """Events that can be appended before a durable subscriber is full (``None``: any)."""
+        end = self.base + len(self.events)
+        room: int | None = None
+        for sub in self.subscribers:
+            if sub.durable:
+                left = sub.maxsize - (end - sub.cursor)
+                if room is None or left < room:
+                    room = left
+        return None if room is None else max(room, 0)
 
     def _wake_readers(self) -> None:
         for sub in self.readers_waiting:
@@ -465,6 +483,36 @@ class EventBus:
         if event.seq != log.next_seq:
             raise ValueError(f"chat {event.chat_id}: expected seq {log.next_seq}, got {event.seq}")
         log.append(event)
+
+    def append_ready(self, events: Sequence[Event]) -> int:
+        """Append already stamped events, in order, as many as fit now without waiting.
+
+        The events must all be of one chat with consecutive sequence numbers from the chat's
+        next one; a bad one raises :class:`ValueError` and nothing is appended. Appends none
+        while a durable subscriber is full, else as many as the fullest one has room for, and
+        returns how many it appended: :meth:`append` then waits for room for the next. This is
+        how a replay at full speed publishes, a batch at a time instead of an event at a time.
+        """
+        if not events:
+            return 0
+        log = self._log(events[0].chat_id)
+        if log.closed:
+            raise ChatClosedError(f"chat {log.chat_id} is closed")
+        if log.space_waiters:
+            return 0
+        room = log.room()
+        batch = list(events if room is None or room >= len(events) else events[:room])
+        if not batch:
+            return 0
+        seq, chat_id = log.next_seq, log.chat_id
+        for event in batch:
+            if event.seq != seq or event.chat_id != chat_id:
+                raise ValueError(
+                    f"chat {chat_id}: expected seq {seq}, got {event.chat_id} seq {event.seq}"
+                )
+            seq += 1
+        log.extend(batch)
+        return len(batch)
 
     def history(self, chat_id: str, start: int = 0) -> list[Event]:
         """The retained events of a chat from ``start`` on (a copy)."""

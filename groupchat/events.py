@@ -7,6 +7,7 @@ and the sender; the bus stamps those four, so a participant cannot post as someo
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
@@ -47,6 +48,7 @@ __all__ = [
     "TurnSkipped",
     "TurnStarted",
     "dump_event",
+    "event_list_adapter",
     "parse_event",
     "without_surrogates",
 ]
@@ -344,6 +346,14 @@ Event = Annotated[
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 """The one JSON codec of the event schema."""
+
+
+@cache
+def event_list_adapter() -> TypeAdapter[list[Event]]:
+    """The codec of a JSON array of events, built on first use: validating many events as one
+    array is faster than one by one (keep arrays to a few hundred kilobytes, see
+    :func:`~groupchat.transcripts.read_events`)."""
+    return TypeAdapter(list[Event])
 
 
 def dump_event(event: EventBase) -> str:

@@ -791,3 +791,50 @@ async def test_append_waits_for_a_full_durable_subscriber() -> None:
     async with asyncio.timeout(GUARD):
         await replayer
     assert seqs(events) == list(range(6))
+
+
+async def test_append_ready_appends_what_fits_and_leaves_the_rest() -> None:
+    bus = EventBus()
+    chat = bus.open("c")
+    full = bus.subscribe(chat, maxsize=4)
+    bus.subscribe(chat, durable=False, maxsize=1)  # a display never limits a batch
+    batch = [_stamped(chat, seq) for seq in range(10)]
+
+    assert bus.append_ready(batch) == 4  # the durable subscriber has room for 4
+    assert bus.append_ready(batch[4:]) == 0  # full: nothing more until it reads
+    assert seqs(await take(full, 3)) == [0, 1, 2]
+    assert bus.append_ready(batch[4:]) == 3
+    assert bus.next_seq(chat) == 7
+    assert bus.append_ready([]) == 0
+
+    unbounded = bus.open("u")
+    assert bus.append_ready([_stamped(unbounded, seq) for seq in range(1000)]) == 1000
+
+
+async def test_append_ready_refuses_a_bad_batch_whole() -> None:
+    bus = EventBus()
+    chat = bus.open("c")
+    sub = bus.subscribe(chat)
+    gap = [_stamped(chat, 0), _stamped(chat, 1), _stamped(chat, 3)]
+    with pytest.raises(ValueError, match="expected seq 2, got c seq 3"):
+        bus.append_ready(gap)
+    other = [_stamped(chat, 0), _stamped("d", 1)]
+    with pytest.raises(ValueError, match="expected seq 1, got d seq 1"):
+        bus.append_ready(other)
+    assert bus.next_seq(chat) == 0 and sub.lag == 0  # nothing of either was appended
+    with pytest.raises(KeyError):
+        bus.append_ready([_stamped("ghost", 0)])
+    bus.close(chat)
+    with pytest.raises(ChatClosedError):
+        bus.append_ready([_stamped(chat, 0)])
+
+
+async def test_append_ready_wakes_a_waiting_reader() -> None:
+    bus = EventBus()
+    chat = bus.open("c")
+    sub = bus.subscribe(chat)
+    reader = asyncio.create_task(take(sub, 3))
+    await settle()
+    assert bus.append_ready([_stamped(chat, seq) for seq in range(3)]) == 3
+    async with asyncio.timeout(GUARD):
+        assert seqs(await reader) == [0, 1, 2]

@@ -551,6 +551,27 @@ async def test_a_bad_line_is_named(tmp_path: Path) -> None:
     assert caught.value.line == 7
 
 
+async def test_read_events_reads_a_file_of_many_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file longer than one validation chunk reads the same; a bad line far in is named."""
+    import groupchat.transcripts.replay as replay_module
+
+    monkeypatch.setattr(replay_module, "_CHUNK_BYTES", 300)  # a few lines per chunk
+    events = await live_chat()
+    lines = [dump_event(e) for e in events]
+    path = tmp_path / "chat.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert path.stat().st_size > 5 * 300
+    assert read_events(path) == events
+    last = len(lines) - 1
+    lines[last] = lines[last].replace('"chat_id"', '"chat"')
+    path.write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(JsonlError, match=rf"line {last + 1}\b") as caught:
+        read_events(path)
+    assert caught.value.line == last + 1
+
+
 # ---------------------------------------------------------------- samples
 
 

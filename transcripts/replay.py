@@ -1,8 +1,9 @@
 """Replay: a stored chat published again onto a bus, at its original pace or faster.
 
 A replayed event is the stored event itself (same chat id, sequence number, sender and time),
-appended with :meth:`EventBus.append`, so every subscriber (the console, the TUI, your code)
-shows a replayed chat through exactly the path it uses for a live one. Nothing else runs: no
+appended with :meth:`EventBus.append` (a batch at a time with :meth:`EventBus.append_ready`),
+so every subscriber (the console, the TUI, your code) shows a replayed chat through exactly the
+path it uses for a live one. Nothing else runs: no
 model, no tool, no participant.
 
 :class:`Replayer` is controlled from any task while it runs: :meth:`~Replayer.pause`,
@@ -16,18 +17,18 @@ again from any event. :func:`read_events` opens a JSONL transcript fast enough f
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from importlib import resources
 from operator import attrgetter
 from pathlib import Path
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
+from groupchat._bulk import bulk_allocation
 from groupchat.bus import ChatClosedError, EventBus
-from groupchat.events import Event, MessagePosted
+from groupchat.events import Event, MessagePosted, event_list_adapter
 
 __all__ = [
     "DEFAULT_MAX_GAP",
@@ -43,7 +44,7 @@ DEFAULT_MAX_GAP = 2.0
 """Longest pause (seconds of chat time) a replay keeps between two events."""
 
 _DUE = 1e-9  # an event whose wait is shorter than this is due now (float rounding)
-_YIELD_EVERY = 1024  # events published back to back before other tasks get a turn
+_YIELD_EVERY = 1024  # most events published back to back before other tasks get a turn
 
 Sleep = Callable[[float], Awaitable[object]]
 Clock = Callable[[], float]
@@ -295,17 +296,17 @@ class Replayer:
 
     async def _publish_until(self, until: int) -> None:
         """Publish the events before seq ``until`` back to back, until a control call comes."""
-        events, append, first = self._events, self._bus.append, self._first
+        events, bus, first = self._events, self._bus, self._first
         pos = self._pos
-        count = 0
         while pos < until and not self._interrupted:
-            await append(events[pos - first])
-            pos += 1
+            batch = events[pos - first : min(until, pos + _YIELD_EVERY) - first]
+            published = bus.append_ready(batch)
+            if published == 0:  # a durable subscriber is full: wait for room for one
+                await bus.append(batch[0])
+                published = 1
+            pos += published
             self._pos = pos
-            count += 1
-            if count == _YIELD_EVERY:  # let controls, front-ends and timers in
-                count = 0
-                await asyncio.sleep(0)
+            await asyncio.sleep(0)  # let controls, subscribers, front-ends and timers in
         self._credit = 0.0  # the next event waits its whole gap
         self._anchor = self._clock()
 
@@ -411,57 +412,48 @@ def _check_log(events: Sequence[Event]) -> tuple[int, str]:
 
 # ---------------------------------------------------------------------- opening transcripts
 
-_EVENT_LIST: TypeAdapter[list[Event]] | None = None
+_CHUNK_BYTES = 256 * 1024
+"""Bytes of JSONL validated at a time by :func:`read_events` (then on to the line's end)."""
 
 
 def read_events(path: str | Path) -> list[Event]:
     """Read a JSONL transcript (one canonical event per line) in one go, for replay.
 
-    The lines are validated as one JSON array, several times faster than line by line; a file
-    that fails that is read again line by line by :func:`~groupchat.transcripts.read_jsonl`,
-    whose :class:`~groupchat.transcripts.JsonlError` names the bad line and field (blank lines,
-    which that skips, are only accepted this slower way).
+    The file is validated in runs of lines of about :data:`_CHUNK_BYTES`, each as one JSON
+    array: several times faster than line by line, and faster than the whole file as one array,
+    whose parse tree no longer fits the processor's caches. A file that fails that is read again
+    line by line by :func:`~groupchat.transcripts.read_jsonl`, whose
+    :class:`~groupchat.transcripts.JsonlError` names the bad line and field (blank lines, which
+    that skips, are only accepted this slower way).
     """
-    global _EVENT_LIST
     with open(path, "rb") as fh:
         data = fh.read().strip()
     if not data:
         return []
-    if _EVENT_LIST is None:
-        _EVENT_LIST = TypeAdapter(list[Event])
+    validate = event_list_adapter().validate_json
+    events: list[Event] = []
+    size = len(data)
+    pos = 0
     try:
-        with _bulk_allocation():
-            events = _EVENT_LIST.validate_json(b"[%b]" % data.replace(b"\n", b","))
-        if len(events) == data.count(b"\n") + 1:  # one event per line, as JSONL has it
-            return events
+        with bulk_allocation():
+            while pos < size:
+                end = data.find(b"\n", pos + _CHUNK_BYTES)
+                if end < 0:
+                    end = size
+                lines = data[pos:end]
+                chunk = validate(b"[%b]" % lines.replace(b"\n", b","))
+                if len(chunk) != lines.count(b"\n") + 1:  # one event per line, as JSONL has it
+                    break
+                events += chunk
+                pos = end + 1
+            else:
+                return events
     except ValidationError:
         pass
+    del events
     from groupchat.transcripts.jsonl import read_jsonl
 
     return read_jsonl(path)
-
-
-@contextmanager
-def _bulk_allocation() -> Iterator[None]:
-    """Keep the cyclic garbage collector out of a bulk parse.
-
-    Parsing 100,000 messages makes about two million objects that all live on. With the
-    collector running it walks them again and again (the parse takes four times as long), and
-    after it its next collections walk them twice more on their way to the oldest generation.
-    So the collector is paused while they are made, and then everything is moved straight to
-    the oldest generation (``gc.freeze`` then ``gc.unfreeze``) without a walk. The move is
-    skipped if something else in the process keeps objects frozen, to leave that alone.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if gc.get_freeze_count() == 0:
-            gc.freeze()
-            gc.unfreeze()
-        if enabled:
-            gc.enable()
 
 
 # ---------------------------------------------------------------------- samples
