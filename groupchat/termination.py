@@ -28,6 +28,11 @@ __all__ = [
 
 Trigger = Callable[[str], None]
 
+_SPOKEN = frozenset({"turn", "interjection"})
+"""Message kinds that participants say. The task, and a conducting manager's plan, instructions
+and answer (the magentic manager has limits of its own), never end a chat by their count or
+their words."""
+
 
 class Termination:
     """Base class. Override :meth:`_check` (per message) or call :meth:`_fire` (on your own)."""
@@ -152,7 +157,8 @@ class AllOf(_Combined):
 
 
 class MaxMessages(Termination):
-    """Ends after ``n`` messages in this run (turns and interjections; the task does not count)."""
+    """Ends after ``n`` messages in this run: turns and interjections (not the task, nor a
+    magentic manager's plan, instructions and answer)."""
 
     def __init__(self, n: int) -> None:
         super().__init__()
@@ -162,7 +168,7 @@ class MaxMessages(Termination):
         self._count = 0
 
     def _check(self, message: Message, view: ChatView) -> str | None:
-        if message.kind == "task":
+        if message.kind not in _SPOKEN:
             return None
         self._count += 1
         if self._count >= self.n:
@@ -178,7 +184,8 @@ class MaxMessages(Termination):
 
 
 class TextMention(Termination):
-    """Ends when a message contains ``text``; with ``sources``, only messages from them count."""
+    """Ends when a turn or an interjection contains ``text``; with ``sources``, only messages
+    from them count. A magentic manager's plan or instruction that quotes ``text`` does not."""
 
     def __init__(
         self, text: str, *, sources: Iterable[str] | None = None, case_sensitive: bool = True
@@ -192,7 +199,7 @@ class TextMention(Termination):
         self._needle = text if case_sensitive else text.lower()
 
     def _check(self, message: Message, view: ChatView) -> str | None:
-        if message.kind == "task":
+        if message.kind not in _SPOKEN:
             return None
         if self.sources is not None and message.sender not in self.sources:
             return None

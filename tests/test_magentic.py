@@ -31,7 +31,7 @@ from groupchat.models.pricing import models_in
 from groupchat.models.scripted import FunctionModel
 from groupchat.participant import ChatView
 from groupchat.policies import SelectionError
-from groupchat.termination import TokenBudget
+from groupchat.termination import MaxMessages, TextMention, TokenBudget
 from groupchat.testing import ChatProbe
 
 E = TypeVar("E", bound=EventBase)
@@ -166,6 +166,22 @@ async def test_a_token_budget_counts_the_managers_calls() -> None:
     result = await asyncio.wait_for(chat.run(TASK), 5)
     assert result.reason.startswith("token budget of 50 used")
     assert [m.kind for m in result.messages if m.sender != "manager"] == []  # nobody spoke
+
+
+async def test_only_what_members_say_counts_for_max_messages_and_text_mention() -> None:
+    """The plan quotes the stop word and the manager posts two messages before anyone speaks:
+    neither ends the chat; the members' two turns do."""
+    plan = plan_json(["alice finds rhymes", "bob writes and then says TERMINATE"])
+    model = scripted([plan, go("alice", "Say TERMINATE when done."), go("bob"), DONE, ANSWER])
+    chat = GroupChat(team(), policy=MagenticManager(model), termination=TextMention("TERMINATE"))
+    result = await asyncio.wait_for(chat.run(TASK), 5)
+    assert result.reason == "magentic: the request is satisfied: the limerick is written"
+
+    model = scripted([PLAN, go("alice"), go("bob"), go("alice"), DONE, ANSWER])
+    chat = GroupChat(team(), policy=MagenticManager(model), termination=MaxMessages(2))
+    result = await asyncio.wait_for(chat.run(TASK), 5)
+    assert result.reason == "reached 2 messages"
+    assert [s for s, kind in said(chat) if kind == "turn"] == ["alice", "bob"]
 
 
 async def test_the_progress_prompt_holds_the_plan_the_team_and_the_conversation() -> None:
