@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from groupchat.agents import HumanParticipant
     from groupchat.chat import ChatResult, GroupChat
+    from groupchat.models.pricing import PriceTable
     from groupchat.spec import TeamSpec
     from groupchat.transcripts.commands import Prepared
     from groupchat.transcripts.store import SqliteStore
@@ -236,21 +237,22 @@ async def _drive(
     human: HumanParticipant | None,
     *,
     store: SqliteStore | None = None,
+    prices: PriceTable | None = None,
 ) -> ChatResult:
     if args.jsonl or args.headless:
         from groupchat.tui.headless import run_headless
 
         # A message is printed once it is stored, so that whatever was shown survives a crash.
         committed = store.wait_committed if store is not None else None
-        return await run_headless(chat, task, jsonl=args.jsonl, committed=committed)
+        return await run_headless(chat, task, jsonl=args.jsonl, committed=committed, prices=prices)
     if _use_tui(args):
         from groupchat.tui.launch import run_tui, stored_history
 
         history = await stored_history(store, chat.chat_id)
-        return await run_tui(chat, task, human=human, history=history)
+        return await run_tui(chat, task, human=human, history=history, prices=prices)
     from groupchat.tui.console import run_console
 
-    return await run_console(chat, task, human=human)
+    return await run_console(chat, task, human=human, prices=prices)
 
 
 Prepare = Callable[["SqliteStore | None"], Awaitable["Prepared"]]
@@ -294,7 +296,12 @@ async def _session(args: argparse.Namespace, prepare: Prepare, *, record: bool =
         humans = [p for p in chat.participants.values() if isinstance(p, HumanParticipant)]
         try:
             result = await _drive(
-                chat, prepared.task, args, humans[0] if humans else None, store=store
+                chat,
+                prepared.task,
+                args,
+                humans[0] if humans else None,
+                store=store,
+                prices=prepared.prices,
             )
         except BaseException:
             if recorder is not None:
@@ -368,7 +375,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     title = f"{spec.name}: {task}" if task else spec.name
 
     async def prepare(store: object) -> Prepared:
-        return Prepared(chat, task, title=title, spec=spec.model_dump(mode="json"))
+        stored = spec.model_dump(mode="json")
+        return Prepared(chat, task, title=title, spec=stored, prices=spec.price_table())
 
     return _run_async(_session(args, prepare))
 
@@ -390,9 +398,36 @@ def _cmd_check(args: argparse.Namespace) -> int:
     ]
     if spec.task:
         lines.append(f"  task:         {spec.task}")
+    lines += _price_lines(spec)
     for line in lines:  # the spec's text is data: never terminal control sequences
         print(one_line(line))
     return EXIT_OK
+
+
+def _price_lines(spec: TeamSpec) -> list[str]:
+    """What ``check`` says of the team's prices: each one, the models that have none (their
+    cost will show as unknown) and the prices no model of the team uses (a typo?)."""
+    from groupchat.models.pricing import model_part
+
+    table = spec.price_table()
+    if table is None:
+        return []
+    lines = [
+        f"  price:        {model}: ${price.input:g} in, ${price.output:g} out per 1M tokens"
+        for model, price in table.prices.items()
+    ]
+    users: dict[str, list[str]] = {}
+    for who, model in spec.model_users().items():
+        users.setdefault(model, []).append(who)
+    used: set[str] = set()
+    for model, who in users.items():
+        if table.price(model) is None:
+            lines.append(f"  no price:     {model} ({', '.join(who)}): its cost shows as unknown")
+        used |= {model, model_part(model)}
+    for model in table.prices:
+        if model not in used:
+            lines.append(f"  unused price: {model}: no model of the team has this name")
+    return lines
 
 
 def _cmd_continue(args: argparse.Namespace) -> int:

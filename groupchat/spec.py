@@ -8,12 +8,14 @@ names the file, the field path, the line where it can be found, and what is wron
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,7 +31,9 @@ from groupchat.magentic.spec import (
     check_manager,
     manager_shorthand,
 )
+from groupchat.models.pricing import Price, PriceTable, price_key
 from groupchat.participant import validate_name
+from groupchat.spec_lines import FieldPath, LineFinder, json_lines, toml_lines, yaml_lines
 from groupchat.spec_llm import (
     HandoffSpec,
     LLMSelectorSpec,
@@ -121,6 +125,9 @@ class HumanSpec(_ParticipantBase):
 
 
 ParticipantSpec = Annotated[ScriptedSpec | HumanSpec | LLMSpec, Field(discriminator="kind")]
+
+PriceKey = Annotated[str, AfterValidator(price_key)]
+"""A model name that a price is given for, kept as :func:`price_key` writes it."""
 
 
 # --------------------------------------------------------------------------- policies
@@ -268,6 +275,27 @@ class TeamSpec(BaseModel):
     on_error: Literal["end", "continue"] = "end"
     model_cache: ModelCacheSpec | None = None
     """Record or replay every model call of the team (participants, selector, manager)."""
+    prices: dict[PriceKey, Price] = Field(default_factory=dict)
+    """USD per million input and output tokens, by model name (written as the team writes its
+    models, or the model alone: ``gpt-4.1-mini``); with them the front-ends show the cost."""
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _one_price_per_model(cls, value: Any) -> Any:
+        if value is None:
+            return {}  # ``prices:`` with every entry commented out
+        if isinstance(value, Mapping):
+            seen: dict[str, str] = {}
+            for key in value:
+                try:
+                    same = price_key(key) if isinstance(key, str) else None
+                except ValueError:
+                    continue  # reported with the key itself
+                if same is not None and same in seen:
+                    raise ValueError(f"{seen[same]!r} and {key!r} are the same model")
+                if same is not None:
+                    seen[same] = key
+        return value
 
     @field_validator("policy", mode="before")
     @classmethod
@@ -335,6 +363,24 @@ class TeamSpec(BaseModel):
 
     def humans(self) -> list[str]:
         return [p.name for p in self.participants if p.kind == "human"]
+
+    def price_table(self) -> PriceTable | None:
+        """The team's ``prices`` as a table, or ``None`` when it gives none (no cost is shown)."""
+        return PriceTable(prices=self.prices) if self.prices else None
+
+    def model_users(self) -> dict[str, str]:
+        """Who uses which model, as :func:`~groupchat.models.pricing.models_in` finds it in the
+        built chat: each LLM participant, and ``manager`` for the magentic manager or
+        ``selector`` for LLM selectors (left out when they use different models: their calls
+        count together, so no single price applies). Names are written as prices are kept."""
+        users = {p.name: price_key(p.model) for p in self.participants if isinstance(p, LLMSpec)}
+        if self.manager is not None:
+            users["manager"] = price_key(self.manager.model)
+            return users
+        selectors = {price_key(s.model) for s in _nested_policies(self.policy, LLMSelectorSpec)}
+        if len(selectors) == 1:
+            users["selector"] = selectors.pop()
+        return users
 
     def build_participants(self, make: ModelMaker | None = None) -> list[Participant]:
         """The participants; ``make`` gives LLM participants their clients (default:
@@ -550,21 +596,22 @@ def parse_spec(
     text: str, *, source: str = "<spec>", format: Literal["yaml", "toml", "json"] = "yaml"
 ) -> TeamSpec:
     """Validate spec text; ``source`` names it in errors."""
-    lines: _LineFinder | None = None
+    yaml_finder: LineFinder | None = None
     try:
         if format == "toml":
             data: Any = tomllib.loads(text)
         elif format == "json":
             data = json.loads(text)
         else:
-            data, lines = _load_yaml(text)
+            data, yaml_finder = _load_yaml(text)
     except SpecError as exc:
         raise SpecError(f"{source}: {exc}", source=source) from None
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{source}: invalid TOML: {exc}", source=source) from None
+        raise SpecError(f"{source}: {_toml_syntax_error(exc, text)}", source=source) from None
     except json.JSONDecodeError as exc:
         raise SpecError(
-            f"{source}: line {exc.lineno}: invalid JSON: {exc.msg}", source=source
+            f"{source}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}",
+            source=source,
         ) from None
     except RecursionError:  # the parsers recurse once per level of nesting
         raise SpecError(f"{source}: nested too deeply to be a team spec", source=source) from None
@@ -573,11 +620,30 @@ def parse_spec(
     try:
         return TeamSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_format_errors(source, exc, data, lines), source=source) from None
+        # Where TOML and JSON put a field is looked for only when there is an error to place.
+        lines = {"toml": toml_lines, "json": json_lines}.get(format)
+        finder = lines(text) if lines is not None else yaml_finder
+        raise SpecError(_format_errors(source, exc, data, finder), source=source) from None
 
 
-def _format_errors(source: str, exc: ValidationError, data: Any, lines: _LineFinder | None) -> str:
-    by_path: dict[tuple[str | int, ...], list[str]] = {}
+_TOML_WHERE = re.compile(r"\s*\((?:at line (\d+), column (\d+)|at end of document)\)$")
+
+
+def _toml_syntax_error(exc: tomllib.TOMLDecodeError, text: str) -> str:
+    """``line 3, column 5: invalid TOML: Invalid value``, like a YAML or JSON syntax error."""
+    message = str(exc)
+    match = _TOML_WHERE.search(message)
+    if match is None:
+        return f"invalid TOML: {message}"
+    problem = message[: match.start()]
+    if match.group(1) is None:
+        last = text.count("\n") + 1
+        return f"line {last}: invalid TOML: {problem} at the end of the file"
+    return f"line {match.group(1)}, column {match.group(2)}: invalid TOML: {problem}"
+
+
+def _format_errors(source: str, exc: ValidationError, data: Any, lines: LineFinder | None) -> str:
+    by_path: dict[FieldPath, list[str]] = {}
     for err in exc.errors(include_url=False):
         path = _real_path(err["loc"], data)
         msg = err["msg"].removeprefix("Value error, ")
@@ -609,7 +675,7 @@ _KINDS = {
 }
 
 
-def _real_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
+def _real_path(loc: tuple[Any, ...], data: Any) -> FieldPath:
     """The error's location as keys and indexes of the input, without pydantic's union labels.
 
     Walks the input along the location: a label that is the ``kind`` of the mapping at hand,
@@ -633,51 +699,34 @@ def _real_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
                 path.append(part)
                 current = current[part]
                 tag_skipped = False
-            elif last:
+            elif last and part != "[key]":
                 path.append(part)  # a missing field
+        elif isinstance(current, Mapping) and isinstance(part, int) and part in current:
+            path.append(part)  # a key that is not a string (YAML's ``7:``)
+            current = current[part]
+            tag_skipped = False
         # anything else is a label pydantic adds (a type name): not part of the input
     return tuple(path)
 
 
-def _dotted(path: tuple[str | int, ...]) -> str:
+_PLAIN_KEY = re.compile(r"[A-Za-z_][\w-]*")
+
+
+def _dotted(path: FieldPath) -> str:
+    """``participants[1].delay``; a key that is not a plain name is quoted:
+    ``prices["openai:gpt-4.1-mini"].input``."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(part):
+            out += f"[{json.dumps(part, ensure_ascii=False)}]"
+        else:
+            out += f".{part}" if out else part
     return out
 
 
-class _LineFinder:
-    """Maps a path into the input to the line of its YAML node."""
-
-    def __init__(self, root: Any) -> None:
-        self.root = root
-
-    def line_of(self, path: tuple[str | int, ...]) -> int | None:
-        import yaml
-
-        node = self.root
-        if node is None:
-            return None
-        line: int = node.start_mark.line + 1
-        for part in path:
-            if isinstance(node, yaml.MappingNode):
-                for key, value in node.value:
-                    if key.value == part:
-                        node, line = value, key.start_mark.line + 1
-                        break
-                else:
-                    return line  # a missing field: the line of the mapping it belongs in
-            elif (
-                isinstance(node, yaml.SequenceNode)
-                and isinstance(part, int)
-                and part < len(node.value)
-            ):
-                node = node.value[part]
-                line = node.start_mark.line + 1
-        return line
-
-
-def _load_yaml(text: str) -> tuple[Any, _LineFinder]:
+def _load_yaml(text: str) -> tuple[Any, LineFinder]:
     import yaml
 
     try:
@@ -689,4 +738,4 @@ def _load_yaml(text: str) -> tuple[Any, _LineFinder]:
         raise SpecError(f"{where}invalid YAML: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}") from None
-    return data, _LineFinder(root)
+    return data, yaml_lines(root)

@@ -9,11 +9,19 @@ is validated, so a mistake is reported with its file, field and line.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from groupchat.participant import validate_name
 
@@ -23,6 +31,7 @@ if TYPE_CHECKING:
     from groupchat.policies import SelectionPolicy
 
 __all__ = [
+    "NO_IMPORTS",
     "HandoffSpec",
     "LLMSelectorSpec",
     "LLMSpec",
@@ -64,8 +73,14 @@ def _model_name(value: str) -> str:
     return value.strip()
 
 
-def _importable(value: str) -> str:
-    import_callable(value)
+NO_IMPORTS: Mapping[str, Any] = MappingProxyType({"imports": False})
+"""Validation context that checks tool paths' form without importing them: for reading a
+stored spec (to show its chat's cost) where the tools' modules may not be installed."""
+
+
+def _importable(value: str, info: ValidationInfo) -> str:
+    if not (isinstance(info.context, Mapping) and info.context.get("imports") is False):
+        import_callable(value)
     return value
 
 

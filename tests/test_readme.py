@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from groupchat.spec import parse_spec
+import pytest
+
+from groupchat.spec import SpecError, parse_spec
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -35,6 +37,23 @@ def test_team_spec_example_validates() -> None:
     spec = parse_spec(_blocks("yaml")[0], source="README.md")
     assert [p.name for p in spec.participants] == ["moderator", "pro", "con", "you"]
     assert spec.policy.kind == "graph"
+
+
+def test_prices_example_validates_and_its_error_is_the_one_shown() -> None:
+    text = next(block for block in _blocks("yaml") if "prices:" in block)
+    spec = parse_spec(text, source="team.yaml")
+    table = spec.price_table()
+    assert table is not None
+    assert {who: table.price(model) is not None for who, model in spec.model_users().items()} == {
+        "analyst": True,
+        "local": True,
+        "selector": True,
+    }
+    with pytest.raises(SpecError) as info:
+        parse_spec(text.replace("input: 0.40", "input: -0.40"), source="team.yaml")
+    shown = re.search(r"`(team\.yaml: prices.*?)`", README, re.S)
+    assert shown is not None
+    assert str(info.value) == " ".join(shown.group(1).split())
 
 
 def test_readme_shows_the_two_first_commands() -> None:

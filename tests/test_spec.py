@@ -885,6 +885,113 @@ def test_errors_in_json_name_the_field(tmp_path: Path) -> None:
     assert "termination.max_messages" in message
 
 
+# --------------------------------------------------------------- TOML and JSON errors: the line
+
+
+def test_toml_errors_name_the_line_of_a_top_level_key(tmp_path: Path) -> None:
+    text = FULL_TOML.replace("max_turns = 9", "max_turns = 0")
+    message = spec_error(write(tmp_path, "team.toml", text))
+    assert message == f"{tmp_path / 'team.toml'}: max_turns (line 5): " + (
+        "Input should be greater than or equal to 1"
+    )
+
+
+def test_toml_errors_name_the_line_in_a_table_and_a_nested_table(tmp_path: Path) -> None:
+    text = FULL_TOML.replace('kind = "round_robin"', 'kind = "round_robin"\nseed = 4').replace(
+        "max_messages = 5", "max_messages = 0"
+    )
+    lines = spec_error(write(tmp_path, "team.toml", text)).splitlines()
+    assert lines[0].endswith(f"policy.fallback.seed (line {line_of(text, 'seed')}): unknown field")
+    assert f"termination.max_messages (line {line_of(text, 'max_messages')}): " in lines[1]
+    assert line_of(text, "seed") == 38
+
+
+def test_toml_errors_name_the_line_in_an_array_of_tables(tmp_path: Path) -> None:
+    text = FULL_TOML.replace('when_done = "end"', 'when_done = "end"\ndelay = -1')
+    message = spec_error(write(tmp_path, "team.toml", text))
+    assert f"participants[1].delay (line {line_of(text, 'delay = -1')}): " in message
+    assert line_of(text, "delay = -1") == 24
+
+
+def test_toml_a_missing_field_names_its_tables_header(tmp_path: Path) -> None:
+    text = FULL_TOML.replace('script = ["bob speaks"]\n', "")
+    message = spec_error(write(tmp_path, "team.toml", text))
+    assert message.endswith("participants[1].script (line 18): Field required")
+    assert text.splitlines()[17] == "[[participants]]"
+
+
+def test_toml_errors_in_inline_arrays_and_tables(tmp_path: Path) -> None:
+    text = (
+        'name = "t"\n'
+        "participants = [\n"
+        '  {kind = "scripted", name = "a", script = ["x"]},\n'
+        "  # a comment, and a string that looks like a table header:\n"
+        '  {kind = "scripted", name = "b", script = ["""\n[policy]\nx""", "y"], delay = -1},\n'
+        '  {kind = "robot", name = "c"},\n'
+        "]\n"
+        'policy = {kind = "mention", fallback = {kind = "round_robin", "seed" = 1}}\n'
+    )
+    lines = spec_error(write(tmp_path, "team.toml", text)).splitlines()
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        "participants[1].delay (line 7): Input should be greater than or equal to 0",
+        "participants[2] (line 8): unknown kind 'robot'; expected one of 'scripted', 'human', "
+        "'llm'",
+        "policy.fallback.seed (line 10): unknown field",
+    ]
+
+
+def test_toml_syntax_errors_name_line_and_column(tmp_path: Path) -> None:
+    message = spec_error(write(tmp_path, "bad.toml", 'name = "t"\ntask = \n'))
+    assert message == f"{tmp_path / 'bad.toml'}: line 2, column 8: invalid TOML: Invalid value"
+    message = spec_error(write(tmp_path, "open.toml", 'name = "t"\nparticipants = [\n'))
+    assert message.endswith(": line 3: invalid TOML: Invalid value at the end of the file")
+
+
+def test_json_errors_name_the_line_of_a_top_level_key(tmp_path: Path) -> None:
+    data = {**FULL_DATA, "max_turns": 0}
+    text = json.dumps(data, indent=2)
+    message = spec_error(write(tmp_path, "team.json", text))
+    assert (
+        message
+        == f"{tmp_path / 'team.json'}: max_turns (line {line_of(text, 'max_turns')}): "
+        + ("Input should be greater than or equal to 1")
+    )
+
+
+def test_json_errors_name_the_line_in_nested_objects_and_list_items(tmp_path: Path) -> None:
+    text = """\
+{"name": "t",
+ "participants": [
+   {"kind": "scripted", "name": "a", "script": ["x"]},
+   {"kind": "scripted",
+    "name": "b",
+    "script": ["{\\"delay\\": 1, [", "y"],
+    "delay": -1},
+   {"kind": "scripted", "name": "c"}
+ ],
+ "policy": {"kind": "mention",
+            "fallback": {"kind": "round_robin",
+                         "seed": 4}}}
+"""
+    lines = spec_error(write(tmp_path, "team.json", text)).splitlines()
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        "participants[1].delay (line 7): Input should be greater than or equal to 0",
+        "participants[2].script (line 8): Field required",
+        "policy.fallback.seed (line 12): unknown field",
+    ]
+
+
+def test_json_a_repeated_key_is_placed_where_its_last_value_is(tmp_path: Path) -> None:
+    text = '{"max_turns": 1,\n "participants": [{"kind": "human", "name": "a"}],\n "max_turns": 0}'
+    message = spec_error(write(tmp_path, "team.json", text))
+    assert message.endswith(": max_turns (line 3): Input should be greater than or equal to 1")
+
+
+def test_json_syntax_errors_name_line_and_column(tmp_path: Path) -> None:
+    message = spec_error(write(tmp_path, "bad.json", '{"name": "t",\n "task": }\n'))
+    assert message == f"{tmp_path / 'bad.json'}: line 2, column 10: invalid JSON: Expecting value"
+
+
 def test_parse_spec_names_its_source() -> None:
     with pytest.raises(SpecError) as info:
         parse_spec("participants: []\n", source="inline")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import argparse
 
     from groupchat.chat import GroupChat
+    from groupchat.models.pricing import CostOf, PriceTable
     from groupchat.spec import TeamSpec
 
 __all__ = [
@@ -59,6 +60,8 @@ class Prepared:
     parent_id: str | None = None
     fork_seq: int | None = None
     notes: list[str] = field(default_factory=list)
+    prices: PriceTable | None = None
+    """The team's prices: the front-ends show the chat's cost with them."""
 
 
 def db_path(args: argparse.Namespace) -> Path:
@@ -140,11 +143,43 @@ async def cmd_show(args: argparse.Namespace) -> int:
 
     from groupchat.tui.console import ConsoleRenderer
 
-    _chat_id, events = await _chat_events(args)
-    renderer = ConsoleRenderer(Console(highlight=False))
+    store = await open_store(args)
+    try:
+        chat_id = await _find(store, args.id)
+        events = await store.events(chat_id)
+        stored = await store.spec(chat_id)
+    finally:
+        await store.close()
+    console = Console(highlight=False)
+    cost_of, problem = _stored_costing(stored)
+    renderer = ConsoleRenderer(console, cost_of=cost_of)
     for event in events:
         renderer.render(event)
+    if problem:
+        from rich.text import Text
+
+        console.print(Text(f"cost not shown: {problem}", style="dim"))
     return 0
+
+
+def _stored_costing(stored: dict[str, Any] | None) -> tuple[CostOf | None, str]:
+    """How ``show`` prices a stored chat: with the prices and models of its stored spec (its
+    tools are not imported: they need not be installed to show a chat). Without prices, no
+    cost; with a spec that no longer validates, no cost and why."""
+    from groupchat.spec import TeamSpec
+    from groupchat.spec_llm import NO_IMPORTS
+
+    if not isinstance(stored, dict) or not stored.get("prices"):
+        return None, ""
+    try:
+        spec = TeamSpec.model_validate(stored, context=NO_IMPORTS)
+    except ValueError:
+        return None, "the stored team spec does not validate"
+    table = spec.price_table()
+    if table is None:
+        return None, ""
+    users = spec.model_users()
+    return (lambda usage_by: table.chat_cost(usage_by, users)), ""
 
 
 async def cmd_export(args: argparse.Namespace) -> int:
@@ -291,6 +326,10 @@ def _stored_spec(spec: TeamSpec | dict[str, Any]) -> dict[str, Any]:
     return spec if isinstance(spec, dict) else spec.model_dump(mode="json")
 
 
+def _prices(spec: TeamSpec | dict[str, Any]) -> PriceTable | None:
+    return None if isinstance(spec, dict) else spec.price_table()
+
+
 async def prepare_resume(store: SqliteStore, args: argparse.Namespace) -> Prepared:
     """The stored chat rebuilt and ready to continue (with ``--spec``, another team)."""
     chat_id = await _find(store, args.id)
@@ -305,7 +344,14 @@ async def prepare_resume(store: SqliteStore, args: argparse.Namespace) -> Prepar
     notes = []
     if summary.state == "ended" and not args.task:
         notes.append("the chat had ended; it goes on where it stopped (give --task for a new one)")
-    return Prepared(chat, args.task, title=summary.title, spec=_stored_spec(spec), notes=notes)
+    return Prepared(
+        chat,
+        args.task,
+        title=summary.title,
+        spec=_stored_spec(spec),
+        notes=notes,
+        prices=_prices(spec),
+    )
 
 
 async def prepare_fork(store: SqliteStore, args: argparse.Namespace) -> Prepared:
@@ -339,4 +385,5 @@ async def prepare_fork(store: SqliteStore, args: argparse.Namespace) -> Prepared
         parent_id=parent,
         fork_seq=args.at,
         notes=[f"forked chat {parent} at event {args.at} as {new_id}"],
+        prices=_prices(spec),
     )

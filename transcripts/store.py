@@ -215,19 +215,29 @@ def _is_secret_key(key: object) -> bool:
 def redact_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``spec`` without secrets: every key that names a key, token, secret or password
     (case-insensitive, at any depth, inside lists too) is removed with its value, and a password
-    inside a URL (``https://user:KEY@proxy/v1#model``) becomes ``***``."""
+    inside a URL (``https://user:KEY@proxy/v1#model``) becomes ``***``, in keys too.
+
+    The keys of the top-level ``prices`` are model names, not field names: they are kept
+    whatever their words (``ollama:api-key-bot``), their URLs' passwords hidden."""
     from groupchat.models.openai_compat import shown_url
+
+    def shown(key: Any) -> Any:
+        return shown_url(key) if isinstance(key, str) and "@" in key and "://" in key else key
 
     def clean(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items() if not _is_secret_key(k)}
+            return {shown(k): clean(v) for k, v in value.items() if not _is_secret_key(k)}
         if isinstance(value, (list, tuple)):
             return [clean(v) for v in value]
         if isinstance(value, str) and "@" in value and "://" in value:
             return shown_url(value)
         return value
 
-    return clean(spec)  # type: ignore[no-any-return]
+    cleaned = clean(spec)
+    prices = spec.get("prices") if isinstance(spec, dict) else None
+    if isinstance(prices, dict):
+        cleaned["prices"] = {shown(model): clean(price) for model, price in prices.items()}
+    return cleaned  # type: ignore[no-any-return]
 
 
 def _json_array(rows: Sequence[bytes]) -> str:

@@ -45,11 +45,12 @@ from groupchat.events import (
 from groupchat.tui.commands import COMMANDS, CommandError, help_text, parse_command, unescape
 from groupchat.tui.completion import PromptCompleter
 from groupchat.tui.control import ChatControl, ControlError
-from groupchat.tui.headless import LineFeeder
+from groupchat.tui.headless import LineFeeder, costing, usage_and_cost
 from groupchat.tui.safe import one_line, safe_text
 
 if TYPE_CHECKING:
     from groupchat.agents import HumanParticipant
+    from groupchat.models.pricing import CostOf, PriceTable
 
 __all__ = ["ConsoleRenderer", "ConsoleSession", "run_console"]
 
@@ -66,13 +67,21 @@ PALETTE = (
 
 
 class ConsoleRenderer:
-    """Turns chat events into console output, streaming each message as it is written."""
+    """Turns chat events into console output, streaming each message as it is written.
+
+    With ``cost_of`` the end of the chat also says what it cost."""
 
     def __init__(
-        self, console: Console, *, me: str | None = None, line_buffered: bool = False
+        self,
+        console: Console,
+        *,
+        me: str | None = None,
+        line_buffered: bool = False,
+        cost_of: CostOf | None = None,
     ) -> None:
         self.console = console
         self.me = me
+        self.cost_of = cost_of
         # Under an active prompt a partial line would be redrawn over; print whole lines then,
         # and show the line being written in the prompt's toolbar instead (see ``partial``).
         self.line_buffered = line_buffered
@@ -196,11 +205,12 @@ class ConsoleRenderer:
             self._review(event)
         elif isinstance(event, ChatEnded):
             self._end_stream()
-            tokens = event.usage.total_tokens
-            usage = f" · {tokens} tokens" if tokens else ""
+            usage, missing = usage_and_cost(event, self.cost_of)
             self.console.print(
                 Rule(Text(f"chat ended ({event.status}): {one_line(event.reason)}{usage}"))
             )
+            if missing:
+                self._note(f"cost: {missing}")
 
     def _started(self, event: ChatStarted) -> None:
         team = event.metadata.get("team", "group chat")
@@ -305,11 +315,14 @@ class ConsoleSession:
         *,
         human: HumanParticipant | None = None,
         console: Console | None = None,
+        prices: PriceTable | None = None,
     ) -> None:
         self.chat = chat
         self.human = human
         self.console = console or Console(highlight=False)
-        self.renderer = ConsoleRenderer(self.console, me=human.name if human else None)
+        self.renderer = ConsoleRenderer(
+            self.console, me=human.name if human else None, cost_of=costing(prices, chat)
+        )
         self.control = ChatControl(chat, human.name if human else None)
         self._prompt: Any = None
 
@@ -462,8 +475,10 @@ async def run_console(
     human: HumanParticipant | None = None,
     console: Console | None = None,
     interactive: bool | None = None,
+    prices: PriceTable | None = None,
 ) -> ChatResult:
-    """Run ``chat`` in the plain console with ``human`` as the person at the keyboard."""
-    return await ConsoleSession(chat, human=human, console=console).run(
+    """Run ``chat`` in the plain console with ``human`` as the person at the keyboard; with
+    ``prices`` its end says what it cost."""
+    return await ConsoleSession(chat, human=human, console=console, prices=prices).run(
         task, interactive=interactive
     )

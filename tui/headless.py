@@ -7,7 +7,7 @@ import contextlib
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Mapping
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from groupchat.bus import Subscription
 from groupchat.channel import InputChannel
@@ -15,7 +15,17 @@ from groupchat.chat import ChatResult, GroupChat
 from groupchat.events import ChatEnded, ErrorEvent, Event, MessagePosted, dump_event
 from groupchat.tui.safe import one_line
 
-__all__ = ["Committed", "LineFeeder", "format_message_line", "run_headless"]
+if TYPE_CHECKING:
+    from groupchat.models.pricing import CostOf, PriceTable
+
+__all__ = [
+    "Committed",
+    "LineFeeder",
+    "costing",
+    "format_message_line",
+    "run_headless",
+    "usage_and_cost",
+]
 
 Committed = Callable[[str, int], Awaitable[None]]
 """``committed(chat_id, seq)`` returns once that event is stored (``SqliteStore.wait_committed``).
@@ -90,6 +100,27 @@ def _set(fut: asyncio.Future[str], value: str) -> None:
         fut.set_result(value)
 
 
+def costing(prices: PriceTable | None, chat: GroupChat) -> CostOf | None:
+    """How a front-end prices ``chat``: with ``prices`` and the models the chat has when asked
+    (``None`` without prices: no cost is shown)."""
+    if prices is None:
+        return None
+    from groupchat.models.pricing import models_in
+
+    return lambda usage_by: prices.chat_cost(usage_by, models_in(chat))
+
+
+def usage_and_cost(event: ChatEnded, cost_of: CostOf | None) -> tuple[str, str]:
+    """What the end of a chat adds to its line: `` · 1234 tokens · $0.0123`` (tokens when there
+    are any, the cost whenever prices are known), and why the cost is partial (or ``""``)."""
+    tokens = event.usage.total_tokens
+    shown = f" · {tokens} tokens" if tokens else ""
+    if cost_of is None:
+        return shown, ""
+    cost = cost_of(event.usage_by)
+    return f"{shown} · {cost.short()}", cost.missing()
+
+
 def format_message_line(event: MessagePosted) -> str:
     message = event.message
     label = "task" if message.kind == "task" else message.sender
@@ -104,16 +135,22 @@ async def _print_events(
     err: IO[str],
     jsonl: bool,
     committed: Committed | None,
+    cost_of: CostOf | None = None,
 ) -> None:
     try:
-        await _write_events(sub, out, err, jsonl, committed)
+        await _write_events(sub, out, err, jsonl, committed, cost_of)
     except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
         sub.close()
         await chat.stop("output closed")
 
 
 async def _write_events(
-    sub: Subscription, out: IO[str], err: IO[str], jsonl: bool, committed: Committed | None
+    sub: Subscription,
+    out: IO[str],
+    err: IO[str],
+    jsonl: bool,
+    committed: Committed | None,
+    cost_of: CostOf | None,
 ) -> None:
     async for event in sub:
         if committed is not None and isinstance(event, MessagePosted):
@@ -131,7 +168,11 @@ async def _write_events(
             err.write(f"error: {one_line(who + event.error)}\n")
             err.flush()
         elif isinstance(event, ChatEnded):
-            err.write(f"chat ended ({event.status}): {one_line(event.reason)}\n")
+            # Tokens and cost only with prices: without them the line stays as scripts know it.
+            extra, missing = usage_and_cost(event, cost_of) if cost_of else ("", "")
+            err.write(f"chat ended ({event.status}): {one_line(event.reason)}{extra}\n")
+            if missing:
+                err.write(f"cost: {one_line(missing)}\n")
             err.flush()
 
 
@@ -151,17 +192,22 @@ async def run_headless(
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
     committed: Committed | None = None,
+    prices: PriceTable | None = None,
 ) -> ChatResult:
     """Run ``chat`` printing one line per message (or every event as JSONL with ``jsonl``);
     errors the chat goes on after, and the end, go to ``stderr``.
 
     People in the chat take their turns from ``stdin``, one line each. With ``committed``, a
     message is printed only once it is stored, so that a crash never loses what was shown.
+    With ``prices`` the end also says how many tokens the chat used and what they cost (JSONL
+    output is events only: its ``chat_ended`` has the usage by participant).
     """
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     sub = chat.bus.subscribe(chat.chat_id, start=chat.bus.next_seq(chat.chat_id), maxsize=4096)
-    printer = asyncio.create_task(_print_events(chat, sub, out, err, jsonl, committed))
+    printer = asyncio.create_task(
+        _print_events(chat, sub, out, err, jsonl, committed, costing(prices, chat))
+    )
     channels = {
         name: p.channel
         for name, p in chat.participants.items()

@@ -21,7 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.screen import ModalScreen
 
-from groupchat.events import Event, HumanInputRequested, dump_event, parse_event
+from groupchat.events import ChatEnded, Event, HumanInputRequested, dump_event, parse_event
 from groupchat.tui.app import ChatApp
 from groupchat.tui.commands import CommandError, ParsedCommand, parse_command, unescape
 from groupchat.tui.control import ChatControl, ControlError
@@ -47,7 +47,8 @@ class LiveChatApp(ChatApp):
     """A running :class:`~groupchat.chat.GroupChat` with ``human`` at the keyboard.
 
     ``history`` is what the chat said before this run (a resumed or forked chat), shown first.
-    With ``prices`` the status line shows what the chat has cost so far.
+    With ``prices`` the status line shows what the chat has cost so far (marked partial when
+    some tokens have no price), and the end of the chat says what it cost in all.
     """
 
     AUTO_FOCUS = "#composer"
@@ -162,8 +163,18 @@ class LiveChatApp(ChatApp):
         self._log.append(dump_event(event))
         if event.type == "participant_joined":
             self.control.remember()
+        elif isinstance(event, ChatEnded) and self.prices is not None:
+            self._note_cost(event)
         if self.model.my_request is not self._request:
             self._show_request()
+
+    def _note_cost(self, event: ChatEnded) -> None:
+        """At the end, what the chat cost, and what the figure leaves out if it is partial."""
+        from groupchat.models.pricing import models_in
+
+        assert self.prices is not None
+        cost = self.prices.chat_cost(event.usage_by, models_in(self.chat))
+        self.model.add_note(event.time, "ended", cost.describe())
 
     def _show_request(self) -> None:
         request = self._request = self.model.my_request
@@ -252,8 +263,7 @@ class LiveChatApp(ChatApp):
         if self.prices is not None:
             from groupchat.models.pricing import models_in
 
-            cost = self.prices.chat_cost(self.model.usage_by, models_in(self.chat))
-            status.cost, status.currency = cost.total, cost.currency
+            status.cost = self.prices.chat_cost(self.model.usage_by, models_in(self.chat))
         status.activity = self._activity()
         super().sync_views()
         if self._request is None and self.model.my_request is None:

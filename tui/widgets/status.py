@@ -7,6 +7,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Static
 
+from groupchat.models.pricing import ChatCost
 from groupchat.tui.model import ChatModel
 from groupchat.tui.widgets.text import plain, short, show, styled, tokens
 
@@ -52,8 +53,8 @@ class StatusBar(Horizontal):
         super().__init__(id=id)
         self.model = model
         self.live = live
-        self.cost: float | None = None
-        self.currency = "USD"
+        self.cost: ChatCost | None = None
+        """What the chat has cost so far, when prices are known."""
         self.activity: Content = Content("")
 
     def compose(self) -> ComposeResult:
@@ -72,9 +73,8 @@ class StatusBar(Horizontal):
             parts.append(f"  turn {model.turn}")
         parts.append(f"  {model.messages:,} message" + ("" if model.messages == 1 else "s"))
         parts.append(f"  {tokens(model.usage.total_tokens)}")
-        if self.cost is not None:
-            symbol = "$" if self.currency == "USD" else f"{self.currency} "
-            parts.append(f"  {symbol}{self.cost:.4f}")
+        if self.cost is not None:  # "≥ $0.0123 (partial)" when some tokens have no price
+            parts.append(f"  {self.cost.short()}")
         show(self.query_one(".status-left", Static), Content.assemble(*parts))
         show(self.query_one(".status-right", Static), self.activity or self._activity())
 
