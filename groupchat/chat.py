@@ -398,7 +398,7 @@ class GroupChat:
                 await asyncio.sleep(0)
                 last_yield = loop.time()
             if self.max_turns is not None and self._turns_this_run >= self.max_turns:
-                self._end = (f"reached {self.max_turns} turns", "max_turns")
+                self._end = (f"reached {_count(self.max_turns, 'turn')}", "max_turns")
                 break
             self._interruptible = True
             try:
@@ -884,3 +884,8 @@ class GroupChat:
             return await channel.receive(timeout)
         except TimeoutError:
             return None
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 turn``, ``2 turns``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

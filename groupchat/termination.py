@@ -172,7 +172,7 @@ class MaxMessages(Termination):
             return None
         self._count += 1
         if self._count >= self.n:
-            return f"reached {self.n} messages"
+            return f"reached {self.n} message" if self.n == 1 else f"reached {self.n} messages"
         return None
 
     def reset(self) -> None:

@@ -609,7 +609,7 @@ async def test_any_of_ends_with_the_first_condition_to_fire() -> None:
     ("termination", "reason"),
     [
         (TextMention("DONE") | MaxMessages(1), "a said 'DONE'"),
-        (MaxMessages(1) | TextMention("DONE"), "reached 1 messages"),
+        (MaxMessages(1) | TextMention("DONE"), "reached 1 message"),
     ],
 )
 async def test_any_of_on_one_message_reports_the_first_listed(
@@ -678,7 +678,7 @@ async def test_all_of_completed_by_an_external_stop_interrupts_the_turn() -> Non
     stop.set()
     result = await finish(run)
 
-    assert result.reason == "reached 1 messages; stopped externally"
+    assert result.reason == "reached 1 message; stopped externally"
     assert chat.messages[-1].content == "half a sentence"
     assert chat.messages[-1].interrupted
 
@@ -848,3 +848,10 @@ async def test_external_stop_set_before_the_run_ends_it_inside_a_combination() -
     assert result.status == "completed"
     assert result.reason == "not today"
     assert [m.kind for m in result.messages] == ["task"]
+
+
+async def test_the_end_reason_counts_in_good_english() -> None:
+    one = ScriptedAgent("a", ["x", "y"], when_done="cycle")
+    assert (await GroupChat([one], max_turns=1).run("go")).reason == "reached 1 turn"
+    chat = GroupChat([ScriptedAgent("a", ["x"], when_done="cycle")], termination=MaxMessages(1))
+    assert (await chat.run("go")).reason == "reached 1 message"
