@@ -19,6 +19,7 @@ from typing import Any, get_type_hints, overload
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
+from groupchat.frozen import thaw
 from groupchat.models.base import ToolSpec
 
 __all__ = ["Tool", "ToolOutcome", "tool"]
@@ -142,8 +143,13 @@ class Tool:
         return f"Tool({self.name!r}{flag})"
 
     def validate(self, arguments: Mapping[str, Any]) -> BaseModel:
-        """The arguments checked against the signature; raises ``ValidationError``."""
-        return self.arguments.model_validate(dict(arguments))
+        """The arguments checked against the signature; raises ``ValidationError``.
+
+        Frozen values (an event's :class:`~groupchat.frozen.FrozenDict` and tuples) are thawed
+        first, so the function gets the plain dicts and lists a JSON object holds, and may
+        change them without changing the event.
+        """
+        return self.arguments.model_validate(thaw(arguments))
 
     async def run(self, arguments: Mapping[str, Any]) -> ToolOutcome:
         """Validate ``arguments`` and call the function; errors become error outcomes."""

@@ -3,6 +3,11 @@
 The bus, the transcript store, replay, export, the front-ends and the tests all use these models
 unchanged. Every event carries the chat id, a per-chat sequence number with no gaps, a UTC time
 and the sender; the bus stamps those four, so a participant cannot post as someone else.
+
+Events are immutable all the way down, because the bus hands the same object to every
+subscriber: models are frozen, sequences are tuples, and mappings (tool arguments, metadata,
+token totals per participant) are :class:`~groupchat.frozen.FrozenDict`, whose JSON is that of
+a plain dict.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic_core import PydanticSerializationError
 
+from groupchat.frozen import FrozenDict
 from groupchat.messages import Message, Usage
 
 __all__ = [
@@ -89,7 +95,7 @@ class ChatStarted(EventBase):
     participants: tuple[ParticipantInfo, ...] = ()
     policy: str = ""
     termination: str | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: FrozenDict[str, Any] = FrozenDict()
 
 
 class ParticipantJoined(EventBase):
@@ -135,11 +141,14 @@ class MessagePosted(EventBase):
 
 
 class ToolCall(EventBase):
+    """A participant calls a tool; ``arguments`` are read-only (``arguments.thaw()`` gives a
+    plain copy)."""
+
     type: Literal["tool_call"] = "tool_call"
     message_id: str
     call_id: str
     name: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments: FrozenDict[str, Any] = FrozenDict()
 
 
 class ToolResult(EventBase):
@@ -314,7 +323,7 @@ class ChatEnded(EventBase):
     status: EndStatus = "completed"
     messages: int = 0
     usage: Usage = Field(default_factory=Usage)
-    usage_by: dict[str, Usage] = Field(default_factory=dict)
+    usage_by: FrozenDict[str, Usage] = FrozenDict()
     """Token totals per participant; selection policies count under ``selector`` (the magentic
     manager under ``manager``)."""
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from groupchat.frozen import FrozenDict
+
 __all__ = [
     "Message",
     "MessageKind",
@@ -41,14 +43,15 @@ class Usage(BaseModel):
 
 
 class ToolCallPart(BaseModel):
-    """A request by a participant to run a tool."""
+    """A request by a participant to run a tool; ``arguments`` are read-only (see
+    :class:`~groupchat.frozen.FrozenDict`)."""
 
     model_config = _FROZEN
 
     kind: Literal["tool_call"] = "tool_call"
     call_id: str
     name: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments: FrozenDict[str, Any] = FrozenDict()
 
 
 class ToolResultPart(BaseModel):

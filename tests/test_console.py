@@ -114,6 +114,26 @@ async def test_renderer_marks_an_interrupted_message() -> None:
     assert "streamer: partial text [interrupted]" in buf.getvalue()
 
 
+def test_tool_arguments_show_as_plain_python_values() -> None:
+    from datetime import UTC, datetime
+
+    from groupchat.events import ToolCall
+
+    console, buf = _console()
+    call = ToolCall(
+        chat_id="c",
+        seq=0,
+        time=datetime(2024, 5, 1, tzinfo=UTC),
+        sender="ada",
+        message_id="m",
+        call_id="c1",
+        name="tag",
+        arguments={"paths": ["a.py"], "opts": {"force": False}},
+    )
+    ConsoleRenderer(console).render(call)
+    assert "ada calls tag(paths=['a.py'], opts={'force': False})" in buf.getvalue()
+
+
 async def test_typed_lines_become_commands_or_messages() -> None:
     human = HumanParticipant("you")
     agent = ScriptedAgent("agent", ["one", "two", "three"])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, get_args
+from operator import delitem, setitem
+from pathlib import Path
+from typing import Any, get_args, get_origin
 
 import pydantic
 import pytest
@@ -43,8 +45,12 @@ from groupchat.events import (
     TurnStarted,
     dump_event,
     parse_event,
+    without_surrogates,
 )
+from groupchat.frozen import FrozenDict
 from groupchat.messages import Message, ToolCallPart, ToolResultPart, Usage
+
+ROOT = Path(__file__).resolve().parent.parent
 
 T0 = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
 
@@ -178,6 +184,10 @@ def samples() -> list[EventBase]:
             status="stopped",
             messages=3,
             usage=Usage(input_tokens=5000, output_tokens=700),
+            usage_by={
+                "alice": Usage(input_tokens=4950, output_tokens=697),
+                "selector": Usage(input_tokens=50, output_tokens=3),
+            },
         ),
     ]
 
@@ -528,11 +538,6 @@ def test_sequence_fields_are_tuples_after_parsing() -> None:
     assert selected.candidates == ("alice", "hana")
 
 
-@pytest.mark.xfail(
-    reason="BUG: frozen events hold plain dicts (ToolCall.arguments, ChatStarted.metadata) "
-    "that any subscriber can change in place",
-    strict=True,
-)
 async def test_one_subscriber_cannot_change_what_another_sees() -> None:
     bus = EventBus()
     chat = bus.open("c")
@@ -547,3 +552,218 @@ async def test_one_subscriber_cannot_change_what_another_sees() -> None:
     theirs = await anext(two)
     assert isinstance(theirs, ToolCall)
     assert theirs.arguments == {"path": "/tmp/x"}
+    assert theirs is mine  # one object for every subscriber: that is why it must be frozen
+    copied = theirs.arguments.thaw()  # a copy of one's own to change
+    copied["path"] = "/"
+    assert mine.arguments == {"path": "/tmp/x"}
+
+
+def _mutable_parts(tp: Any, seen: set[type[Any]]) -> list[str]:
+    """Where a field type lets a value change in place: a mutable container, a bare ``Any``, or
+    a model that is not frozen."""
+    origin = get_origin(tp) or tp
+    if origin in (dict, list, set, bytearray):
+        return [repr(tp)]
+    if origin is FrozenDict:  # its values are frozen on the way in, ``Any`` included
+        return [p for arg in get_args(tp) if arg is not Any for p in _mutable_parts(arg, seen)]
+    if tp is Any:
+        return ["Any"]
+    if isinstance(tp, type) and issubclass(tp, pydantic.BaseModel):
+        if tp in seen:
+            return []
+        seen.add(tp)
+        if not tp.model_config.get("frozen"):
+            return [f"{tp.__name__} is not frozen"]
+        return [
+            f"{tp.__name__}.{name}: {problem}"
+            for name, field in tp.model_fields.items()
+            for problem in _mutable_parts(field.annotation, seen)
+        ]
+    return [p for arg in get_args(tp) for p in _mutable_parts(arg, seen)]
+
+
+def test_no_event_field_can_change_in_place() -> None:
+    class Loose(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(frozen=True)
+        data: dict[str, Any] | None = None
+        items: tuple[list[int], ...] = ()
+
+    assert len(_mutable_parts(Loose, set())) == 2  # the check finds what it looks for
+    problems = [p for member in union_members() for p in _mutable_parts(member, set())]
+    assert problems == []
+
+
+def _tool_call(arguments: dict[str, Any]) -> ToolCall:
+    return ToolCall(**base(6, "alice"), message_id="m7", call_id="c", name="n", arguments=arguments)
+
+
+NESTED_ARGUMENTS: dict[str, Any] = {"path": "/tmp/x", "opts": {"force": False, "globs": ["*.py"]}}
+
+MUTATIONS: list[tuple[str, EventBase, Callable[[Any], Any]]] = [
+    ("tool-call", _tool_call(NESTED_ARGUMENTS), lambda e: e.arguments),
+    ("chat-started", SAMPLES[0], lambda e: e.metadata),
+    (
+        "tool-call-part",
+        MessagePosted(**base(8, "alice"), message=RICH_MESSAGE),
+        lambda e: e.message.parts[0].arguments,
+    ),
+    ("chat-ended", SAMPLES[-1], lambda e: e.usage_by),
+]
+
+
+@pytest.mark.parametrize(
+    ("event", "mapping_of"), [m[1:] for m in MUTATIONS], ids=[m[0] for m in MUTATIONS]
+)
+def test_every_mapping_field_refuses_changes_at_every_depth(
+    event: EventBase, mapping_of: Callable[[Any], Any]
+) -> None:
+    before = dump_event(event)
+    mapping = mapping_of(event)
+    assert isinstance(mapping, FrozenDict) and mapping
+    key = next(iter(mapping))
+    with pytest.raises(TypeError):
+        setitem(mapping, key, "changed")
+    with pytest.raises(TypeError):
+        setitem(mapping, "added", 1)
+    with pytest.raises(TypeError):
+        delitem(mapping, key)
+    nested = [v for v in mapping.values() if isinstance(v, FrozenDict | tuple) and v]
+    for value in nested:
+        inner_key = next(iter(value)) if isinstance(value, FrozenDict) else 0
+        with pytest.raises(TypeError):
+            setitem(value, inner_key, "changed")
+    assert dump_event(event) == before
+
+
+def test_each_mapping_field_has_nested_values_to_protect() -> None:
+    nested_in = {
+        name: [v for v in mapping_of(event).values() if isinstance(v, FrozenDict | tuple)]
+        for name, event, mapping_of in MUTATIONS
+        if name != "chat-ended"  # its values are frozen Usage models
+    }
+    assert all(nested_in.values()), nested_in
+    ended = SAMPLES[-1]
+    assert isinstance(ended, ChatEnded)
+    with pytest.raises(pydantic.ValidationError):
+        ended.usage_by["alice"].input_tokens = 0  # type: ignore[misc]
+
+
+def test_the_caller_keeps_its_own_dict() -> None:
+    arguments: dict[str, Any] = {"opts": {"globs": ["*.py"]}}
+    event = _tool_call(arguments)
+    arguments["opts"]["globs"].append("*.rs")
+    arguments["extra"] = 1
+    assert event.arguments == {"opts": {"globs": ["*.py"]}}
+
+
+# The canonical lines of these events as written before arguments were frozen.
+GOLDEN_LINES = [
+    '{"chat_id":"c","seq":1,"time":"2024-05-01T12:30:15.123456Z","sender":"alice",'
+    '"type":"tool_call","message_id":"m1","call_id":"k1","name":"search","arguments":'
+    '{"query":"naïve “quotes” ✓ 🙂","limit":3,"ratio":0.1,"big":100000000000000000000,'
+    '"neg":-1.5e-7,"flag":false,"none":null,"filters":{"lang":["py","rs"],"empty":{},'
+    '"deep":[[1,[2,{"x":[]}]]]}}}',
+    '{"chat_id":"c","seq":2,"time":"2024-05-01T12:30:15.123456Z","sender":"alice",'
+    '"type":"tool_call","message_id":"m1","call_id":"k2","name":"run","arguments":{}}',
+    '{"chat_id":"c","seq":0,"time":"2024-05-01T12:30:15.123456Z","sender":"manager",'
+    '"type":"chat_started","task":null,"participants":[],"policy":"","termination":null,'
+    '"metadata":{"team":"t","tags":["a","b"],"nested":{"x":null,"y":[1.0,2]}}}',
+    '{"chat_id":"c","seq":9,"time":"2024-05-01T12:30:15.123456Z","sender":"manager",'
+    '"type":"chat_ended","reason":"done","status":"completed","messages":0,"usage":'
+    '{"input_tokens":0,"output_tokens":0},"usage_by":{"alice":{"input_tokens":3,'
+    '"output_tokens":4},"selector":{"input_tokens":1,"output_tokens":0}}}',
+    '{"chat_id":"c","seq":3,"time":"2024-05-01T12:30:15.123456Z","sender":"alice",'
+    '"type":"message_posted","message":{"id":"m1","sender":"alice","content":"hi",'
+    '"kind":"turn","parts":[{"kind":"tool_call","call_id":"k1","name":"search","arguments":'
+    '{"q":["a",{"b":[1]}]}}],"mentions":[],"interrupted":false,"usage":null}}',
+]
+
+
+def _golden_events() -> list[EventBase]:
+    t = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    b = {"chat_id": "c", "time": t, "sender": "alice"}
+    m = {"chat_id": "c", "time": t, "sender": MANAGER}
+    return [
+        ToolCall(
+            seq=1,
+            **b,
+            message_id="m1",
+            call_id="k1",
+            name="search",
+            arguments={
+                "query": "naïve “quotes” ✓ 🙂",
+                "limit": 3,
+                "ratio": 0.1,
+                "big": 10**20,
+                "neg": -1.5e-7,
+                "flag": False,
+                "none": None,
+                "filters": {"lang": ["py", "rs"], "empty": {}, "deep": [[1, [2, {"x": []}]]]},
+            },
+        ),
+        ToolCall(seq=2, **b, message_id="m1", call_id="k2", name="run"),
+        ChatStarted(
+            seq=0,
+            **m,
+            metadata={"team": "t", "tags": ["a", "b"], "nested": {"x": None, "y": [1.0, 2]}},
+        ),
+        ChatEnded(
+            seq=9,
+            **m,
+            reason="done",
+            usage_by={
+                "alice": Usage(input_tokens=3, output_tokens=4),
+                "selector": Usage(input_tokens=1),
+            },
+        ),
+        MessagePosted(
+            seq=3,
+            **b,
+            message=Message(
+                id="m1",
+                sender="alice",
+                content="hi",
+                parts=(
+                    ToolCallPart(call_id="k1", name="search", arguments={"q": ["a", {"b": [1]}]}),
+                ),
+            ),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("index", range(len(GOLDEN_LINES)))
+def test_the_json_of_nested_values_is_what_it_was(index: int) -> None:
+    line, event = GOLDEN_LINES[index], _golden_events()[index]
+    assert dump_event(event) == line
+    parsed = parse_event(line)
+    assert parsed == event and hash(parsed) == hash(event)
+    assert dump_event(parsed) == line
+    assert EVENT_ADAPTER.validate_python(json.loads(line)) == event
+    assert parsed.model_dump(mode="json") == json.loads(line)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "transcripts" / "samples").glob("*.jsonl")), ids=str
+)
+def test_sample_transcripts_round_trip_byte_for_byte(path: Path) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines
+    for line in lines:
+        assert dump_event(parse_event(line)) == line
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=sample_id)
+def test_every_event_is_hashable(event: EventBase) -> None:
+    again = parse_event(dump_event(event))
+    assert again == event and hash(again) == hash(event)
+    assert len({event, again}) == 1
+
+
+def test_lone_surrogates_in_nested_arguments_are_replaced_and_stay_frozen() -> None:
+    event = _tool_call({"name": "bad\udcff", "items": ["ok", {"x": "\ud800"}]})
+    line = dump_event(event)
+    assert "\\udcff" not in line
+    cleaned = without_surrogates(event)
+    assert cleaned.arguments == {"name": "bad\ufffd", "items": ["ok", {"x": "\ufffd"}]}
+    assert isinstance(cleaned.arguments["items"][1], FrozenDict)
+    assert parse_event(line) == cleaned

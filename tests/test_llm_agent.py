@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 from chat_completions_server import Answer, Call, ChatCompletionsServer
@@ -19,7 +19,8 @@ from groupchat.events import (
     ToolCall,
     ToolResult,
 )
-from groupchat.messages import Usage
+from groupchat.frozen import FrozenDict
+from groupchat.messages import ToolCallPart, Usage
 from groupchat.models import (
     OpenAICompatModel,
     RetryPolicy,
@@ -181,6 +182,53 @@ async def test_bad_arguments_and_unknown_tools_are_told_to_the_model() -> None:
     assert first.is_error and first.content.startswith("invalid arguments: a: Input should be")
     assert second.is_error and second.content == "unknown tool 'nope'; your tools: add"
     assert third.is_error and third.content.startswith("invalid arguments: arguments are not")
+
+
+def _collector(seen: list[tuple[Any, ...]]) -> Tool:
+    def tag(paths: list[str], options: dict[str, list[int]], extra: Any = None) -> str:
+        """Tag files; changes its own arguments, which must not reach the chat's record."""
+        seen.append((paths, options, extra))
+        paths.append("changed")
+        options["added"] = [0]
+        return "tagged"
+
+    return Tool(tag)
+
+
+ARGUMENTS: dict[str, Any] = {
+    "paths": ["a.py", "b.py"],
+    "options": {"levels": [1, 2]},
+    "extra": {"nested": [{"deep": True}]},
+}
+
+
+async def test_tools_get_plain_lists_and_dicts_from_frozen_arguments() -> None:
+    seen: list[tuple[Any, ...]] = []
+    frozen = FrozenDict(ARGUMENTS)
+    outcome = await _collector(seen).run(frozen)
+    assert outcome.content == "tagged" and not outcome.is_error
+    ((paths, options, extra),) = seen
+    assert type(paths) is list and paths == ["a.py", "b.py", "changed"]
+    assert type(options) is dict and type(options["levels"]) is list
+    assert (
+        type(extra) is dict and type(extra["nested"]) is list and type(extra["nested"][0]) is dict
+    )
+    assert extra == ARGUMENTS["extra"]
+    assert frozen == ARGUMENTS  # the tool changed its own copy
+
+
+async def test_a_tool_changing_its_arguments_changes_no_event() -> None:
+    seen: list[tuple[Any, ...]] = []
+    model = ScriptedModel([reply("", tool_call("tag", "c1", **ARGUMENTS)), "Tagged."])
+    chat = await solo(LLMAgent("bob", model, tools=[_collector(seen)]))
+    ((paths, options, extra),) = seen
+    assert paths == ["a.py", "b.py", "changed"] and options == {"levels": [1, 2], "added": [0]}
+    assert extra == {"nested": [{"deep": True}]} and type(extra["nested"]) is list
+    (call,) = [e for e in chat.events() if isinstance(e, ToolCall)]
+    assert call.arguments == ARGUMENTS
+    (part,) = [p for p in chat.messages[-1].parts if isinstance(p, ToolCallPart)]
+    assert part.arguments == ARGUMENTS
+    assert results(chat)[0].content == "tagged"
 
 
 async def test_sync_tools_run_off_the_event_loop() -> None:

@@ -162,3 +162,29 @@ async def test_an_event_the_views_cannot_show_is_reported_and_the_rest_shown(
         await until_shown(pilot)
         assert noticed(app, "could not show a speaker_selected event: no way to show this")
         assert app.model.messages == len([e for e in events if isinstance(e, MessagePosted)])
+
+
+def test_tool_arguments_reach_the_view_as_plain_json_values() -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from groupchat.events import ToolCall
+    from groupchat.messages import Message, ToolCallPart
+    from groupchat.tui.widgets.message import ToolView
+
+    arguments = {"paths": ["a.py"], "opts": {"force": False, "levels": [1, 2]}}
+    stamp = {"chat_id": "c", "time": datetime(2024, 5, 1, tzinfo=UTC), "sender": "ada"}
+    model = ChatModel()
+    model.apply(
+        ToolCall(seq=0, **stamp, message_id="m1", call_id="c1", name="tag", arguments=arguments)
+    )
+    part = ToolCallPart(call_id="c2", name="tag", arguments=arguments)
+    message = Message(id="m2", sender="ada", content="done", parts=(part,))
+    model.apply(MessagePosted(seq=1, **stamp, message=message))
+    tools = [t for e in model.entries if isinstance(e, MessageEntry) for t in e.tools]
+    assert [t.call_id for t in tools] == ["c1", "c2"]
+    for entry in tools:
+        assert type(entry.arguments) is dict and type(entry.arguments["opts"]) is dict
+        assert entry.arguments == arguments
+        assert json.loads(json.dumps(entry.arguments)) == arguments
+        assert json.dumps(arguments, indent=2) in str(ToolView(entry)._body())

@@ -269,7 +269,9 @@ class _Reader:
             if (message.id, part.kind, part.call_id) in self.tool_parts_seen:
                 continue
             if isinstance(part, ToolCallPart):
-                tool = Tool(event.time, message.sender, part.name, part.call_id, part.arguments)
+                tool = Tool(
+                    event.time, message.sender, part.name, part.call_id, part.arguments.thaw()
+                )
                 calls[part.call_id] = tool
                 self.d.entries.append(tool)
                 self.d.stat(message.sender).tool_calls += 1
@@ -283,7 +285,7 @@ class _Reader:
                 tool.is_error = part.is_error
 
     def on_tool_call(self, event: ToolCall) -> None:
-        tool = Tool(event.time, event.sender, event.name, event.call_id, dict(event.arguments))
+        tool = Tool(event.time, event.sender, event.name, event.call_id, event.arguments.thaw())
         self.tools[(event.message_id, event.call_id)] = tool
         self.tool_parts_seen.add((event.message_id, "tool_call", event.call_id))
         self.person(event.sender)

@@ -26,7 +26,7 @@ import re
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +38,7 @@ from pydantic_core import PydanticSerializationError
 
 from groupchat._bulk import bulk_allocation
 from groupchat.events import EVENT_ADAPTER, Event, event_list_adapter, without_surrogates
+from groupchat.frozen import FrozenDict
 from groupchat.messages import Usage
 from groupchat.transcripts.schema import SchemaVersionError, StoreError, migrate
 
@@ -212,7 +213,7 @@ def _is_secret_key(key: object) -> bool:
     return bool(words) and words[-1] in _SECRET_WORDS
 
 
-def redact_spec(spec: dict[str, Any]) -> dict[str, Any]:
+def redact_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``spec`` without secrets: every key that names a key, token, secret or password
     (case-insensitive, at any depth, inside lists too) is removed with its value, and a password
     inside a URL (``https://user:KEY@proxy/v1#model``) becomes ``***``, in keys too.
@@ -225,7 +226,7 @@ def redact_spec(spec: dict[str, Any]) -> dict[str, Any]:
         return shown_url(key) if isinstance(key, str) and "@" in key and "://" in key else key
 
     def clean(value: Any) -> Any:
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):  # a dict, or an event's FrozenDict
             return {shown(k): clean(v) for k, v in value.items() if not _is_secret_key(k)}
         if isinstance(value, (list, tuple)):
             return [clean(v) for v in value]
@@ -234,8 +235,8 @@ def redact_spec(spec: dict[str, Any]) -> dict[str, Any]:
         return value
 
     cleaned = clean(spec)
-    prices = spec.get("prices") if isinstance(spec, dict) else None
-    if isinstance(prices, dict):
+    prices = spec.get("prices")
+    if isinstance(prices, Mapping):
         cleaned["prices"] = {shown(model): clean(price) for model, price in prices.items()}
     return cleaned  # type: ignore[no-any-return]
 
@@ -405,7 +406,7 @@ class _Chat:
             if event.metadata:
                 clean = redact_spec(event.metadata)
                 if clean != event.metadata:
-                    event = event.model_copy(update={"metadata": clean})
+                    event = event.model_copy(update={"metadata": FrozenDict(clean)})
         elif kind == "participant_joined":
             if event.participant.name not in self.participants:
                 self.participants.append(event.participant.name)

@@ -171,7 +171,7 @@ class ConsoleRenderer:
         elif isinstance(event, TurnSkipped):
             self._note(f"{event.speaker} passed ({event.reason})")
         elif isinstance(event, ToolCall):
-            args = ", ".join(f"{k}={v!r}" for k, v in event.arguments.items())
+            args = ", ".join(f"{k}={v!r}" for k, v in event.arguments.thaw().items())
             self._note(f"  ⚙ {event.sender} calls {event.name}({args})")
         elif isinstance(event, ToolResult):
             mark = "✗" if event.is_error else "✓"

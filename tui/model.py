@@ -326,7 +326,7 @@ class ChatModel:
 
     def _tool_call(self, event: ToolCall) -> None:
         entry = self._entry(event.message_id, event.sender, event)
-        entry.tools.append(ToolEntry(event.call_id, event.name, dict(event.arguments)))
+        entry.tools.append(ToolEntry(event.call_id, event.name, event.arguments.thaw()))
         self.dirty.add(entry.index)
         self._set_state(event.sender, f"using {event.name}")
 
@@ -359,7 +359,7 @@ class ChatModel:
         entry.usage = message.usage
         for part in message.parts:
             if isinstance(part, ToolCallPart) and entry.tool(part.call_id) is None:
-                entry.tools.append(ToolEntry(part.call_id, part.name, dict(part.arguments)))
+                entry.tools.append(ToolEntry(part.call_id, part.name, part.arguments.thaw()))
             elif isinstance(part, ToolResultPart):
                 tool = entry.tool(part.call_id)
                 if tool is None:
