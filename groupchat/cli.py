@@ -74,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
             help="the chat database (default: $GROUPCHAT_DB, else in your data directory)",
         )
 
+    def seat_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--as",
+            dest="seat",
+            metavar="NAME",
+            help="with several people in the team: who you are when you speak out of turn "
+            "(default: the first); whoever is asked still answers from this terminal",
+        )
+
     def record_options(p: argparse.ArgumentParser) -> None:
         db_option(p)
         p.add_argument("--no-store", action="store_true", help="do not record this chat")
@@ -134,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(openai:gpt-4.1-mini, ollama:llama3.2, http://host:port/v1#model, ...)",
     )
     output_options(run)
+    seat_option(run)
     record_options(run)
 
     check = commands.add_parser("check", help="validate a team spec and show what it builds")
@@ -165,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--task", help="a new task to continue with")
     resume.add_argument("--max-messages", type=_positive_int, metavar="N")
     output_options(resume)
+    seat_option(resume)
     db_option(resume)
 
     fork = commands.add_parser("fork", help="branch a recorded chat off at an event")
@@ -179,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     fork.add_argument("--task", help="a task to go on with")
     fork.add_argument("--max-messages", type=_positive_int, metavar="N")
     output_options(fork)
+    seat_option(fork)
     db_option(fork)
 
     replay = commands.add_parser("replay", help="replay a recorded chat (no model is called)")
@@ -261,8 +273,8 @@ Prepare = Callable[["SqliteStore | None"], Awaitable["Prepared"]]
 
 async def _session(args: argparse.Namespace, prepare: Prepare, *, record: bool = True) -> int:
     """Open the store (unless ``--no-store``), prepare the chat, record it while it runs."""
-    from groupchat.agents import HumanParticipant
     from groupchat.termination import MaxMessages
+    from groupchat.transcripts.commands import seated
 
     store = None
     if record and not getattr(args, "no_store", False):
@@ -272,6 +284,8 @@ async def _session(args: argparse.Namespace, prepare: Prepare, *, record: bool =
     try:
         prepared = await prepare(store)
         chat = prepared.chat
+        # Who is at the keyboard: whoever is asked answers here; --as picks the voice.
+        human = seated(chat, getattr(args, "seat", None))
         if getattr(args, "max_messages", None) is not None:
             limit = MaxMessages(args.max_messages)
             chat.termination = limit if chat.termination is None else chat.termination | limit
@@ -293,15 +307,9 @@ async def _session(args: argparse.Namespace, prepare: Prepare, *, record: bool =
                 on_error=lambda exc: chat.fail(f"cannot record the chat: {exc}", detail="store"),
             )
             await recorder.start()
-        humans = [p for p in chat.participants.values() if isinstance(p, HumanParticipant)]
         try:
             result = await _drive(
-                chat,
-                prepared.task,
-                args,
-                humans[0] if humans else None,
-                store=store,
-                prices=prepared.prices,
+                chat, prepared.task, args, human, store=store, prices=prepared.prices
             )
         except BaseException:
             if recorder is not None:

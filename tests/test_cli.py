@@ -255,6 +255,62 @@ def test_a_person_passes_when_the_input_ends(tmp_path: Path) -> None:
     assert senders(proc.stdout) == ["task", "alice", "bob"]
 
 
+TWO_PEOPLE = """\
+task: plan a picnic
+participants:
+  - {kind: scripted, name: host, script: ["Who brings what?"], when_done: cycle}
+  - {kind: human, name: alice}
+  - {kind: human, name: bob}
+policy: {kind: manual, human: bob}
+max_turns: 2
+"""
+
+
+def test_headless_lines_answer_each_person_in_the_order_they_are_asked(tmp_path: Path) -> None:
+    spec = write(tmp_path, "picnic.yaml", TWO_PEOPLE)
+    # bob picks (one line), the one picked speaks (one line); twice.
+    lines = "alice\nbread from alice\nbob\ncheese from bob\n"
+    proc = groupchat("run", spec, "--headless", "--as", "alice", stdin=lines)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "task: plan a picnic",
+        "alice: bread from alice",
+        "bob: cheese from bob",
+    ]
+
+
+def test_the_plain_console_answers_every_person_and_seats_the_one_named(
+    tmp_path: Path,
+) -> None:
+    spec = write(tmp_path, "picnic.yaml", TWO_PEOPLE)
+    lines = "host\nbob\ncheese\n"
+    proc = groupchat("run", spec, "--plain", "--as", "Bob", stdin=lines)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "» bob, who speaks next? 1. host  2. alice  3. bob" in out
+    assert "host: Who brings what?" in out
+    assert "bob (you): cheese" in out
+    assert "alice (you)" not in out
+
+
+@pytest.mark.parametrize(
+    ("team", "name", "error"),
+    [
+        (TWO_PEOPLE, "carol", "--as carol: not a human participant of this team (alice, bob)"),
+        (TWO_PEOPLE, "host", "--as host: not a human participant of this team (alice, bob)"),
+        (SMALL, "alice", "--as alice: this team has no human participant"),
+    ],
+)
+def test_as_names_one_of_the_team_s_people(
+    tmp_path: Path, team: str, name: str, error: str
+) -> None:
+    spec = write(tmp_path, "team.yaml", team)
+    proc = groupchat("run", spec, "--plain", "--as", name)
+    assert proc.returncode == 2
+    assert proc.stderr == f"groupchat: error: {error}\n"
+    assert proc.stdout == ""
+
+
 @pytest.mark.parametrize("name", ["debate.yaml", "brainstorm.yaml"])
 def test_example_runs_headless_to_the_end(name: str) -> None:
     proc = groupchat("run", EXAMPLES / name, "--headless")

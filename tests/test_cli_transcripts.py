@@ -254,3 +254,66 @@ def test_export_jsonl_is_canonical(spec: Path, tmp_path: Path) -> None:
     [(chat_id, _)] = stored(db)
     lines = ok(gc("export", chat_id, db=db)).splitlines()
     assert [json.loads(line)["seq"] for line in lines] == list(range(len(lines)))
+
+
+PEOPLE = """\
+name: picnic
+task: plan a picnic
+participants:
+  - {kind: scripted, name: host, script: ["Who brings what?"], when_done: cycle}
+  - {kind: human, name: alice}
+  - {kind: human, name: bob}
+"""
+
+
+def said(db: Path, chat_id: str) -> list[tuple[int, str, str]]:
+    """``(seq, sender, text)`` of every message but the task."""
+
+    async def read() -> list[tuple[int, str, str]]:
+        store = await SqliteStore.open(db)
+        try:
+            events = await store.events(chat_id)
+        finally:
+            await store.close()
+        return [
+            (e.seq, e.message.sender, e.message.content)
+            for e in events
+            if isinstance(e, MessagePosted) and e.message.kind != "task"
+        ]
+
+    return asyncio.run(read())
+
+
+def test_a_chat_of_two_people_resumes_and_forks_with_each_answered_as_themselves(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "chats.db"
+    team = tmp_path / "picnic.yaml"
+    team.write_text(PEOPLE)
+    ok(gc("run", str(team), "--headless", "--max-messages", "2", stdin="bread\n", db=db))
+    [(chat_id, _)] = stored(db)
+    first = said(db, chat_id)
+    assert [m[1:] for m in first] == [("host", "Who brings what?"), ("alice", "bread")]
+
+    # bob is next: the console (input piped) answers for him, whoever --as seats.
+    args = ("resume", chat_id, "--plain", "--as", "ALICE", "--max-messages", "1")
+    out = ok(gc(*args, stdin="cheese\n", db=db))
+    assert "» bob, your turn" in out and "bob: cheese" in out
+    assert said(db, chat_id)[-1][1:] == ("bob", "cheese")
+
+    refused = gc("resume", chat_id, "--as", "carol", "--headless", db=db)
+    assert refused.returncode == 2
+    assert "--as carol: not a human participant of this team (alice, bob)" in refused.stderr
+    at = str(first[-1][0])  # alice's message
+    refused = gc("fork", chat_id, "--at", at, "--as", "host", "--headless", db=db)
+    assert refused.returncode == 2 and "(alice, bob)" in refused.stderr
+    assert len(stored(db)) == 1  # nothing was forked
+
+    args = ("fork", chat_id, "--at", at, "--as", "bob", "--max-messages", "1", "--headless")
+    ok(gc(*args, stdin="wine\n", db=db))
+    child = next(c for c, _ in stored(db) if c != chat_id)
+    assert [m[1:] for m in said(db, child)] == [
+        ("host", "Who brings what?"),
+        ("alice", "bread"),
+        ("bob", "wine"),
+    ]

@@ -12,9 +12,12 @@ from groupchat import (
     GroupChat,
     HumanInputRequested,
     HumanParticipant,
+    ManualPolicy,
     MaxMessages,
     Paused,
     ScriptedAgent,
+    SpeakerSelected,
+    TurnSkipped,
     TurnStarted,
 )
 from groupchat.testing import ChatProbe
@@ -190,3 +193,109 @@ async def test_console_reads_turns_from_piped_stdin(monkeypatch: pytest.MonkeyPa
         "thanks",
     ]
     assert "you (you): my answer" in buf.getvalue()
+
+
+# ------------------------------------------------------------------ several people, one console
+
+
+async def test_the_console_answers_the_second_person_s_turn_as_them() -> None:
+    alice, bob = HumanParticipant("alice"), HumanParticipant("bob")
+    chat = GroupChat([ScriptedAgent("host", ["Hello both."]), alice, bob], max_turns=3)
+    console, buf = _console()
+    session = ConsoleSession(chat, human=alice, console=console)
+    probe = ChatProbe.of(chat)
+    runner = asyncio.create_task(chat.run("plan"))
+
+    async def answer(who: str, line: str) -> None:
+        await probe.wait_for(HumanInputRequested, participant=who)
+        while probe.seen:  # what the console shows up to the request
+            session.renderer.render(probe.seen.pop(0))
+        await session.handle_line(line)
+
+    await answer("alice", "I bring bread")
+    await answer("bob", "I bring cheese")
+    result = await asyncio.wait_for(runner, 5)
+    assert [(m.sender, m.content, m.kind) for m in result.messages if m.kind != "task"] == [
+        ("host", "Hello both.", "turn"),
+        ("alice", "I bring bread", "turn"),
+        ("bob", "I bring cheese", "turn"),
+    ]
+    assert "» bob, your turn" in buf.getvalue()
+
+
+async def test_piped_lines_answer_every_person_in_the_order_they_are_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("bread\ncheese\n"))
+    alice, bob = HumanParticipant("alice"), HumanParticipant("bob")
+    chat = GroupChat([ScriptedAgent("host", ["Hello both."]), alice, bob], max_turns=3)
+    console, _buf = _console()
+    session = ConsoleSession(chat, human=alice, console=console)
+    result = await asyncio.wait_for(session.run("plan", interactive=False), 5)
+    assert [(m.sender, m.content) for m in result.messages if m.kind == "turn"] == [
+        ("host", "Hello both."),
+        ("alice", "bread"),
+        ("bob", "cheese"),
+    ]
+
+
+async def test_the_prompt_names_who_a_line_goes_as_and_slash_as_switches() -> None:
+    alice, bob = HumanParticipant("alice"), HumanParticipant("bob")
+    chat = GroupChat([alice, bob], policy=ManualPolicy(human="bob"), max_turns=1)
+    console, buf = _console()
+    session = ConsoleSession(chat, human=alice, console=console)
+    assert session._prompt_text() == "alice › "
+    await session.handle_line("/as Bob")
+    assert session._prompt_text() == "bob › " and session.human is bob
+    await session.handle_line("/as carol")
+    await session.handle_line("/as")
+    await session.handle_line("/as alice")
+    out = buf.getvalue()
+    assert "you are bob now" in out
+    assert "'carol' is not one of the people here (alice, bob)" in out
+    assert "you are bob; you also answer for alice when asked" in out
+
+    probe = ChatProbe.of(chat)
+    runner = asyncio.create_task(chat.run("plan"))
+    asked = await probe.wait_for(HumanInputRequested, participant="bob")
+    session.renderer.render(asked)
+    # bob is asked to choose: the prompt says so, and so does the highlighted line.
+    assert session._prompt_text() == "bob, who speaks next? › "
+    assert "» bob, who speaks next? 1. alice  2. bob" in buf.getvalue()
+    await session.handle_line("/skip")  # a choice is not a turn
+    assert "there is no turn to pass" in buf.getvalue()
+    # A line typed under alice's prompt stays alice's even if bob was asked meanwhile.
+    await session.handle_line("hello", sender="alice")
+    await session.handle_line("alice", sender=session._shown)
+    asked = await probe.wait_for(HumanInputRequested, participant="alice")
+    session.renderer.render(asked)
+    assert session._prompt_text() == "alice, your turn › "
+    await session.handle_line("/skip")
+    result = await asyncio.wait_for(runner, 5)
+    assert [(m.sender, m.content, m.kind) for m in result.messages if m.kind != "task"] == [
+        ("alice", "hello", "interjection")
+    ]
+    await probe.drain()
+    assert [e.reason for e in probe.seen if isinstance(e, SpeakerSelected)] == ["chosen by bob"]
+    assert [e.speaker for e in probe.seen if isinstance(e, TurnSkipped)] == ["alice"]
+
+
+async def test_a_line_goes_as_the_prompt_said_even_if_someone_was_asked_meanwhile() -> None:
+    alice, bob = HumanParticipant("alice"), HumanParticipant("bob")
+    chat = GroupChat([bob, alice], max_turns=1)
+    console, _buf = _console()
+    session = ConsoleSession(chat, human=alice, console=console)
+    probe = ChatProbe.of(chat)
+    runner = asyncio.create_task(chat.run("plan"))
+    asked = await probe.wait_for(HumanInputRequested, participant="bob")
+    # bob is asked, but the console has not shown it yet: the prompt still says alice.
+    assert session._prompt_text() == "alice › "
+    await session.handle_line("typed before the question showed", sender=session._shown)
+    session.renderer.render(asked)
+    assert session._prompt_text() == "bob, your turn › "
+    await session.handle_line("my answer", sender=session._shown)
+    result = await asyncio.wait_for(runner, 5)
+    assert [(m.sender, m.content, m.kind) for m in result.messages if m.kind != "task"] == [
+        ("alice", "typed before the question showed", "interjection"),
+        ("bob", "my answer", "turn"),
+    ]

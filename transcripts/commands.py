@@ -19,6 +19,7 @@ from groupchat.transcripts.store import ChatLookupError, SqliteStore, default_db
 if TYPE_CHECKING:
     import argparse
 
+    from groupchat.agents import HumanParticipant
     from groupchat.chat import GroupChat
     from groupchat.models.pricing import CostOf, PriceTable
     from groupchat.spec import TeamSpec
@@ -37,6 +38,7 @@ __all__ = [
     "open_store",
     "prepare_fork",
     "prepare_resume",
+    "seated",
 ]
 
 BUILTIN_DEMO: dict[str, Any] = {"builtin": "demo"}
@@ -62,6 +64,25 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     prices: PriceTable | None = None
     """The team's prices: the front-ends show the chat's cost with them."""
+
+
+def seated(chat: GroupChat, name: str | None) -> HumanParticipant | None:
+    """The person at the keyboard (``--as NAME``, any case; default: the team's first).
+
+    Raises :class:`CommandError` naming the team's people when ``name`` is not one of them.
+    """
+    from groupchat.agents import HumanParticipant
+
+    people = [p for p in chat.participants.values() if isinstance(p, HumanParticipant)]
+    if name is None:
+        return people[0] if people else None
+    for person in people:
+        if person.name.lower() == name.lstrip("@").lower():
+            return person
+    if not people:
+        raise CommandError(f"--as {name}: this team has no human participant")
+    names = ", ".join(p.name for p in people)
+    raise CommandError(f"--as {name}: not a human participant of this team ({names})")
 
 
 def db_path(args: argparse.Namespace) -> Path:
@@ -364,6 +385,7 @@ async def prepare_fork(store: SqliteStore, args: argparse.Namespace) -> Prepared
     spec = _with_policy(spec, args.policy)
     new_id = uuid.uuid4().hex[:12]
     chat = _build(spec, new_id)
+    seated(chat, getattr(args, "seat", None))  # a wrong --as before the fork is stored
     shared = await store.events(parent, 0, args.at + 1)
     events = [e.model_copy(update={"chat_id": new_id}) for e in shared]
     try:

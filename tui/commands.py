@@ -47,6 +47,13 @@ COMMANDS: dict[str, Command] = {
         Command("interrupt", "", "cut the current speaker short"),
         Command("next", "NAME", "make NAME the next speaker", 1, 1),
         Command("skip", "", "pass your turn"),
+        Command(
+            "as",
+            "[PERSON]",
+            "speak as PERSON when nobody is asked (alone: who you are)",
+            0,
+            1,
+        ),
         Command("who", "", "list the participants"),
         Command("kick", "NAME", "remove NAME from the chat", 1, 1),
         Command("invite", "[NAME]", "bring back NAME, who left (alone: who can come back)", 0, 1),

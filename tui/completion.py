@@ -136,9 +136,12 @@ class PromptCompleter(Completer):
         self,
         names: Callable[[], Sequence[str]],
         descriptions: Callable[[], Mapping[str, str]] = dict,
+        *,
+        values: Callable[[], Mapping[str, Iterable[str]]] = dict,
     ) -> None:
         self._names = names
         self._descriptions = descriptions
+        self._values = values
 
     def get_completions(
         self, document: Document, complete_event: CompleteEvent
@@ -147,6 +150,7 @@ class PromptCompleter(Completer):
             document.text_before_cursor,
             self._names(),
             frontend="console",
+            values=self._values(),
             descriptions=self._descriptions(),
         )
         for item in found:

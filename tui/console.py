@@ -2,7 +2,9 @@
 
 For terminals where a full-screen app does not fit, and for scripts. Everything agents and
 people write is shown as plain text (``rich.text.Text`` after :func:`safe_text`), never parsed
-as markup or passed through as terminal control sequences.
+as markup or passed through as terminal control sequences. With several people in the team,
+the person at the console answers for whoever of them is asked; the prompt names who a line is
+sent as (see :mod:`groupchat.tui.seats`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -46,11 +49,14 @@ from groupchat.tui.commands import COMMANDS, CommandError, help_text, parse_comm
 from groupchat.tui.completion import PromptCompleter
 from groupchat.tui.control import ChatControl, ControlError
 from groupchat.tui.headless import LineFeeder, costing, usage_and_cost
+from groupchat.tui.model import ends_request
 from groupchat.tui.safe import one_line, safe_text
+from groupchat.tui.seats import Seats, addressed
 
 if TYPE_CHECKING:
     from groupchat.agents import HumanParticipant
     from groupchat.models.pricing import CostOf, PriceTable
+    from groupchat.participant import Participant
 
 __all__ = ["ConsoleRenderer", "ConsoleSession", "run_console"]
 
@@ -69,19 +75,26 @@ PALETTE = (
 class ConsoleRenderer:
     """Turns chat events into console output, streaming each message as it is written.
 
-    With ``cost_of`` the end of the chat also says what it cost."""
+    ``me`` is the person at the console; ``here`` says whether a participant is one they
+    answer for (default: only ``me``). With ``cost_of`` the end of the chat also says what it
+    cost.
+    """
 
     def __init__(
         self,
         console: Console,
         *,
         me: str | None = None,
+        here: Callable[[str], bool] | None = None,
         line_buffered: bool = False,
         cost_of: CostOf | None = None,
     ) -> None:
         self.console = console
         self.me = me
+        self.here = here
         self.cost_of = cost_of
+        self.request: HumanInputRequested | None = None
+        """The request to a person that is open as far as the events shown say."""
         # Under an active prompt a partial line would be redrawn over; print whole lines then,
         # and show the line being written in the prompt's toolbar instead (see ``partial``).
         self.line_buffered = line_buffered
@@ -147,7 +160,15 @@ class ConsoleRenderer:
             line, self.partial = self.partial.split("\n", 1)
             self._print_line(line)
 
+    @property
+    def asked(self) -> HumanInputRequested | None:
+        """The open request to the person at the console (as any of the people here)."""
+        request = self.request
+        return request if request is not None and self.is_here(request.participant) else None
+
     def render(self, event: Event) -> None:
+        if self.request is not None and ends_request(event):
+            self.request = None
         if isinstance(event, TextDelta):
             self._delta(event)
         elif isinstance(event, MessagePosted):
@@ -292,39 +313,61 @@ class ConsoleRenderer:
         }[event.decision]
         self._note(text, "yellow" if event.decision != "approve" else "green")
 
+    def is_here(self, name: str) -> bool:
+        return name == self.me or (self.here is not None and self.here(name))
+
     def _input_requested(self, event: HumanInputRequested) -> None:
-        if event.participant != self.me:
-            self._note(f"waiting for {event.participant}…")
+        self.request = event
+        who = event.participant
+        if not self.is_here(who):
+            self._note(f"waiting for {who}…")
             return
         if event.request == "select_speaker":
             choices = "  ".join(f"{i}. {c}" for i, c in enumerate(event.choices, 1))
-            self._note(f"» {event.prompt.split('?')[0]}? {choices}", "bold reverse")
+            question = addressed(who, event.prompt.split("?")[0])
+            self._note(f"» {question}? {choices}", "bold reverse")
         elif event.request == "approval":
-            self._note(f"» {one_line(event.prompt)[:300]}", "bold reverse")
+            asked = "" if who.lower() == "you" else f"{who}, your approval: "
+            self._note(f"» {asked}{one_line(event.prompt)[:300]}", "bold reverse")
         else:
             limit = f" ({event.timeout:g} s)" if event.timeout else ""
-            self._note(f"» your turn{limit}: type a reply, or Enter to pass", "bold reverse")
+            self._note(
+                f"» {addressed(who, 'your turn')}{limit}: type a reply, or Enter to pass",
+                "bold reverse",
+            )
 
 
 class ConsoleSession:
-    """One person at the console: renders the chat and turns their lines into input or commands."""
+    """One person at the console: renders the chat and turns their lines into input or commands.
+
+    They answer for every human of the chat when asked ("hot seat"), or only for ``humans`` if
+    given; ``human`` (default: the first of ``humans``) is who they are when they speak out of
+    turn, until ``/as NAME``. With neither, they only watch.
+    """
 
     def __init__(
         self,
         chat: GroupChat,
         *,
         human: HumanParticipant | None = None,
+        humans: Sequence[Participant] | None = None,
         console: Console | None = None,
         prices: PriceTable | None = None,
     ) -> None:
         self.chat = chat
-        self.human = human
+        self.seats = Seats(chat, human, people=humans)
         self.console = console or Console(highlight=False)
         self.renderer = ConsoleRenderer(
-            self.console, me=human.name if human else None, cost_of=costing(prices, chat)
+            self.console, me=self.seats.me, here=self.seats.here, cost_of=costing(prices, chat)
         )
-        self.control = ChatControl(chat, human.name if human else None)
+        self.control = ChatControl(chat, self.seats.me)
         self._prompt: Any = None
+        self._shown: str | None = None  # whom the prompt last said a line is sent as
+
+    @property
+    def human(self) -> Participant | None:
+        """The person seated at the console (``/as NAME`` changes who)."""
+        return self.seats.seated
 
     def _toolbar(self) -> str:
         renderer = self.renderer
@@ -333,22 +376,22 @@ class ConsoleSession:
         speaker = renderer._speakers.get(renderer._streaming, "")
         return one_line(f"{speaker} is writing: {renderer.partial[-100:]}")
 
-    async def handle_line(self, line: str) -> None:
-        """A line the person typed: a slash command, or text for the chat."""
+    async def handle_line(self, line: str, *, sender: str | None = None) -> None:
+        """A line the person typed: a slash command, or text for the chat.
+
+        Text goes as ``sender`` (the name the prompt showed; default: :meth:`voice`).
+        """
         try:
             command = parse_command(line)
         except CommandError as exc:
             self.console.print(Text(str(exc), style="red"))
             return
-        me = self.human.name if self.human else None
+        me = self.seats.me
         if command is None:
-            text = unescape(line)
-            if self.human is None:
-                self.console.print(Text("you are watching: there is no human in this team", "red"))
-            elif self.human.channel.closed:
-                self.console.print(Text("you have left this chat", style="red"))
-            elif text.strip() or self.human.channel.requested:
-                self.human.send(text)
+            try:
+                self.seats.post(unescape(line), sender or self.voice())
+            except ControlError as exc:
+                self.console.print(Text(str(exc), style="red"))
             return
         name, args = command.name, command.args
         if "console" not in COMMANDS[name].where:
@@ -371,16 +414,36 @@ class ConsoleSession:
             except KeyError as exc:
                 self.console.print(Text(str(exc.args[0]), style="red"))
         elif name == "skip":
-            if self.human is not None and self.human.channel.requested:
-                self.human.send("")
-            else:
-                self.console.print(Text("it is not your turn", style="dim"))
+            try:
+                self.seats.skip(self._skippable())
+            except ControlError as exc:
+                self.console.print(Text(str(exc), style="dim"))
+        elif name == "as":
+            self._sit(args)
         elif name == "who":
             for pname, info in self.chat.view.participants.items():
                 tag = " (human)" if info.human else ""
                 self.console.print(self.renderer._name(pname).append(tag, style="dim"))
         elif name in ("stop", "quit"):
             await self.chat.stop("stopped", by=me)
+
+    def _skippable(self) -> str | None:
+        """Whose turn ``/skip`` passes: the person here who is asked for a turn, if any."""
+        request = self.renderer.asked
+        if request is not None:
+            return request.participant if request.request == "turn" else None
+        me = self.seats.me  # a turn the events shown do not tell of yet
+        return me if me is not None and self.seats.waiting(me) else None
+
+    def _sit(self, args: tuple[str, ...]) -> None:
+        """``/as NAME``: speak as NAME from now on; ``/as`` alone says who you are."""
+        try:
+            said = self.seats.sit(args[0]) if args else self.seats.who()
+        except ControlError as exc:
+            self.console.print(Text(str(exc), style="red"))
+            return
+        self.renderer.me = self.control.me = self.seats.me
+        self.console.print(Text(said, style="dim"))
 
     async def _membership(self, name: str, args: tuple[str, ...]) -> None:
         """``/kick NAME`` and ``/invite [NAME]``."""
@@ -402,10 +465,21 @@ class ConsoleSession:
             if self._prompt is not None:
                 self._prompt.app.invalidate()
 
+    def voice(self) -> str | None:
+        """Whom a line typed now is sent as: the person asked (as the events shown so far
+        say), else the one seated."""
+        request = self.renderer.asked
+        return request.participant if request is not None else self.seats.me
+
     def _prompt_text(self) -> str:
-        if self.human is not None and self.human.channel.requested:
-            return f"{self.human.name} › "
-        return "› "
+        """Who a line is sent as, and what they are asked: ``bob, your turn › ``."""
+        request = self.renderer.asked
+        self._shown = self.voice()
+        if request is not None:
+            what = {"select_speaker": "who speaks next?", "approval": "approve?"}
+            return f"{addressed(request.participant, what.get(request.request, 'your turn'))} › "
+        me = self.seats.me
+        return "› " if me is None or me.lower() == "you" else f"{me} › "
 
     async def _read_terminal(self, ready: asyncio.Event) -> None:
         from prompt_toolkit import PromptSession
@@ -414,7 +488,9 @@ class ConsoleSession:
         session: PromptSession[str] = PromptSession(
             bottom_toolbar=self._toolbar,
             completer=PromptCompleter(
-                lambda: list(names), lambda: {n: i.description for n, i in names.items()}
+                lambda: list(names),
+                lambda: {n: i.description for n, i in names.items()},
+                values=lambda: {"PERSON": self.seats.names},
             ),
             complete_while_typing=True,
         )
@@ -423,9 +499,9 @@ class ConsoleSession:
             try:
                 line = await session.prompt_async(self._prompt_text, pre_run=ready.set)
             except (EOFError, KeyboardInterrupt):
-                await self.chat.stop("stopped", by=self.human.name if self.human else None)
+                await self.chat.stop("stopped", by=self.seats.me)
                 return
-            await self.handle_line(line)
+            await self.handle_line(line, sender=self._shown)
 
     async def run(self, task: str | None, *, interactive: bool | None = None) -> ChatResult:
         """Run the chat here until it ends. ``interactive`` defaults to whether stdin and stdout
@@ -441,10 +517,9 @@ class ConsoleSession:
 
             patch = patch_stdout(raw=True)
             self.renderer.line_buffered = True
-        elif self.human is not None:
-            reader = asyncio.create_task(
-                LineFeeder(sys.stdin, {self.human.name: self.human.channel}).run()
-            )
+        elif channels := self.seats.channels():
+            # Piped lines answer whoever of the people here is asked, in the order they are.
+            reader = asyncio.create_task(LineFeeder(sys.stdin, channels).run())
         with patch:
             if interactive:
                 ready = asyncio.Event()
@@ -473,12 +548,14 @@ async def run_console(
     task: str | None,
     *,
     human: HumanParticipant | None = None,
+    humans: Sequence[Participant] | None = None,
     console: Console | None = None,
     interactive: bool | None = None,
     prices: PriceTable | None = None,
 ) -> ChatResult:
-    """Run ``chat`` in the plain console with ``human`` as the person at the keyboard; with
-    ``prices`` its end says what it cost."""
-    return await ConsoleSession(chat, human=human, console=console, prices=prices).run(
-        task, interactive=interactive
-    )
+    """Run ``chat`` in the plain console with ``human`` as the person at the keyboard (who
+    answers for ``humans`` too, by default every person in the chat; see
+    :class:`ConsoleSession`); with ``prices`` its end says what it cost."""
+    return await ConsoleSession(
+        chat, human=human, humans=humans, console=console, prices=prices
+    ).run(task, interactive=interactive)

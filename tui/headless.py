@@ -197,10 +197,12 @@ async def run_headless(
     """Run ``chat`` printing one line per message (or every event as JSONL with ``jsonl``);
     errors the chat goes on after, and the end, go to ``stderr``.
 
-    People in the chat take their turns from ``stdin``, one line each. With ``committed``, a
-    message is printed only once it is stored, so that a crash never loses what was shown.
-    With ``prices`` the end also says how many tokens the chat used and what they cost (JSONL
-    output is events only: its ``chat_ended`` has the usage by participant).
+    People in the chat take their turns from ``stdin``, one line each: a line answers whoever
+    is asked next (a turn, a choice of speaker, an approval), in the order the chat asks, so
+    several people are answered from one stream; nothing is read as an interjection. With
+    ``committed``, a message is printed only once it is stored, so that a crash never loses
+    what was shown. With ``prices`` the end also says how many tokens the chat used and what
+    they cost (JSONL output is events only: its ``chat_ended`` has the usage by participant).
     """
     out = stdout or sys.stdout
     err = stderr or sys.stderr

@@ -5,6 +5,10 @@ highlighted (with a countdown if the turn has a time limit); a line sent at any 
 posted at once. Escape interrupts whoever is speaking; Ctrl+N, ``/next`` or a click in the
 sidebar picks the next speaker; a choice of speaker or an approval asked of them opens a
 dialog. The chat runs in this app's event loop and ends when they stop it or quit.
+
+With several people in the team, the person at the keyboard answers for each of them when
+they are asked (the input and the dialogs name who is asked), and speaks out of turn as the
+one seated (``/as NAME`` switches); see :mod:`groupchat.tui.seats`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from groupchat.tui.commands import CommandError, ParsedCommand, parse_command, u
 from groupchat.tui.control import ChatControl, ControlError
 from groupchat.tui.palette import PaletteCommand
 from groupchat.tui.screens import ApprovalScreen, ChooseScreen
+from groupchat.tui.seats import Seats, addressed
 from groupchat.tui.widgets.composer import ComposerBox
 from groupchat.tui.widgets.conversation import WINDOW
 from groupchat.tui.widgets.sidebar import Sidebar
@@ -36,6 +41,7 @@ if TYPE_CHECKING:
     from groupchat.agents import HumanParticipant
     from groupchat.chat import ChatResult, GroupChat
     from groupchat.models.pricing import PriceTable
+    from groupchat.participant import Participant
 
 __all__ = ["LiveChatApp"]
 
@@ -45,6 +51,10 @@ STOP_WAIT = 5.0
 
 class LiveChatApp(ChatApp):
     """A running :class:`~groupchat.chat.GroupChat` with ``human`` at the keyboard.
+
+    The person answers for every human of the chat when asked ("hot seat"), or only for
+    ``humans`` if given; ``human`` (default: the first of ``humans``) is who they are when they
+    speak out of turn, until ``/as NAME``. With neither, they only watch.
 
     ``history`` is what the chat said before this run (a resumed or forked chat), shown first.
     With ``prices`` the status line shows what the chat has cost so far (marked partial when
@@ -65,6 +75,7 @@ class LiveChatApp(ChatApp):
         task: str | None = None,
         *,
         human: HumanParticipant | None = None,
+        humans: Sequence[Participant] | None = None,
         history: Sequence[Event] = (),
         prices: PriceTable | None = None,
         clock: Clock = local_clock,
@@ -72,8 +83,9 @@ class LiveChatApp(ChatApp):
         animate: bool = True,
         quiet_gc: bool = False,
     ) -> None:
+        seats = Seats(chat, human, people=humans)
         super().__init__(
-            me=human.name if human is not None else None,
+            me=seats.me,
             clock=clock,
             window=window,
             animate=animate,
@@ -81,7 +93,8 @@ class LiveChatApp(ChatApp):
         )
         self.chat = chat
         self.chat_task = task
-        self.human = human
+        self.seats = seats
+        self.model.here = set(seats.names)
         self.history = list(history)
         self.control = ChatControl(chat, self.model.me)
         self.prices = prices
@@ -97,11 +110,20 @@ class LiveChatApp(ChatApp):
         self.composer = ComposerBox(
             names=self.model.names,
             descriptions=self.model.descriptions,
-            values=self.theme_values,
+            values=self._argument_values,
             blink=self.blink,
             id="composer-box",
         )
         yield self.composer
+
+    def _argument_values(self) -> dict[str, list[str]]:
+        """What command arguments complete to: themes, and the people one can speak as."""
+        return {**self.theme_values(), "PERSON": self.seats.names}
+
+    @property
+    def human(self) -> Participant | None:
+        """The person seated at this terminal (``/as NAME`` changes who)."""
+        return self.seats.seated
 
     @property
     def runner(self) -> asyncio.Task[None] | None:
@@ -163,6 +185,7 @@ class LiveChatApp(ChatApp):
         self._log.append(dump_event(event))
         if event.type == "participant_joined":
             self.control.remember()
+            self.model.here = set(self.seats.names)
         elif isinstance(event, ChatEnded) and self.prices is not None:
             self._note_cost(event)
         if self.model.my_request is not self._request:
@@ -194,21 +217,27 @@ class LiveChatApp(ChatApp):
             self._open_dialog(request)
 
     def _open_dialog(self, request: HumanInputRequested) -> None:
+        who = request.participant
         if request.request == "approval":
             review = "approve" in request.choices
             plan = self.model.plan
             dialog: ModalScreen[str | None] = ApprovalScreen(
-                "Review the plan" if review else "Approval needed",
+                addressed(who, "Review the plan" if review else "Approval needed"),
                 request.prompt,
                 choices=request.choices,
                 plan=plan.steps if review and plan is not None else (),
             )
-            title = "approval asked — Ctrl+O to answer, or type your answer"
+            title = addressed(who, "approval asked — Ctrl+O to answer, or type your answer")
+            answers = "approve, revise: what to change, or reject" if review else "yes or no"
+            hint = addressed(who, f"Your answer: {answers}")
         else:
             choices = request.choices or tuple(self.model.names())
-            dialog = ChooseScreen("Who speaks next?", choices, prompt=request.prompt)
-            title = "choose who speaks next — Ctrl+O, or type a name"
-        self.composer.set_title(title, turn=True)
+            dialog = ChooseScreen(
+                addressed(who, "Who speaks next?"), choices, prompt=request.prompt
+            )
+            title = addressed(who, "choose who speaks next — Ctrl+O, or type a name")
+            hint = addressed(who, "Who speaks next? Type a name or a number")
+        self._set_input(title, hint, turn=True)
         self._dialog = dialog
         self.push_screen(dialog, lambda answer: self._answer(request, answer))
 
@@ -217,35 +246,48 @@ class LiveChatApp(ChatApp):
             self._dialog = None
         if answer is None:
             return  # closed to answer later: Ctrl+O reopens it, or type the answer
-        if self.human is None or self.model.my_request is not request:
+        if self.model.my_request is not request or not self.seats.waiting(request.participant):
             self.notice("that question is no longer open")
             return
-        if not self.human.channel.requested:
-            self.notice("that question is no longer open")
-            return
-        self.human.send(answer)
+        self.seats.post(answer, request.participant)
 
     def action_answer(self) -> None:
         request = self.model.my_request
         if request is None:
-            self.notice("nothing is asked of you right now")
+            self.notice("nothing is asked of anyone here right now")
         elif request.request == "turn":
             self.composer.editor.focus()
         elif not isinstance(self.screen, ModalScreen):
             self._open_dialog(request)
 
     def _set_idle_title(self) -> None:
+        me = self.model.me
         if self.model.state == "ended" or (self._runner is not None and self._runner.done()):
-            self.composer.set_title("chat ended — /export saves it · Ctrl+Q quits")
-        elif self.human is None:
-            self.composer.set_title("watching — commands only (/help)")
+            self._set_input("chat ended — /export saves it · Ctrl+Q quits")
+        elif me is None:
+            self._set_input("watching — commands only (/help)")
         else:
-            self.composer.set_title("message — sent at once; the next speaker sees it")
+            voice = "" if me.lower() == "you" else f" as {me}"
+            self._set_input(
+                f"message{voice} — sent at once; the next speaker sees it",
+                f"say something{voice}…" if len(self.model.here) > 1 else "",
+            )
 
     def _set_turn_title(self) -> None:
         left = self._seconds_left()
         limit = f" · {left} s left" if left is not None else ""
-        self.composer.set_title(f"your turn{limit} — Enter sends · empty Enter passes", turn=True)
+        who = self._request.participant if self._request is not None else (self.model.me or "")
+        sends = "Enter sends" if who.lower() == "you" else f"Enter sends as {who}"
+        self._set_input(
+            addressed(who, f"your turn{limit} — {sends} · empty Enter passes"),
+            addressed(who, "your turn: type your reply, or Enter to pass"),
+            turn=True,
+        )
+
+    def _set_input(self, title: str, placeholder: str = "", *, turn: bool = False) -> None:
+        """The input's border title and what it shows while empty: who a line is sent as."""
+        self.composer.set_title(title, turn=turn)
+        self.composer.editor.placeholder = Content(placeholder)
 
     def _seconds_left(self) -> int | None:
         if self._deadline is None:
@@ -276,7 +318,8 @@ class LiveChatApp(ChatApp):
         left = self._seconds_left()
         limit = f" · {left} s" if left is not None else ""
         what = {"turn": "your turn", "approval": "approval asked", "select_speaker": "your choice"}
-        return Content.assemble(styled(f"⌛ {what[request.request]}{limit}", "bold $accent"))
+        asked = addressed(request.participant, what[request.request])
+        return Content.assemble(styled(f"⌛ {asked}{limit}", "bold $accent"))
 
     # ------------------------------------------------------------------ what the person does
 
@@ -299,15 +342,17 @@ class LiveChatApp(ChatApp):
         if command is not None:
             await self.run_command(command)
             return
-        human = self.human
-        if human is None:
-            self.notice("you are watching: there is no person in this team", error=True)
-        elif human.channel.closed:
-            self.notice("you have left this chat", error=True)
-        elif not self.running:
+        if not self.running and not self.seats.watching:
             self.notice("the chat has ended; /export saves it, Ctrl+Q quits", error=True)
-        elif text.strip() or human.channel.requested:
-            human.send(unescape(text))
+            return
+        # Sent as whoever the input names: the person asked, else the one seated.
+        request = self._request
+        try:
+            sent = self.seats.post(unescape(text), request.participant if request else None)
+        except ControlError as exc:
+            self.notice(str(exc), error=True)
+            return
+        if sent is not None:
             await self.conversation.action_jump_end()  # what you said, and what follows
 
     async def run_command(self, command: ParsedCommand) -> None:
@@ -329,10 +374,13 @@ class LiveChatApp(ChatApp):
                 self.notice(self.control.steer(args[0]))
             elif name == "skip":
                 self._skip()
+            elif name == "as":
+                self._sit(args)
             elif name == "who":
                 self.notice(
                     "; ".join(
-                        f"{m.name}{' (person)' if m.human else ''}: {m.state}"
+                        f"{m.name}{' (you)' if m.name == me else ''}"
+                        f"{' (person)' if m.human and m.name != me else ''}: {m.state}"
                         for m in self.model.members.values()
                     )
                 )
@@ -344,13 +392,23 @@ class LiveChatApp(ChatApp):
             self.notice(str(exc), error=True)
 
     def _skip(self) -> None:
-        human = self.human
         request = self.model.my_request
-        mine = request is not None and request.request == "turn"
-        if human is not None and mine and human.channel.requested:
-            human.send("")
+        if request is None or request.request != "turn":
+            raise ControlError("there is no turn to pass: nobody here is asked to speak")
+        self.seats.skip(request.participant)
+
+    def _sit(self, args: Sequence[str]) -> None:
+        """``/as NAME``: speak as NAME from now on; ``/as`` alone says who you are."""
+        if not args:
+            self.notice(self.seats.who())
             return
-        raise ControlError("it is not your turn")
+        said = self.seats.sit(args[0])
+        self.model.me = self.control.me = self.seats.me
+        self.model.changed = True
+        if self._request is None:
+            self._set_idle_title()  # an open request keeps naming who is asked
+        self.changed()
+        self.notice(said)
 
     async def _invite(self, args: Sequence[str]) -> None:
         if args:
@@ -429,7 +487,16 @@ class LiveChatApp(ChatApp):
                 yield (f"Remove {name}", "kick them out of the chat", lambda n=name: self._kick(n))
         for name in self.control.invitable():
             yield (f"Invite {name}", "bring them back", lambda n=name: self._invite((n,)))
+        for name in self.seats.names:
+            if name != self.model.me:
+                yield (f"Speak as {name}", "what you type out of turn", lambda n=name: self._as(n))
         yield from super().palette_commands()
+
+    def _as(self, name: str) -> None:
+        try:
+            self._sit((name,))
+        except ControlError as exc:
+            self.notice(str(exc), error=True)
 
     async def _stop(self) -> None:
         if self.running:

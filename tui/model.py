@@ -9,7 +9,7 @@ while the app mounts views for only a window of them. Changes are collected (:at
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,6 +46,7 @@ __all__ = [
     "NoteEntry",
     "Plan",
     "ToolEntry",
+    "ends_request",
 ]
 
 SELECTOR = "selector"
@@ -160,10 +161,15 @@ class Plan:
 
 
 class ChatModel:
-    """The state of one chat as its events describe it; ``me`` is the person at this terminal."""
+    """The state of one chat as its events describe it; ``me`` is the person at this terminal.
 
-    def __init__(self, me: str | None = None) -> None:
+    ``here`` are all the people this terminal answers for (``me`` included): what is asked of
+    any of them is asked of the person at the keyboard (see :mod:`groupchat.tui.seats`).
+    """
+
+    def __init__(self, me: str | None = None, *, here: Iterable[str] = ()) -> None:
         self.me = me
+        self.here: set[str] = set(here)
         self.reset()
 
     def reset(self) -> None:
@@ -197,11 +203,15 @@ class ChatModel:
 
     @property
     def my_request(self) -> HumanInputRequested | None:
-        """The open request to the person at this terminal, if any."""
+        """The open request to the person at this terminal (as any of the people here), if any."""
         request = self.request
-        if request is not None and self.me is not None and request.participant == self.me:
+        if request is not None and self.is_here(request.participant):
             return request
         return None
+
+    def is_here(self, name: str | None) -> bool:
+        """Whether ``name`` is the person at this terminal or another they answer for."""
+        return name is not None and (name == self.me or name in self.here)
 
     def names(self) -> list[str]:
         """Who takes part now, in order of appearance."""
@@ -223,7 +233,7 @@ class ChatModel:
         """Take one event into the model."""
         self.last_seq = event.seq
         kind: str = getattr(event, "type", "")
-        if self.request is not None and kind not in _KEEPS_REQUEST and not _interjection(event):
+        if self.request is not None and ends_request(event):
             self._end_request(event)
         handler = _HANDLERS.get(kind)
         if handler is None:
@@ -382,7 +392,7 @@ class ChatModel:
     def _requested(self, event: HumanInputRequested) -> None:
         self.request = event
         who = event.participant
-        mine = who == self.me
+        mine = self.is_here(who)
         if event.request == "turn":
             self._set_state(who, "your turn" if mine else "waiting for input")
             return
@@ -539,6 +549,11 @@ _REVIEWS = {
 
 def _interjection(event: EventBase) -> bool:
     return isinstance(event, MessagePosted) and event.message.kind == "interjection"
+
+
+def ends_request(event: EventBase) -> bool:
+    """Whether ``event`` answers or ends a request to a person that was open before it."""
+    return getattr(event, "type", "") not in _KEEPS_REQUEST and not _interjection(event)
 
 
 _HANDLERS: dict[str, Callable[[ChatModel, Any], None]] = {

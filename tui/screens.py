@@ -62,7 +62,9 @@ class HelpScreen(ModalScreen[None]):
             parts.append(
                 "\n  @name mentions a participant · // at the start sends a literal /\n"
                 "  A line sent on your turn is your message; at any other time it is posted at\n"
-                "  once and the next speaker sees it."
+                "  once and the next speaker sees it. With several people in the team you answer\n"
+                "  for whoever of them is asked (the input names them); /as NAME picks who you\n"
+                "  are the rest of the time."
             )
         return Content.assemble(*parts)
 

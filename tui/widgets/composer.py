@@ -133,7 +133,7 @@ class ComposerBox(Vertical):
 
     def _update_hint(self) -> None:
         hint = command_hint(self.editor.text, commands=self.commands) or self.hint
-        self.editor.border_subtitle = escape(hint)
+        self.editor.border_subtitle = Content(hint)  # shown as is: "/as [PERSON]" keeps "[PERSON]"
 
     # ------------------------------------------------------------------ completion
 

@@ -122,7 +122,10 @@ class Conversation(VerticalScroll, can_focus=True):
         if isinstance(entry, MessageEntry):
             member = model.members.get(entry.sender)
             colour = colour_of(member.colour) if member is not None else "#888888"
-            return MessageView(entry, colour, me=model.me, clock=self.clock)
+            # With several people at this terminal, the names say who; all of them were typed here.
+            me = model.me if len(model.here) <= 1 else None
+            mine = model.is_here(entry.sender)
+            return MessageView(entry, colour, me=me, mine=mine, clock=self.clock)
         member = model.members.get(entry.who) if entry.who is not None else None
         return NoteView(entry, colour_of(member.colour) if member else None, clock=self.clock)
 

@@ -144,9 +144,20 @@ class ToolView(Vertical, can_focus=True):
 
 
 class MessageView(Vertical):
-    """One message: a header (speaker, time, tokens, marks), its Markdown, its tool calls."""
+    """One message: a header (speaker, time, tokens, marks), its Markdown, its tool calls.
 
-    def __init__(self, entry: MessageEntry, colour: str, *, me: str | None, clock: Clock) -> None:
+    A message by ``me`` is marked "(you)"; ``mine`` (default: by ``me``) tints it as typed here.
+    """
+
+    def __init__(
+        self,
+        entry: MessageEntry,
+        colour: str,
+        *,
+        me: str | None,
+        clock: Clock,
+        mine: bool | None = None,
+    ) -> None:
         super().__init__(classes="message")
         self.entry = entry
         self.colour = colour
@@ -159,7 +170,7 @@ class MessageView(Vertical):
         self.styles.border_left = ("thick", colour)
         if entry.kind == "task" or entry.sender == MANAGER:
             self.add_class("-manager")
-        if entry.sender == me:
+        if entry.sender == me if mine is None else mine:
             self.add_class("-mine")
 
     def compose(self) -> ComposeResult:

@@ -40,7 +40,7 @@ class Sidebar(Vertical):
     def __init__(self, model: ChatModel, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.model = model
-        self._rows: list[tuple[str, str, bool, bool, int, bool]] = []
+        self._rows: list[tuple[str, str, bool, bool, int, bool, bool]] = []
 
     def compose(self) -> ComposeResult:
         yield Static(Content("Participants"), classes="sidebar-title")
@@ -51,7 +51,15 @@ class Sidebar(Vertical):
     def sync(self) -> None:
         model = self.model
         rows = [
-            (m.name, m.state, m.left, m.human, m.colour, m.name == model.next_speaker)
+            (
+                m.name,
+                m.state,
+                m.left,
+                m.human,
+                m.colour,
+                m.name == model.next_speaker,
+                m.name == model.me,
+            )
             for m in model.members.values()
         ]
         if rows != self._rows:

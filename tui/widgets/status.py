@@ -69,6 +69,8 @@ class StatusBar(Horizontal):
         if model.state == "ended" and model.end_status:
             label = f"■ ended ({model.end_status})"
         parts: list[str | tuple[str, str]] = [(label, style)]
+        if model.me is not None and len(model.here) > 1:  # several people at this terminal
+            parts += ["  you: ", styled(model.me, "bold $accent")]
         if model.turn:
             parts.append(f"  turn {model.turn}")
         parts.append(f"  {model.messages:,} message" + ("" if model.messages == 1 else "s"))
@@ -86,7 +88,7 @@ class StatusBar(Horizontal):
             return Content.assemble(styled(model.writing, "bold"), " is writing…")
         if model.speaker is not None:
             member = model.members.get(model.speaker)
-            if model.speaker == model.me:
+            if model.is_here(model.speaker):
                 return Content.assemble(("your turn", "bold $accent"))
             if member is not None and member.human:
                 return Content.assemble("waiting for ", styled(model.speaker, "bold"))
