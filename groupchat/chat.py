@@ -44,6 +44,7 @@ from groupchat.events import (
     TurnSkipped,
     TurnStarted,
 )
+from groupchat.frozen import FrozenDict
 from groupchat.messages import (
     Message,
     MessageKind,
@@ -96,7 +97,7 @@ class ChatResult(BaseModel):
     reason: str
     messages: tuple[Message, ...]
     usage: Usage
-    usage_by: dict[str, Usage] = {}
+    usage_by: FrozenDict[str, Usage] = FrozenDict()
     turns: int
     error: str | None = None
 

@@ -1078,3 +1078,11 @@ async def test_selector_attempts_are_events_and_count_in_the_totals() -> None:
 def test_selector_is_a_reserved_name() -> None:
     with pytest.raises(ValueError, match="reserved"):
         GroupChat([ScriptedAgent("selector", ["x"])])
+
+
+async def test_a_results_usage_by_cannot_be_changed() -> None:
+    chat = GroupChat([ScriptedAgent("a", ["x"])], max_turns=1)
+    result = await chat.run("go")
+    with pytest.raises(TypeError):
+        result.usage_by["a"] = Usage(input_tokens=1)  # type: ignore[index]
+    assert "a" not in result.usage_by
