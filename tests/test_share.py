@@ -20,7 +20,7 @@ import pytest
 from rich.console import Console
 
 from groupchat import GroupChat, HumanInputRequested, HumanParticipant, ScriptedAgent
-from groupchat.events import MessagePosted, dump_event
+from groupchat.events import Event, MessagePosted, dump_event
 from groupchat.testing import ChatProbe
 from groupchat.transcripts.store import SqliteStore
 from groupchat.tui.claims import Claims
@@ -479,3 +479,31 @@ async def test_piped_input_leaves_claimed_people_alone_and_lets_them_go_at_its_e
     assert ada.channel.closed and not bob.channel.closed  # bob answers elsewhere
     claims.release("bob", "a joined terminal")
     assert bob.channel.closed  # back from the joined terminal to input that has ended
+
+
+async def test_a_joiner_of_a_resumed_chat_gets_the_earlier_events_from_the_store(
+    folder: Path,
+) -> None:
+    first = GroupChat([ScriptedAgent("talker", ["one", "two"])], max_turns=2)
+    await first.run()
+    stored = first.events()
+    again = GroupChat(
+        [ScriptedAgent("talker", ["one", "two", "three"])], chat_id=first.chat_id, max_turns=3
+    )
+    again.load(stored)  # as `groupchat resume` does: the bus goes on from the stored seq
+    assert again.bus.oldest_seq(again.chat_id) == len(stored)
+
+    async def earlier(end: int) -> list[Event]:
+        return stored[:end]
+
+    async with ShareServer(again, Claims(), earlier=earlier, folder=folder) as server:
+        assert server.path is not None
+        client = await JoinClient.connect(server.path)
+        await again.run()
+        seen = [item async for item in client.incoming()]
+        await client.close()
+    assert seen[: len(stored)] == stored
+    assert [e.seq for e in seen[:-1]] == list(range(len(seen) - 1))
+    said = [e.message.content for e in seen if isinstance(e, MessagePosted)]
+    assert said == ["one", "two", "three"]
+    assert seen[-1] == Bye(reason="the chat ended")
