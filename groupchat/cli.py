@@ -11,16 +11,18 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from groupchat.agents import HumanParticipant
     from groupchat.chat import ChatResult, GroupChat
+    from groupchat.events import Event
     from groupchat.models.pricing import PriceTable
     from groupchat.spec import TeamSpec
     from groupchat.transcripts.commands import Prepared
     from groupchat.transcripts.store import SqliteStore
+    from groupchat.tui.claims import Claims
 
 __all__ = ["main"]
 
@@ -83,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
             "(default: the first); whoever is asked still answers from this terminal",
         )
 
+    def share_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--share",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="let other terminals of yours join this chat with `groupchat join ID` "
+            "(default: on when run in a terminal, off with piped input or output)",
+        )
+
     def record_options(p: argparse.ArgumentParser) -> None:
         db_option(p)
         p.add_argument("--no-store", action="store_true", help="do not record this chat")
@@ -113,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     output_options(demo)
+    share_option(demo)
     record_options(demo)
     demo.add_argument(
         "--delay",
@@ -143,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(openai:gpt-4.1-mini, ollama:llama3.2, http://host:port/v1#model, ...)",
     )
     output_options(run)
+    share_option(run)
     seat_option(run)
     record_options(run)
 
@@ -175,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--task", help="a new task to continue with")
     resume.add_argument("--max-messages", type=_positive_int, metavar="N")
     output_options(resume)
+    share_option(resume)
     seat_option(resume)
     db_option(resume)
 
@@ -190,8 +204,28 @@ def build_parser() -> argparse.ArgumentParser:
     fork.add_argument("--task", help="a task to go on with")
     fork.add_argument("--max-messages", type=_positive_int, metavar="N")
     output_options(fork)
+    share_option(fork)
     seat_option(fork)
     db_option(fork)
+
+    join = commands.add_parser(
+        "join",
+        help="take part in a chat running in another terminal",
+        description=(
+            "Join a chat that runs in another of your terminals (`run`, `resume`, `fork` and "
+            "`demo` share it): see it so far and live, and speak as one of its people."
+        ),
+    )
+    join.add_argument("id", metavar="ID", help="the running chat's id (or a unique prefix)")
+    join.add_argument(
+        "--as",
+        dest="seat",
+        metavar="NAME",
+        help="the person you are (default: the first one nobody answers for yet)",
+    )
+    join.add_argument(
+        "--plain", action="store_true", help="the plain console (the only one `join` has)"
+    )
 
     replay = commands.add_parser("replay", help="replay a recorded chat (no model is called)")
     replay.add_argument("source", nargs="?", metavar="ID|FILE.jsonl")
@@ -250,21 +284,75 @@ async def _drive(
     *,
     store: SqliteStore | None = None,
     prices: PriceTable | None = None,
+    claims: Claims | None = None,
 ) -> ChatResult:
     if args.jsonl or args.headless:
         from groupchat.tui.headless import run_headless
 
         # A message is printed once it is stored, so that whatever was shown survives a crash.
         committed = store.wait_committed if store is not None else None
-        return await run_headless(chat, task, jsonl=args.jsonl, committed=committed, prices=prices)
+        return await run_headless(
+            chat, task, jsonl=args.jsonl, committed=committed, prices=prices, claims=claims
+        )
     if _use_tui(args):
         from groupchat.tui.launch import run_tui, stored_history
 
         history = await stored_history(store, chat.chat_id)
-        return await run_tui(chat, task, human=human, history=history, prices=prices)
+        return await run_tui(chat, task, human=human, history=history, prices=prices, claims=claims)
     from groupchat.tui.console import run_console
 
-    return await run_console(chat, task, human=human, prices=prices)
+    return await run_console(chat, task, human=human, prices=prices, claims=claims)
+
+
+def _sharing(args: argparse.Namespace) -> bool:
+    """Whether to share the chat: ``--share``/``--no-share``, else when run in a terminal."""
+    share: bool | None = getattr(args, "share", None)
+    if share is not None:
+        return share
+    if args.jsonl or args.headless:
+        return False
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+@contextlib.asynccontextmanager
+async def _shared(
+    args: argparse.Namespace, chat: GroupChat, store: SqliteStore | None
+) -> AsyncIterator[Claims]:
+    """Share ``chat`` on a Unix socket while it runs (unless not wanted, or impossible)."""
+    from groupchat.tui.claims import Claims
+
+    claims = Claims()
+    if not _sharing(args):
+        yield claims
+        return
+    from groupchat.tui.share.paths import ShareFolderError
+    from groupchat.tui.share.server import ShareError, ShareServer
+
+    earlier = None
+    if store is not None:
+        from groupchat.transcripts.store import ChatLookupError
+
+        live = store  # one name the closure keeps, typed as not None
+
+        async def earlier(end: int) -> list[Event]:
+            await live.wait_committed(chat.chat_id, end - 1)
+            try:
+                return await live.events(chat.chat_id, 0, end)
+            except ChatLookupError:
+                return []
+
+    server = ShareServer(chat, claims, earlier=earlier)
+    try:
+        await server.start()
+    except (ShareError, ShareFolderError, OSError) as exc:
+        sys.stderr.write(f"groupchat: not shared: {exc}\n")
+        yield claims
+        return
+    sys.stderr.write(f"groupchat: others join with: groupchat join {chat.chat_id}\n")
+    try:
+        yield claims
+    finally:
+        await server.close()
 
 
 Prepare = Callable[["SqliteStore | None"], Awaitable["Prepared"]]
@@ -308,9 +396,16 @@ async def _session(args: argparse.Namespace, prepare: Prepare, *, record: bool =
             )
             await recorder.start()
         try:
-            result = await _drive(
-                chat, prepared.task, args, human, store=store, prices=prepared.prices
-            )
+            async with _shared(args, chat, store) as claims:
+                result = await _drive(
+                    chat,
+                    prepared.task,
+                    args,
+                    human,
+                    store=store,
+                    prices=prepared.prices,
+                    claims=claims,
+                )
         except BaseException:
             if recorder is not None:
                 await recorder.stop()  # what was recorded is committed; the store closes next
@@ -450,6 +545,17 @@ def _cmd_continue(args: argparse.Namespace) -> int:
     return _run_async(_session(args, prepare))
 
 
+def _cmd_join(args: argparse.Namespace) -> int:
+    from groupchat.tui.safe import one_line
+    from groupchat.tui.share.client import JoinError
+    from groupchat.tui.share.join import join_chat
+
+    try:
+        return _run_async(join_chat(args.id, args.seat))
+    except JoinError as exc:  # names and text from the other side are data: one plain line
+        return _fail(one_line(str(exc)), EXIT_USAGE)
+
+
 def _cmd_transcripts(args: argparse.Namespace) -> int:
     from groupchat.transcripts import commands
 
@@ -487,6 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": _cmd_check,
         "resume": _cmd_continue,
         "fork": _cmd_continue,
+        "join": _cmd_join,
     }
     from groupchat.transcripts.commands import CommandError
 

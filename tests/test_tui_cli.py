@@ -59,7 +59,8 @@ async def test_in_a_terminal_the_chat_runs_in_the_app(monkeypatch: pytest.Monkey
     monkeypatch.setattr(launch, "run_tui", fake_run_tui)
     result = await cli._drive(chat, "the task", _args(), you, store=None)
     assert result.status == "completed"
-    assert seen == {"chat": chat, "task": "the task", "human": you, "history": [], "prices": None}
+    expected = {"chat": chat, "task": "the task", "human": you, "history": [], "prices": None}
+    assert seen == {**expected, "claims": None}
 
 
 async def test_replay_sources_are_found_or_named(tmp_path: Path) -> None:

@@ -114,6 +114,7 @@ async def cmd_list(args: argparse.Namespace) -> int:
     from rich.text import Text
 
     from groupchat.tui.safe import one_line
+    from groupchat.tui.share.paths import is_running, running_chats
 
     store = await open_store(args)
     try:
@@ -133,8 +134,11 @@ async def cmd_list(args: argparse.Namespace) -> int:
     table.add_column("messages", no_wrap=True, justify="right")
     table.add_column("started", no_wrap=True)
     table.add_column("state", no_wrap=True)
+    shared = set(running_chats())
     for chat in chats:
         state = chat.state if chat.status is None or chat.state != "ended" else chat.status
+        if chat.id in shared and is_running(chat.id):
+            state = f"{state} · joinable"  # `groupchat join ID` takes part from here
         title = one_line(chat.title or chat.team or "")
         if chat.parent_id:
             title = f"⑂ {one_line(chat.parent_id[:8])}@{chat.fork_seq} · {title}"

@@ -45,6 +45,7 @@ from groupchat.events import (
     TurnSkipped,
     TurnStarted,
 )
+from groupchat.tui.claims import Claims
 from groupchat.tui.commands import COMMANDS, CommandError, help_text, parse_command, unescape
 from groupchat.tui.completion import PromptCompleter
 from groupchat.tui.control import ChatControl, ControlError
@@ -314,7 +315,7 @@ class ConsoleRenderer:
         self._note(text, "yellow" if event.decision != "approve" else "green")
 
     def is_here(self, name: str) -> bool:
-        return name == self.me or (self.here is not None and self.here(name))
+        return self.here(name) if self.here is not None else name == self.me
 
     def _input_requested(self, event: HumanInputRequested) -> None:
         self.request = event
@@ -342,7 +343,8 @@ class ConsoleSession:
 
     They answer for every human of the chat when asked ("hot seat"), or only for ``humans`` if
     given; ``human`` (default: the first of ``humans``) is who they are when they speak out of
-    turn, until ``/as NAME``. With neither, they only watch.
+    turn, until ``/as NAME``. With neither, they only watch. The people in ``claims`` answer
+    from joined terminals (``groupchat join``) while claimed, and not from here.
     """
 
     def __init__(
@@ -353,9 +355,10 @@ class ConsoleSession:
         humans: Sequence[Participant] | None = None,
         console: Console | None = None,
         prices: PriceTable | None = None,
+        claims: Claims | None = None,
     ) -> None:
         self.chat = chat
-        self.seats = Seats(chat, human, people=humans)
+        self.seats = Seats(chat, human, people=humans, claims=claims)
         self.console = console or Console(highlight=False)
         self.renderer = ConsoleRenderer(
             self.console, me=self.seats.me, here=self.seats.here, cost_of=costing(prices, chat)
@@ -363,6 +366,19 @@ class ConsoleSession:
         self.control = ChatControl(chat, self.seats.me)
         self._prompt: Any = None
         self._shown: str | None = None  # whom the prompt last said a line is sent as
+        self.seats.claims.listen(self._claimed)
+
+    def _claimed(self, name: str, holder: str | None) -> None:
+        """A joined terminal took ``name``'s seat, or gave it back."""
+        if holder is not None:
+            self.renderer._note(f"{name} answers from another terminal now", "italic")
+        else:
+            self.renderer._note(f"{name} is back: this terminal answers for them again", "italic")
+        request = self.renderer.request
+        if request is not None and request.participant == name:
+            self.renderer._input_requested(request)  # who answers it has changed
+        if self._prompt is not None:
+            self._prompt.app.invalidate()
 
     @property
     def human(self) -> Participant | None:
@@ -519,7 +535,8 @@ class ConsoleSession:
             self.renderer.line_buffered = True
         elif channels := self.seats.channels():
             # Piped lines answer whoever of the people here is asked, in the order they are.
-            reader = asyncio.create_task(LineFeeder(sys.stdin, channels).run())
+            feeder = LineFeeder(sys.stdin, channels, claims=self.seats.claims)
+            reader = asyncio.create_task(feeder.run())
         with patch:
             if interactive:
                 ready = asyncio.Event()
@@ -552,10 +569,11 @@ async def run_console(
     console: Console | None = None,
     interactive: bool | None = None,
     prices: PriceTable | None = None,
+    claims: Claims | None = None,
 ) -> ChatResult:
     """Run ``chat`` in the plain console with ``human`` as the person at the keyboard (who
-    answers for ``humans`` too, by default every person in the chat; see
-    :class:`ConsoleSession`); with ``prices`` its end says what it cost."""
+    answers for ``humans`` too, by default every person in the chat except those in ``claims``;
+    see :class:`ConsoleSession`); with ``prices`` its end says what it cost."""
     return await ConsoleSession(
-        chat, human=human, humans=humans, console=console, prices=prices
+        chat, human=human, humans=humans, console=console, prices=prices, claims=claims
     ).run(task, interactive=interactive)

@@ -13,6 +13,7 @@ from groupchat.bus import Subscription
 from groupchat.channel import InputChannel
 from groupchat.chat import ChatResult, GroupChat
 from groupchat.events import ChatEnded, ErrorEvent, Event, MessagePosted, dump_event
+from groupchat.tui.claims import Claims
 from groupchat.tui.safe import one_line
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ __all__ = [
     "LineFeeder",
     "costing",
     "format_message_line",
+    "read_line",
     "run_headless",
     "usage_and_cost",
 ]
@@ -38,61 +40,98 @@ class LineFeeder:
     A line is read only when one of ``channels`` is waiting for input, so lines are never taken
     as interjections. At the end of the stream every channel is closed: the people have left
     and their later turns pass. Bytes that are not UTF-8 are read as U+FFFD: the line still
-    counts.
+    counts. People in ``claims`` answer from a joined terminal: they are left to it while
+    claimed (and closed when given back after the stream ended).
     """
 
-    def __init__(self, stream: IO[str], channels: Mapping[str, InputChannel]) -> None:
+    def __init__(
+        self,
+        stream: IO[str],
+        channels: Mapping[str, InputChannel],
+        *,
+        claims: Claims | None = None,
+    ) -> None:
         self.stream = stream
         self.channels = dict(channels)
+        self.claims = claims if claims is not None else Claims()
+        self._changed = asyncio.Event()
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             with contextlib.suppress(Exception):
                 reconfigure(errors="replace")
 
     async def run(self) -> None:
+        stop = self.claims.listen(lambda _name, _holder: self._changed.set())
+        try:
+            await self._answer()
+        finally:
+            stop()
+
+    async def _answer(self) -> None:
         while True:
-            channel = await self._wait_for_request()
-            if channel is None:
+            asked = await self._wait_for_request()
+            if asked is None:
                 return
-            line = await self._readline()
+            name, channel = asked
+            line = await read_line(self.stream)
             if line is None:
-                for ch in self.channels.values():
-                    ch.close()
+                self._close_all()
                 return
-            if channel.requested and not channel.closed:
+            if channel.requested and not channel.closed and name not in self.claims:
                 channel.send(line)
 
-    async def _wait_for_request(self) -> InputChannel | None:
+    def _close_all(self) -> None:
+        """The stream ended: everyone answered from it has left (the claimed, once given back)."""
+        for name, channel in self.channels.items():
+            if name not in self.claims:
+                channel.close()
+        channels = self.channels
+
+        def closing(name: str, holder: str | None) -> None:
+            if holder is None and name in channels:
+                channels[name].close()
+
+        self.claims.listen(closing)
+
+    async def _wait_for_request(self) -> tuple[str, InputChannel] | None:
         while True:
-            open_channels = [ch for ch in self.channels.values() if not ch.closed]
-            if not open_channels:
+            open_channels = {
+                name: ch
+                for name, ch in self.channels.items()
+                if not ch.closed and name not in self.claims
+            }
+            if not any(not ch.closed for ch in self.channels.values()):
                 return None
-            for ch in open_channels:
+            for name, ch in open_channels.items():
                 if ch.requested:
-                    return ch
-            waiters = [asyncio.ensure_future(ch.wait_requested()) for ch in open_channels]
+                    return name, ch
+            self._changed.clear()
+            waiters = [asyncio.ensure_future(ch.wait_requested()) for ch in open_channels.values()]
+            waiters.append(asyncio.ensure_future(self._changed.wait()))
             try:
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for waiter in waiters:
                     waiter.cancel()
 
-    async def _readline(self) -> str | None:
-        loop = asyncio.get_running_loop()
-        result: asyncio.Future[str] = loop.create_future()
 
-        def read() -> None:
-            try:
-                line = self.stream.readline()
-            except (OSError, ValueError):
-                line = ""
-            with contextlib.suppress(RuntimeError):  # the loop may be gone at exit
-                loop.call_soon_threadsafe(_set, result, line)
+async def read_line(stream: IO[str]) -> str | None:
+    """The next line of ``stream`` without its line ending (``None``: the stream ended), read
+    in a daemon thread: a read still blocked when the chat ends must not hold up exit."""
+    loop = asyncio.get_running_loop()
+    result: asyncio.Future[str] = loop.create_future()
 
-        # A daemon thread: a read still blocked when the chat ends must not hold up exit.
-        threading.Thread(target=read, name="groupchat-stdin", daemon=True).start()
-        line = await result
-        return None if line == "" else line.rstrip("\r\n")
+    def read() -> None:
+        try:
+            line = stream.readline()
+        except (OSError, ValueError):
+            line = ""
+        with contextlib.suppress(RuntimeError):  # the loop may be gone at exit
+            loop.call_soon_threadsafe(_set, result, line)
+
+    threading.Thread(target=read, name="groupchat-stdin", daemon=True).start()
+    line = await result
+    return None if line == "" else line.rstrip("\r\n")
 
 
 def _set(fut: asyncio.Future[str], value: str) -> None:
@@ -193,6 +232,7 @@ async def run_headless(
     stderr: IO[str] | None = None,
     committed: Committed | None = None,
     prices: PriceTable | None = None,
+    claims: Claims | None = None,
 ) -> ChatResult:
     """Run ``chat`` printing one line per message (or every event as JSONL with ``jsonl``);
     errors the chat goes on after, and the end, go to ``stderr``.
@@ -203,6 +243,7 @@ async def run_headless(
     ``committed``, a message is printed only once it is stored, so that a crash never loses
     what was shown. With ``prices`` the end also says how many tokens the chat used and what
     they cost (JSONL output is events only: its ``chat_ended`` has the usage by participant).
+    People in ``claims`` answer from joined terminals while claimed, not from ``stdin``.
     """
     out = stdout or sys.stdout
     err = stderr or sys.stderr
@@ -216,7 +257,9 @@ async def run_headless(
         if isinstance(getattr(p, "channel", None), InputChannel)
     }
     feeder = (
-        asyncio.create_task(LineFeeder(stdin or sys.stdin, channels).run()) if channels else None
+        asyncio.create_task(LineFeeder(stdin or sys.stdin, channels, claims=claims).run())
+        if channels
+        else None
     )
     try:
         result = await chat.run(task)

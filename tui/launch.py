@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from groupchat.chat import ChatResult, GroupChat
     from groupchat.models.pricing import PriceTable
     from groupchat.transcripts.store import SqliteStore
+    from groupchat.tui.claims import Claims
 
 __all__ = ["cmd_replay_tui", "load_replay_events", "run_replay_tui", "run_tui", "stored_history"]
 
@@ -33,12 +34,16 @@ async def run_tui(
     human: HumanParticipant | None = None,
     history: Sequence[Event] = (),
     prices: PriceTable | None = None,
+    claims: Claims | None = None,
 ) -> ChatResult:
     """Run ``chat`` in the full-screen app with ``human`` at the keyboard until they quit.
 
-    ``history`` (a resumed or forked chat's earlier events) is shown before the new ones.
+    ``history`` (a resumed or forked chat's earlier events) is shown before the new ones; the
+    people in ``claims`` answer from joined terminals while claimed.
     """
-    app = LiveChatApp(chat, task, human=human, history=history, prices=prices, quiet_gc=True)
+    app = LiveChatApp(
+        chat, task, human=human, history=history, prices=prices, claims=claims, quiet_gc=True
+    )
     try:
         await app.run_async()
     finally:

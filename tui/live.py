@@ -27,6 +27,7 @@ from textual.screen import ModalScreen
 
 from groupchat.events import ChatEnded, Event, HumanInputRequested, dump_event, parse_event
 from groupchat.tui.app import ChatApp
+from groupchat.tui.claims import Claims
 from groupchat.tui.commands import CommandError, ParsedCommand, parse_command, unescape
 from groupchat.tui.control import ChatControl, ControlError
 from groupchat.tui.palette import PaletteCommand
@@ -57,6 +58,7 @@ class LiveChatApp(ChatApp):
     speak out of turn, until ``/as NAME``. With neither, they only watch.
 
     ``history`` is what the chat said before this run (a resumed or forked chat), shown first.
+    The people in ``claims`` answer from joined terminals (``groupchat join``) while claimed.
     With ``prices`` the status line shows what the chat has cost so far (marked partial when
     some tokens have no price), and the end of the chat says what it cost in all.
     """
@@ -78,12 +80,13 @@ class LiveChatApp(ChatApp):
         humans: Sequence[Participant] | None = None,
         history: Sequence[Event] = (),
         prices: PriceTable | None = None,
+        claims: Claims | None = None,
         clock: Clock = local_clock,
         window: int = WINDOW,
         animate: bool = True,
         quiet_gc: bool = False,
     ) -> None:
-        seats = Seats(chat, human, people=humans)
+        seats = Seats(chat, human, people=humans, claims=claims)
         super().__init__(
             me=seats.me,
             clock=clock,
@@ -105,6 +108,7 @@ class LiveChatApp(ChatApp):
         self._deadline: float | None = None
         self._dialog: ModalScreen[str | None] | None = None
         self._log: list[str] = []
+        seats.claims.listen(self._claimed)
 
     def compose_controls(self) -> ComposeResult:
         self.composer = ComposerBox(
@@ -173,6 +177,20 @@ class LiveChatApp(ChatApp):
                 with contextlib.suppress(asyncio.CancelledError):
                     await runner
         self.exit()
+
+    def _claimed(self, name: str, holder: str | None) -> None:
+        """A joined terminal took ``name``'s seat, or gave it back: stop or start answering."""
+        self.model.here = set(self.seats.names)
+        self.model.away = set(self.seats.claims.names)
+        if not self.is_running:
+            return
+        if holder is not None:
+            self.notice(f"{name} answers from another terminal now")
+        else:
+            self.notice(f"{name} is back: you answer for them again")
+        if self.model.my_request is not self._request:
+            self._show_request()
+        self.changed()
 
     # ------------------------------------------------------------------ requests to the person
 

@@ -170,6 +170,8 @@ class ChatModel:
     def __init__(self, me: str | None = None, *, here: Iterable[str] = ()) -> None:
         self.me = me
         self.here: set[str] = set(here)
+        self.away: set[str] = set()
+        """People who answer from another terminal now, even ``me`` (see ``groupchat join``)."""
         self.reset()
 
     def reset(self) -> None:
@@ -211,7 +213,9 @@ class ChatModel:
 
     def is_here(self, name: str | None) -> bool:
         """Whether ``name`` is the person at this terminal or another they answer for."""
-        return name is not None and (name == self.me or name in self.here)
+        if name is None or name in self.away:
+            return False
+        return name == self.me or name in self.here
 
     def names(self) -> list[str]:
         """Who takes part now, in order of appearance."""

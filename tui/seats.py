@@ -5,7 +5,8 @@ something (a turn, a choice of speaker, an approval), the front-end says *who* i
 the line typed is that person's answer. A line typed when none of them is asked is said out of
 turn by the one *seated* (``--as NAME`` at start, ``/as NAME`` at any moment), who is also the
 one named when this terminal pauses, steers or stops the chat. Shared by the TUI and the plain
-console; headless runs answer every request from standard input in the order they come.
+console; headless runs answer every request from standard input in the order they come. A
+person claimed by a joined terminal (see :mod:`groupchat.tui.claims`) is not here while claimed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from groupchat.channel import InputChannel
+from groupchat.tui.claims import Claims
 from groupchat.tui.control import ControlError
 
 if TYPE_CHECKING:
@@ -40,7 +42,8 @@ class Seats:
     """Who at this terminal may speak: ``people`` (default: every participant of ``chat`` with
     an input channel, including any who join later), and the one ``seated`` among them.
 
-    With nobody seated (``seated=None`` and no ``people``), the terminal only watches.
+    With nobody seated (``seated=None`` and no ``people``), the terminal only watches. The
+    people in ``claims`` answer from other terminals, and so are not here while claimed.
     """
 
     def __init__(
@@ -49,8 +52,12 @@ class Seats:
         seated: Participant | None = None,
         *,
         people: Sequence[Participant] | None = None,
+        claims: Claims | None = None,
     ) -> None:
         self.chat = chat
+        self.claims = claims if claims is not None else Claims()
+        if self.claims.home is None:
+            self.claims.home = lambda: self.me
         self._fixed: dict[str, Participant] | None = None
         if people is not None:
             self._fixed = {p.name: p for p in people}
@@ -82,13 +89,18 @@ class Seats:
     def names(self) -> list[str]:
         """The people here who take part in the chat now, in the chat's order."""
         present = self.chat.participants
+        claimed = self.claims
         if self._fixed is None:
-            return [name for name, p in present.items() if input_channel(p) is not None]
-        return [name for name in present if name in self._fixed]
+            return [
+                name
+                for name, p in present.items()
+                if input_channel(p) is not None and name not in claimed
+            ]
+        return [name for name in present if name in self._fixed and name not in claimed]
 
     def here(self, name: str | None) -> bool:
-        """Whether ``name`` is one of the people at this terminal."""
-        if name is None:
+        """Whether ``name`` is one of the people at this terminal (and not claimed elsewhere)."""
+        if name is None or name in self.claims:
             return False
         if self._fixed is not None:
             return name in self._fixed
@@ -168,6 +180,8 @@ class Seats:
             name = self.asked(self.me) or self.me
         if name is None:
             raise ControlError(self._watching())
+        if name in self.claims:
+            raise ControlError(f"{name} answers from another terminal now")
         channel = self._channel(name)
         if channel is None:
             raise ControlError(f"{name} does not speak from this terminal")

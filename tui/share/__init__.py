@@ -1,0 +1,8 @@
+"""Sharing a running chat with other terminals of the same user (``groupchat join``).
+
+The process that runs a chat listens on a Unix domain socket in a private folder
+(:mod:`.paths`); another terminal connects, reads the conversation as canonical event lines and
+speaks as one of the team's people, whose seat it claims (:mod:`groupchat.tui.claims`). The
+wire format is in :mod:`.protocol`, the listening side in :mod:`.server`, the joining side in
+:mod:`.client` and its console in :mod:`.join`.
+"""
