@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +28,12 @@ from groupchat.tui.claims import Claims
 from groupchat.tui.console import ConsoleSession
 from groupchat.tui.control import ControlError
 from groupchat.tui.share.client import JoinClient, JoinError, find_chat
-from groupchat.tui.share.paths import ShareFolderError, share_folder, socket_path
+from groupchat.tui.share.paths import (
+    ShareFolderError,
+    running_chats,
+    share_folder,
+    socket_path,
+)
 from groupchat.tui.share.protocol import (
     MAX_LINE,
     Bye,
@@ -330,6 +336,24 @@ async def test_the_socket_goes_away_at_the_end_and_a_stale_one_is_replaced(folde
     assert not path.exists()
     with pytest.raises(JoinError, match="no chat is shared right now"):
         find_chat(chat.chat_id, folder)
+
+
+async def test_starting_to_share_sweeps_away_sockets_of_killed_chats(folder: Path) -> None:
+    """Sockets nobody listens on go; a live one and one made just now (its process may be
+    between binding and listening) stay."""
+    old = time.time() - 3600
+    for name in ("dead1", "dead2", "fresh"):
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(str(folder / f"{name}.sock"))
+        stale.close()
+        if name != "fresh":
+            os.utime(folder / f"{name}.sock", (old, old))
+    other, _ada, _bob = _team()
+    async with ShareServer(other, Claims(), folder=folder):
+        os.utime(folder / f"{other.chat_id}.sock", (old, old))
+        chat, _ada, _bob = _team()
+        async with ShareServer(chat, Claims(), folder=folder):
+            assert running_chats(folder) == sorted(["fresh", other.chat_id, chat.chat_id])
 
 
 def test_the_socket_folder_is_private_and_the_users_own(

@@ -12,6 +12,7 @@ import os
 import socket
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "running_chats",
     "share_folder",
     "socket_path",
+    "sweep_stale",
 ]
 
 SUFFIX = ".sock"
@@ -102,3 +104,18 @@ def running_chats(folder: Path | None = None) -> list[str]:
     except OSError:
         return []
     return sorted(name[: -len(SUFFIX)] for name in names if name.endswith(SUFFIX))
+
+
+def sweep_stale(folder: Path, *, settle: float = 60.0) -> list[str]:
+    """Remove the sockets in ``folder`` that nobody listens on any more (left by processes that
+    were killed), and return their chat ids. A socket made in the last ``settle`` seconds is
+    left alone: its process may be between binding and listening."""
+    removed = []
+    now = time.time()
+    for chat_id in running_chats(folder):
+        path = folder / f"{chat_id}{SUFFIX}"
+        with contextlib.suppress(OSError):
+            if now - os.lstat(path).st_mtime >= settle and not is_live(path):
+                path.unlink()
+                removed.append(chat_id)
+    return removed

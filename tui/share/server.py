@@ -23,7 +23,7 @@ from groupchat.events import Event, dump_event
 from groupchat.tui.claims import ClaimError, Claims
 from groupchat.tui.control import ChatControl, ControlError
 from groupchat.tui.seats import input_channel
-from groupchat.tui.share.paths import is_live, share_folder, socket_path
+from groupchat.tui.share.paths import is_live, share_folder, socket_path, sweep_stale
 from groupchat.tui.share.protocol import (
     MAX_LINE,
     Bye,
@@ -92,8 +92,11 @@ class ShareServer:
         return len(self._connections)
 
     async def start(self) -> Path:
-        """Listen; returns the socket's path. A stale socket (its process died) is replaced."""
-        path = socket_path(self.chat.chat_id, self.folder or share_folder())
+        """Listen; returns the socket's path. A stale socket (its process died) is replaced,
+        and those of other chats are swept away."""
+        folder = self.folder or share_folder()
+        sweep_stale(folder)
+        path = socket_path(self.chat.chat_id, folder)
         if os.path.lexists(path):
             if is_live(path):
                 raise ShareError(f"chat {self.chat.chat_id} is already shared by another process")
