@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the person you are (default: the first one nobody answers for yet)",
     )
     join.add_argument(
-        "--plain", action="store_true", help="the plain console (the only one `join` has)"
+        "--plain", action="store_true", help="the plain console instead of the terminal app"
     )
 
     replay = commands.add_parser("replay", help="replay a recorded chat (no model is called)")
@@ -550,8 +550,14 @@ def _cmd_join(args: argparse.Namespace) -> int:
     from groupchat.tui.share.client import JoinError
     from groupchat.tui.share.join import join_chat
 
+    if _use_tui(args):
+        from groupchat.tui.share.join_app import join_tui
+
+        joining = join_tui(args.id, args.seat)
+    else:
+        joining = join_chat(args.id, args.seat)
     try:
-        return _run_async(join_chat(args.id, args.seat))
+        return _run_async(joining)
     except JoinError as exc:  # names and text from the other side are data: one plain line
         return _fail(one_line(str(exc)), EXIT_USAGE)
 

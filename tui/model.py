@@ -183,7 +183,7 @@ class ChatModel:
         self.policy = ""
         self.termination: str | None = None
         self.chat_id = ""
-        self.state = "waiting"  # waiting | running | paused | ended
+        self.state = "waiting"  # waiting | running | paused | ended | lost
         self.end_status = ""
         self.end_reason = ""
         self.turn = 0
@@ -482,6 +482,22 @@ class ChatModel:
             if not member.left:
                 member.state = "waiting"
         self._note(event, "ended", f"chat ended ({event.status}): {event.reason}")
+        self.changed = True
+
+    def lose(self, reason: str) -> None:
+        """The chat can no longer be followed from here (a joined terminal's connection is
+        gone): nothing is open or asked any more, and the status says ``reason``."""
+        self.state = "lost"
+        self.end_reason = reason
+        self.speaker = self.writing = self.next_speaker = None
+        self.request = None
+        for entry in self._open.values():
+            entry.streaming = False
+            self.dirty.add(entry.index)
+        self._open.clear()
+        for member in self.members.values():
+            if not member.left:
+                member.state = "unknown"
         self.changed = True
 
     # The magentic manager's events are read by their fields, so that this model works with

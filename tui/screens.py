@@ -6,7 +6,7 @@ that into input for the chat. Chat text in them is plain text or Markdown, never
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
-from groupchat.tui.commands import COMMANDS
+from groupchat.tui.commands import COMMANDS, Command
 from groupchat.tui.safe import safe_text
 from groupchat.tui.widgets.text import plain
 
@@ -27,15 +27,35 @@ APPROVE = "yes"
 REJECT = "no"
 
 
+_NOTES = (
+    "\n  @name mentions a participant · // at the start sends a literal /\n"
+    "  A line sent on your turn is your message; at any other time it is posted at\n"
+    "  once and the next speaker sees it. With several people in the team you answer\n"
+    "  for whoever of them is asked (the input names them); /as NAME picks who you\n"
+    "  are the rest of the time."
+)
+
+
 class HelpScreen(ModalScreen[None]):
     """Keys and commands of the current mode."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q", "dismiss", "Close")]
 
-    def __init__(self, keys: Sequence[tuple[str, str]], *, commands: str | None = "tui") -> None:
+    def __init__(
+        self,
+        keys: Sequence[tuple[str, str]],
+        *,
+        commands: str | None = "tui",
+        table: Mapping[str, Command] | None = None,
+        notes: str | None = None,
+    ) -> None:
+        """``commands`` names the front-end whose commands are listed; ``table`` lists exactly
+        these commands instead (with ``notes`` under them), e.g. a joined terminal's."""
         super().__init__()
         self.keys = keys
         self.frontend = commands
+        self.table = table
+        self.notes = notes
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog help"):
@@ -52,20 +72,19 @@ class HelpScreen(ModalScreen[None]):
         width = max((len(k) for k, _ in self.keys), default=0)
         for key, what in self.keys:
             parts += [(f"  {key.ljust(width)}", "bold $accent"), f"  {what}\n"]
-        if self.frontend is not None:
+        if self.table is not None:
+            shown = list(self.table.values())
+        elif self.frontend is not None:
             shown = [c for c in COMMANDS.values() if self.frontend in c.where]
+        else:
+            shown = []
+        if shown:
             usage = [f"/{c.name} {c.args}".rstrip() for c in shown]
             width = max(len(u) for u in usage)
             parts.append(("\nCommands (type them in the input)\n", "bold"))
             for command, line in zip(shown, usage, strict=True):
                 parts += [(f"  {line.ljust(width)}", "bold $accent"), f"  {command.help}\n"]
-            parts.append(
-                "\n  @name mentions a participant · // at the start sends a literal /\n"
-                "  A line sent on your turn is your message; at any other time it is posted at\n"
-                "  once and the next speaker sees it. With several people in the team you answer\n"
-                "  for whoever of them is asked (the input names them); /as NAME picks who you\n"
-                "  are the rest of the time."
-            )
+            parts.append(self.notes if self.notes is not None else _NOTES)
         return Content.assemble(*parts)
 
 

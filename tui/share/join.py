@@ -26,7 +26,7 @@ from groupchat.tui.seats import addressed
 from groupchat.tui.share.client import JoinClient, JoinError, find_chat
 from groupchat.tui.share.protocol import Bye, Claim, Control, ErrorReply, Release, Say
 
-__all__ = ["JOIN_COMMANDS", "JoinSession", "join_chat"]
+__all__ = ["ENDED", "JOIN_COMMANDS", "JoinSession", "join_chat", "open_seat"]
 
 JOIN_COMMANDS: dict[str, Command] = {
     c.name: c
@@ -205,6 +205,22 @@ class JoinSession:
         return 1
 
 
+async def open_seat(
+    ident: str, name: str | None = None, *, folder: Path | None = None
+) -> tuple[JoinClient, str]:
+    """Connect to the running chat ``ident`` (an id or its start) and claim ``name`` (default:
+    the first person nobody answers for); returns the client and who was claimed. Raises
+    :class:`JoinError` when that cannot be done (nothing stays open then)."""
+    client = await JoinClient.connect(find_chat(ident, folder))
+    try:
+        claimed = await client.request(Claim(name=name))
+    except JoinError as exc:
+        await client.close()
+        raise JoinError(f"{'--as ' + name if name else 'join'}: {exc}") from None
+    assert claimed.name is not None
+    return client, claimed.name
+
+
 async def join_chat(
     ident: str,
     name: str | None = None,
@@ -218,15 +234,10 @@ async def join_chat(
     person nobody answers for). Raises :class:`JoinError` when that cannot be done."""
     if interactive is None:
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    client = await JoinClient.connect(find_chat(ident, folder))
+    client, claimed = await open_seat(ident, name, folder=folder)
     try:
-        try:
-            claimed = await client.request(Claim(name=name))
-        except JoinError as exc:
-            raise JoinError(f"{'--as ' + name if name else 'join'}: {exc}") from None
-        assert claimed.name is not None
-        session = JoinSession(client, claimed.name, console=console)
-        session._say(f"you are {claimed.name} in chat {client.hello.chat_id}; /quit leaves")
+        session = JoinSession(client, claimed, console=console)
+        session._say(f"you are {claimed} in chat {client.hello.chat_id}; /quit leaves")
         return await session.run(interactive=interactive, stdin=stdin)
     finally:
         await client.close()

@@ -18,6 +18,7 @@ _STATE = {
     "running": ("● live", "bold $text-success"),
     "paused": ("⏸ paused", "bold $text-warning"),
     "ended": ("■ ended", "bold"),
+    "lost": ("✕ disconnected", "bold $text-error"),
 }
 
 
@@ -82,7 +83,7 @@ class StatusBar(Horizontal):
 
     def _activity(self) -> Content:
         model = self.model
-        if model.state == "ended":
+        if model.state in ("ended", "lost"):
             return plain(short(model.end_reason, 80))
         if model.writing is not None:
             return Content.assemble(styled(model.writing, "bold"), " is writing…")

@@ -1,0 +1,482 @@
+"""``groupchat join`` in the full-screen app: take part in a chat that runs in another terminal.
+
+The events that come over the socket are already stamped; they are appended as they are to a bus
+of this app's own, and :class:`~groupchat.tui.app.ChatApp` reads them from it exactly as it reads
+a live chat's, so a joined chat goes through the same model, views and rendering. What the live
+app learns from the chat object (who takes part, who is asked, the policy) comes from the events:
+the person here is asked when a ``human_input_requested`` to them is open (see
+:attr:`~groupchat.tui.model.ChatModel.my_request`). Their lines go out as ``say`` and their
+commands as ``control``; leaving closes the connection, and the chat's own terminal answers for
+them again. A lost connection, or a terminal that fell behind, is said in the conversation and the
+status line, and the app stays open to read and export.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.screen import ModalScreen
+
+from groupchat.bus import EventBus
+from groupchat.events import Event, HumanInputRequested, dump_event, parse_event
+from groupchat.tui.app import ChatApp
+from groupchat.tui.commands import (
+    COMMANDS,
+    Command,
+    CommandError,
+    ParsedCommand,
+    parse_command,
+    unescape,
+)
+from groupchat.tui.palette import PaletteCommand
+from groupchat.tui.screens import ApprovalScreen, ChooseScreen, HelpScreen
+from groupchat.tui.seats import addressed
+from groupchat.tui.share.client import Incoming, JoinError
+from groupchat.tui.share.join import ENDED, JOIN_COMMANDS, open_seat
+from groupchat.tui.share.protocol import Bye, ClientMessage, Control, ErrorReply, Hello, Ok, Say
+from groupchat.tui.widgets.composer import ComposerBox
+from groupchat.tui.widgets.conversation import WINDOW
+from groupchat.tui.widgets.sidebar import Sidebar
+from groupchat.tui.widgets.text import Clock, local_clock, styled
+
+__all__ = ["JOIN_APP_COMMANDS", "Connection", "JoinChatApp", "join_tui"]
+
+JOIN_APP_COMMANDS: dict[str, Command] = {
+    **{name: c for name, c in JOIN_COMMANDS.items() if name not in ("stop", "quit")},
+    "export": COMMANDS["export"],
+    "theme": COMMANDS["theme"],
+    "stop": JOIN_COMMANDS["stop"],
+    "quit": JOIN_COMMANDS["quit"],
+}
+"""What a joined terminal's input understands: the console join's commands, and export, theme."""
+
+LOST = "the connection to the chat was lost"
+
+_NOTES = (
+    "\n  @name mentions a participant · // at the start sends a literal /\n"
+    "  The chat runs in another terminal. A line sent when you are asked answers; at any\n"
+    "  other time it is posted at once. Leaving (Ctrl+Q, /quit) gives your seat back to\n"
+    "  the chat's own terminal; the chat goes on."
+)
+
+
+class Connection(Protocol):
+    """What the app needs of a joined chat (a :class:`~.client.JoinClient`, or a test's)."""
+
+    hello: Hello
+
+    def incoming(self) -> AsyncIterator[Incoming]: ...
+
+    async def request(self, message: ClientMessage) -> Ok: ...
+
+    async def close(self) -> None: ...
+
+
+class JoinChatApp(ChatApp):
+    """The chat behind ``client``, with the person claimed as ``name`` at the keyboard."""
+
+    LABEL = "groupchat join"
+    AUTO_FOCUS = "#composer"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "interrupt", "Interrupt"),
+        Binding("f2", "pause_resume", "Pause/Resume"),
+        Binding("ctrl+n", "choose_next", "Next speaker"),
+        Binding("ctrl+o", "answer", "Answer"),
+        Binding("ctrl+q", "quit", "Leave", priority=True),
+    ]
+
+    def __init__(
+        self,
+        client: Connection,
+        name: str,
+        *,
+        clock: Clock = local_clock,
+        window: int = WINDOW,
+        animate: bool = True,
+        quiet_gc: bool = False,
+    ) -> None:
+        super().__init__(me=name, clock=clock, window=window, animate=animate, quiet_gc=quiet_gc)
+        self.client = client
+        self.person = name
+        self.model.here = {name}
+        self.chat_id = client.hello.chat_id
+        self.bus = EventBus()
+        self.bus.open(self.chat_id)
+        self.ended: Bye | None = None
+        """The server's goodbye, once it came."""
+        self.lost: str | None = None
+        """Why this terminal no longer follows the chat (the connection went, it fell behind)."""
+        self.left = False
+        self._pump: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+        self._request: HumanInputRequested | None = None
+        self._deadline: float | None = None
+        self._dialog: ModalScreen[str | None] | None = None
+        self._log: list[str] = []
+
+    @property
+    def exit_status(self) -> int:
+        """As the console join's: 0 the chat ended or the person left, 1 the connection was lost
+        or this terminal fell behind."""
+        return 1 if self.lost is not None else 0
+
+    @property
+    def connected(self) -> bool:
+        return self.ended is None and self.lost is None and not self.left
+
+    def compose_controls(self) -> ComposeResult:
+        self.composer = ComposerBox(
+            names=self.model.names,
+            descriptions=self.model.descriptions,
+            values=self.theme_values,
+            commands=JOIN_APP_COMMANDS,
+            blink=self.blink,
+            id="composer-box",
+        )
+        yield self.composer
+
+    # ------------------------------------------------------------------ events in
+
+    def on_mount(self) -> None:
+        self.read(self.bus.subscribe(self.chat_id, start=0, maxsize=4096))
+        self._pump = asyncio.create_task(self._receive())
+        self.set_interval(1.0, self._tick)
+        self.composer.editor.focus()
+        self._show_request()
+        self.changed()
+        self.quiet_collector()
+
+    async def _receive(self) -> None:
+        """Append what the socket brings to the local bus, then say how the connection ended."""
+        bus, chat_id = self.bus, self.chat_id
+        problem: str | None = None
+        first = True
+        try:
+            async for item in self.client.incoming():
+                if isinstance(item, Bye):
+                    self.ended = item
+                    break
+                if isinstance(item, ErrorReply):
+                    self.notice(item.error, error=True)
+                    continue
+                if first and item.seq > 0:  # the start is neither on the bus nor in a store
+                    bus.open(chat_id, start_seq=item.seq)
+                    self.model.add_note(
+                        item.time, "divider", f"the chat's first {item.seq} events are not here"
+                    )
+                first = False
+                await bus.append(item)
+        except (KeyError, ValueError) as exc:  # another chat's event, or one out of order
+            problem = f"the chat's events came out of order ({exc}); join again"
+        finally:
+            bus.close(chat_id)
+        reader = self._reader
+        if reader is not None:
+            await asyncio.wait((reader,))  # everything received is shown before the news
+        if self.left:
+            return
+        if problem is None and self.ended is not None and self.ended.reason == ENDED:
+            self._show_request()
+            return
+        self.lost = problem or (self.ended.reason if self.ended is not None else LOST)
+        self.model.lose(self.lost)
+        self.model.add_note(datetime.now(UTC), "error", f"{self.lost} — this screen is read-only")
+        self.notice(self.lost, error=True)
+        self._show_request()
+        self.changed()
+
+    def transcript(self) -> list[Event]:
+        return [parse_event(line) for line in self._log]
+
+    def on_chat_event(self, event: Event) -> None:
+        self._log.append(dump_event(event))  # as text: cheap to keep; /export reads it back
+        if self.model.my_request is not self._request:
+            self._show_request()
+
+    # ------------------------------------------------------------------ requests to the person
+
+    def _show_request(self) -> None:
+        request = self._request = self.model.my_request
+        dialog, self._dialog = self._dialog, None
+        if dialog is not None and dialog.is_attached and dialog is self.screen:
+            dialog.dismiss(None)
+        self._deadline = None
+        if request is None:
+            self._set_idle_title()
+            return
+        if request.timeout:  # counted from when it was asked, not from when it arrived here
+            asked = (datetime.now(UTC) - request.time).total_seconds()
+            self._deadline = asyncio.get_running_loop().time() + request.timeout - asked
+        if request.request == "turn":
+            self._set_turn_title()
+            self.composer.editor.focus()
+        else:
+            self._open_dialog(request)
+
+    def _open_dialog(self, request: HumanInputRequested) -> None:
+        who = request.participant
+        if request.request == "approval":
+            review = "approve" in request.choices
+            plan = self.model.plan
+            dialog: ModalScreen[str | None] = ApprovalScreen(
+                addressed(who, "Review the plan" if review else "Approval needed"),
+                request.prompt,
+                choices=request.choices,
+                plan=plan.steps if review and plan is not None else (),
+            )
+            title = addressed(who, "approval asked — Ctrl+O to answer, or type your answer")
+            answers = "approve, revise: what to change, or reject" if review else "yes or no"
+            hint = addressed(who, f"Your answer: {answers}")
+        else:
+            choices = request.choices or tuple(self.model.names())
+            dialog = ChooseScreen(
+                addressed(who, "Who speaks next?"), choices, prompt=request.prompt
+            )
+            title = addressed(who, "choose who speaks next — Ctrl+O, or type a name")
+            hint = addressed(who, "Who speaks next? Type a name or a number")
+        self._set_input(title, hint, turn=True)
+        self._dialog = dialog
+        self.push_screen(dialog, lambda answer: self._answer(request, answer))
+
+    def _answer(self, request: HumanInputRequested, answer: str | None) -> None:
+        if self._dialog is not None and not self._dialog.is_attached:
+            self._dialog = None
+        if answer is None:
+            return  # closed to answer later: Ctrl+O reopens it, or type the answer
+        if self.model.my_request is not request:
+            self.notice("that question is no longer open")
+            return
+        self._send(Say(text=answer))
+
+    def action_answer(self) -> None:
+        request = self.model.my_request
+        if request is None:
+            self.notice(f"nothing is asked of {self.person} right now")
+        elif request.request == "turn":
+            self.composer.editor.focus()
+        elif not isinstance(self.screen, ModalScreen):
+            self._open_dialog(request)
+
+    def _set_idle_title(self) -> None:
+        if self.lost is not None:
+            self._set_input("disconnected — read-only · /export saves it · Ctrl+Q quits")
+        elif self.model.state == "ended" or self.ended is not None:
+            self._set_input("chat ended — /export saves it · Ctrl+Q quits")
+        else:
+            voice = "" if self.person.lower() == "you" else f" as {self.person}"
+            self._set_input(
+                f"message{voice} — sent at once; the next speaker sees it",
+                f"say something{voice}…",
+            )
+
+    def _set_turn_title(self) -> None:
+        left = self._seconds_left()
+        limit = f" · {left} s left" if left is not None else ""
+        who = self._request.participant if self._request is not None else self.person
+        sends = "Enter sends" if who.lower() == "you" else f"Enter sends as {who}"
+        self._set_input(
+            addressed(who, f"your turn{limit} — {sends} · empty Enter passes"),
+            addressed(who, "your turn: type your reply, or Enter to pass"),
+            turn=True,
+        )
+
+    def _set_input(self, title: str, placeholder: str = "", *, turn: bool = False) -> None:
+        """The input's border title and what it shows while empty: who a line is sent as."""
+        self.composer.set_title(title, turn=turn)
+        self.composer.editor.placeholder = Content(placeholder)
+
+    def _seconds_left(self) -> int | None:
+        if self._deadline is None:
+            return None
+        return max(0, round(self._deadline - asyncio.get_running_loop().time()))
+
+    def _tick(self) -> None:
+        request = self._request
+        if request is not None and request.request == "turn" and self._deadline is not None:
+            self._set_turn_title()
+            self.sync_views()
+
+    def sync_views(self) -> None:
+        self.status_bar.activity = self._activity()
+        super().sync_views()
+        if self._request is None and self.model.my_request is None:
+            self._set_idle_title()
+
+    def _activity(self) -> Content:
+        request = self._request
+        if request is None:
+            return Content("")
+        left = self._seconds_left()
+        limit = f" · {left} s" if left is not None else ""
+        what = {"turn": "your turn", "approval": "approval asked", "select_speaker": "your choice"}
+        asked = addressed(request.participant, what[request.request])
+        return Content.assemble(styled(f"⌛ {asked}{limit}", "bold $accent"))
+
+    # ------------------------------------------------------------------ what the person does
+
+    def _send(self, message: Say | Control, *, quiet: bool = True) -> None:
+        """Send ``message`` without holding up the screen; its reply, if any, is a notice."""
+        if not self.connected:
+            why = self.lost or ("the chat has ended" if self.ended is not None else "you left")
+            self.notice(f"{why}: nothing can be sent from here (Ctrl+Q quits)", error=True)
+            return
+        task = asyncio.create_task(self._request_reply(message, quiet))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _request_reply(self, message: Say | Control, quiet: bool) -> None:
+        try:
+            reply = await self.client.request(message)
+        except JoinError as exc:
+            self.notice(str(exc), error=True)
+            return
+        if not quiet or reply.text.startswith("nothing"):
+            self.notice(reply.text)
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing while the conversation or the sidebar has the focus goes to the input."""
+        editor = self.composer.editor
+        main = self.screen is self.screen_stack[0]
+        if event.is_printable and event.character and main and not editor.has_focus:
+            event.stop()
+            editor.focus()
+            editor.insert(event.character)
+
+    async def on_composer_box_submitted(self, message: ComposerBox.Submitted) -> None:
+        text = message.text
+        try:
+            command = parse_command(text, JOIN_APP_COMMANDS)
+        except CommandError as exc:
+            self.notice(str(exc), error=True)
+            return
+        if command is not None:
+            await self.run_command(command)
+            return
+        self._send(Say(text=unescape(text)))
+        if self.connected:
+            await self.conversation.action_jump_end()  # what you said, and what follows
+
+    async def run_command(self, command: ParsedCommand) -> None:
+        if await self.run_shared_command(command):
+            return
+        name, args = command.name, command.args
+        if name == "who":
+            self.notice(
+                "; ".join(
+                    f"{m.name}{' (you)' if m.name == self.person else ''}"
+                    f"{' (person)' if m.human and m.name != self.person else ''}: {m.state}"
+                    for m in self.model.members.values()
+                )
+            )
+        elif name == "skip":
+            request = self.model.my_request
+            if request is None or request.request != "turn":
+                self.notice("there is no turn to pass: you are not asked to speak", error=True)
+            else:
+                self._send(Say(text=""))
+        elif name == "next":
+            self._steer(args[0])
+        elif name in ("pause", "resume", "interrupt", "stop"):
+            self._send(Control(command=name), quiet=False)  # type: ignore[arg-type]
+
+    def _steer(self, name: str | None) -> None:
+        if name is not None:
+            self._send(Control(command="next", name=name.lstrip("@")), quiet=False)
+
+    def action_interrupt(self) -> None:
+        self._send(Control(command="interrupt"), quiet=False)
+
+    def action_pause_resume(self) -> None:
+        paused = self.model.state == "paused"
+        self._send(Control(command="resume" if paused else "pause"), quiet=False)
+
+    def action_choose_next(self) -> None:
+        self.push_screen(
+            ChooseScreen(
+                "Who speaks next?",
+                self.model.names(),
+                prompt="Your pick overrides the policy once.",
+            ),
+            self._steer,
+        )
+
+    def on_sidebar_picked(self, message: Sidebar.Picked) -> None:
+        self._steer(message.participant)
+
+    async def action_quit(self) -> None:
+        """Leave: the connection closes, and the chat's own terminal answers for them again."""
+        self.left = True
+        await self.client.close()
+        self.exit()
+
+    # ------------------------------------------------------------------ help and palette
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(
+                HelpScreen(self.help_keys(), table=JOIN_APP_COMMANDS, notes=_NOTES),
+            )
+
+    def help_keys(self) -> Sequence[tuple[str, str]]:
+        shared = [(key, what) for key, what in super().help_keys() if key != "Ctrl+Q"]
+        return [
+            ("Enter", "send (when you are asked: your answer; empty passes)"),
+            ("Ctrl+J", "new line (also Shift+Enter, Alt+Enter)"),
+            ("↑ / ↓", "what you sent before"),
+            ("Tab", "complete @names and /commands"),
+            ("Esc", "interrupt whoever is speaking"),
+            ("F2", "pause / resume the chat"),
+            ("Ctrl+N", "choose who speaks next (also: click a name)"),
+            ("Ctrl+O", "answer what you were asked"),
+            *shared,
+            ("Ctrl+Q", "leave (the chat goes on)"),
+        ]
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        if self.connected:
+            yield (
+                "Pause or resume",
+                "hold the chat after this turn, or go on",
+                self.action_pause_resume,
+            )
+            yield ("Interrupt", "cut the current speaker short", self.action_interrupt)
+            yield (
+                "Stop the chat",
+                "end it, for everyone",
+                lambda: self._send(Control(command="stop"), quiet=False),
+            )
+            for name in self.model.names():
+                yield (
+                    f"Next speaker: {name}",
+                    "override the policy once",
+                    lambda n=name: self._steer(n),
+                )
+        yield ("Leave", "the chat goes on; its own terminal answers for you", self.action_quit)
+        yield from super().palette_commands()
+
+    async def on_unmount(self) -> None:
+        pump, self._pump = self._pump, None
+        if pump is not None:
+            pump.cancel()
+            await asyncio.wait((pump,))
+        await super().on_unmount()
+
+
+async def join_tui(ident: str, name: str | None = None, *, folder: Path | None = None) -> int:
+    """``groupchat join`` in the full-screen app; returns the exit status (see
+    :attr:`JoinChatApp.exit_status`). Raises :class:`JoinError` when it cannot join."""
+    client, claimed = await open_seat(ident, name, folder=folder)
+    try:
+        app = JoinChatApp(client, claimed, quiet_gc=True)
+        await app.run_async()
+        return app.exit_status
+    finally:
+        await client.close()
