@@ -19,24 +19,21 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.content import Content
-from textual.screen import ModalScreen
 
 from groupchat.events import ChatEnded, Event, HumanInputRequested, dump_event, parse_event
-from groupchat.tui.app import ChatApp
+from groupchat.tui.asked import AskedApp
 from groupchat.tui.claims import Claims
 from groupchat.tui.commands import CommandError, ParsedCommand, parse_command, unescape
 from groupchat.tui.control import ChatControl, ControlError
 from groupchat.tui.palette import PaletteCommand
-from groupchat.tui.screens import ApprovalScreen, ChooseScreen
-from groupchat.tui.seats import Seats, addressed
+from groupchat.tui.screens import ChooseScreen
+from groupchat.tui.seats import Seats
 from groupchat.tui.widgets.composer import ComposerBox
 from groupchat.tui.widgets.conversation import WINDOW
 from groupchat.tui.widgets.sidebar import Sidebar
-from groupchat.tui.widgets.text import Clock, local_clock, styled
+from groupchat.tui.widgets.text import Clock, local_clock
 
 if TYPE_CHECKING:
     from groupchat.agents import HumanParticipant
@@ -50,7 +47,7 @@ STOP_WAIT = 5.0
 """Seconds quitting waits for a stopped chat to wind up before cancelling it."""
 
 
-class LiveChatApp(ChatApp):
+class LiveChatApp(AskedApp):
     """A running :class:`~groupchat.chat.GroupChat` with ``human`` at the keyboard.
 
     The person answers for every human of the chat when asked ("hot seat"), or only for
@@ -104,9 +101,6 @@ class LiveChatApp(ChatApp):
         self.result: ChatResult | None = None
         self.failure: BaseException | None = None
         self._runner: asyncio.Task[None] | None = None
-        self._request: HumanInputRequested | None = None
-        self._deadline: float | None = None
-        self._dialog: ModalScreen[str | None] | None = None
         self._log: list[str] = []
         seats.claims.listen(self._claimed)
 
@@ -217,67 +211,6 @@ class LiveChatApp(ChatApp):
         cost = self.prices.chat_cost(event.usage_by, models_in(self.chat))
         self.model.add_note(event.time, "ended", cost.describe())
 
-    def _show_request(self) -> None:
-        request = self._request = self.model.my_request
-        dialog, self._dialog = self._dialog, None
-        if dialog is not None and dialog.is_attached and dialog is self.screen:
-            dialog.dismiss(None)
-        self._deadline = None
-        if request is None:
-            self._set_idle_title()
-            return
-        if request.timeout:
-            self._deadline = asyncio.get_running_loop().time() + request.timeout
-        if request.request == "turn":
-            self._set_turn_title()
-            self.composer.editor.focus()
-        else:
-            self._open_dialog(request)
-
-    def _open_dialog(self, request: HumanInputRequested) -> None:
-        who = request.participant
-        if request.request == "approval":
-            review = "approve" in request.choices
-            plan = self.model.plan
-            dialog: ModalScreen[str | None] = ApprovalScreen(
-                addressed(who, "Review the plan" if review else "Approval needed"),
-                request.prompt,
-                choices=request.choices,
-                plan=plan.steps if review and plan is not None else (),
-            )
-            title = addressed(who, "approval asked — Ctrl+O to answer, or type your answer")
-            answers = "approve, revise: what to change, or reject" if review else "yes or no"
-            hint = addressed(who, f"Your answer: {answers}")
-        else:
-            choices = request.choices or tuple(self.model.names())
-            dialog = ChooseScreen(
-                addressed(who, "Who speaks next?"), choices, prompt=request.prompt
-            )
-            title = addressed(who, "choose who speaks next — Ctrl+O, or type a name")
-            hint = addressed(who, "Who speaks next? Type a name or a number")
-        self._set_input(title, hint, turn=True)
-        self._dialog = dialog
-        self.push_screen(dialog, lambda answer: self._answer(request, answer))
-
-    def _answer(self, request: HumanInputRequested, answer: str | None) -> None:
-        if self._dialog is not None and not self._dialog.is_attached:
-            self._dialog = None
-        if answer is None:
-            return  # closed to answer later: Ctrl+O reopens it, or type the answer
-        if self.model.my_request is not request or not self.seats.waiting(request.participant):
-            self.notice("that question is no longer open")
-            return
-        self.seats.post(answer, request.participant)
-
-    def action_answer(self) -> None:
-        request = self.model.my_request
-        if request is None:
-            self.notice("nothing is asked of anyone here right now")
-        elif request.request == "turn":
-            self.composer.editor.focus()
-        elif not isinstance(self.screen, ModalScreen):
-            self._open_dialog(request)
-
     def _set_idle_title(self) -> None:
         me = self.model.me
         if self.model.state == "ended" or (self._runner is not None and self._runner.done()):
@@ -291,64 +224,20 @@ class LiveChatApp(ChatApp):
                 f"say something{voice}…" if len(self.model.here) > 1 else "",
             )
 
-    def _set_turn_title(self) -> None:
-        left = self._seconds_left()
-        limit = f" · {left} s left" if left is not None else ""
-        who = self._request.participant if self._request is not None else (self.model.me or "")
-        sends = "Enter sends" if who.lower() == "you" else f"Enter sends as {who}"
-        self._set_input(
-            addressed(who, f"your turn{limit} — {sends} · empty Enter passes"),
-            addressed(who, "your turn: type your reply, or Enter to pass"),
-            turn=True,
-        )
-
-    def _set_input(self, title: str, placeholder: str = "", *, turn: bool = False) -> None:
-        """The input's border title and what it shows while empty: who a line is sent as."""
-        self.composer.set_title(title, turn=turn)
-        self.composer.editor.placeholder = Content(placeholder)
-
-    def _seconds_left(self) -> int | None:
-        if self._deadline is None:
-            return None
-        return max(0, round(self._deadline - asyncio.get_running_loop().time()))
-
-    def _tick(self) -> None:
-        request = self._request
-        if request is not None and request.request == "turn" and self._deadline is not None:
-            self._set_turn_title()
-            self.sync_views()
-
     def sync_views(self) -> None:
-        status = self.status_bar
         if self.prices is not None:
             from groupchat.models.pricing import models_in
 
-            status.cost = self.prices.chat_cost(self.model.usage_by, models_in(self.chat))
-        status.activity = self._activity()
+            self.status_bar.cost = self.prices.chat_cost(self.model.usage_by, models_in(self.chat))
         super().sync_views()
-        if self._request is None and self.model.my_request is None:
-            self._set_idle_title()
 
-    def _activity(self) -> Content:
-        request = self._request
-        if request is None:
-            return Content("")
-        left = self._seconds_left()
-        limit = f" · {left} s" if left is not None else ""
-        what = {"turn": "your turn", "approval": "approval asked", "select_speaker": "your choice"}
-        asked = addressed(request.participant, what[request.request])
-        return Content.assemble(styled(f"⌛ {asked}{limit}", "bold $accent"))
+    def _still_open(self, request: HumanInputRequested) -> bool:
+        return super()._still_open(request) and self.seats.waiting(request.participant)
+
+    def _post_answer(self, request: HumanInputRequested, answer: str) -> None:
+        self.seats.post(answer, request.participant)
 
     # ------------------------------------------------------------------ what the person does
-
-    def on_key(self, event: events.Key) -> None:
-        """Typing while the conversation or the sidebar has the focus goes to the input."""
-        editor = self.composer.editor
-        main = self.screen is self.screen_stack[0]
-        if event.is_printable and event.character and main and not editor.has_focus:
-            event.stop()
-            editor.focus()
-            editor.insert(event.character)
 
     async def on_composer_box_submitted(self, message: ComposerBox.Submitted) -> None:
         text = message.text

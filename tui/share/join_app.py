@@ -19,15 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.content import Content
-from textual.screen import ModalScreen
 
 from groupchat.bus import EventBus
 from groupchat.events import Event, HumanInputRequested, dump_event, parse_event
-from groupchat.tui.app import ChatApp
+from groupchat.tui.asked import AskedApp
 from groupchat.tui.commands import (
     COMMANDS,
     Command,
@@ -37,15 +34,14 @@ from groupchat.tui.commands import (
     unescape,
 )
 from groupchat.tui.palette import PaletteCommand
-from groupchat.tui.screens import ApprovalScreen, ChooseScreen, HelpScreen
-from groupchat.tui.seats import addressed
+from groupchat.tui.screens import ChooseScreen, HelpScreen
 from groupchat.tui.share.client import Incoming, JoinError
 from groupchat.tui.share.join import ENDED, JOIN_COMMANDS, open_seat
 from groupchat.tui.share.protocol import Bye, ClientMessage, Control, ErrorReply, Hello, Ok, Say
 from groupchat.tui.widgets.composer import ComposerBox
 from groupchat.tui.widgets.conversation import WINDOW
 from groupchat.tui.widgets.sidebar import Sidebar
-from groupchat.tui.widgets.text import Clock, local_clock, styled
+from groupchat.tui.widgets.text import Clock, local_clock
 
 __all__ = ["JOIN_APP_COMMANDS", "Connection", "JoinChatApp", "join_tui"]
 
@@ -80,7 +76,7 @@ class Connection(Protocol):
     async def close(self) -> None: ...
 
 
-class JoinChatApp(ChatApp):
+class JoinChatApp(AskedApp):
     """The chat behind ``client``, with the person claimed as ``name`` at the keyboard."""
 
     LABEL = "groupchat join"
@@ -117,9 +113,6 @@ class JoinChatApp(ChatApp):
         self.left = False
         self._pump: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
-        self._request: HumanInputRequested | None = None
-        self._deadline: float | None = None
-        self._dialog: ModalScreen[str | None] | None = None
         self._log: list[str] = []
 
     @property
@@ -203,67 +196,10 @@ class JoinChatApp(ChatApp):
 
     # ------------------------------------------------------------------ requests to the person
 
-    def _show_request(self) -> None:
-        request = self._request = self.model.my_request
-        dialog, self._dialog = self._dialog, None
-        if dialog is not None and dialog.is_attached and dialog is self.screen:
-            dialog.dismiss(None)
-        self._deadline = None
-        if request is None:
-            self._set_idle_title()
-            return
-        if request.timeout:  # counted from when it was asked, not from when it arrived here
-            asked = (datetime.now(UTC) - request.time).total_seconds()
-            self._deadline = asyncio.get_running_loop().time() + request.timeout - asked
-        if request.request == "turn":
-            self._set_turn_title()
-            self.composer.editor.focus()
-        else:
-            self._open_dialog(request)
+    NOBODY_ASKED = "nothing is asked of you right now"
 
-    def _open_dialog(self, request: HumanInputRequested) -> None:
-        who = request.participant
-        if request.request == "approval":
-            review = "approve" in request.choices
-            plan = self.model.plan
-            dialog: ModalScreen[str | None] = ApprovalScreen(
-                addressed(who, "Review the plan" if review else "Approval needed"),
-                request.prompt,
-                choices=request.choices,
-                plan=plan.steps if review and plan is not None else (),
-            )
-            title = addressed(who, "approval asked — Ctrl+O to answer, or type your answer")
-            answers = "approve, revise: what to change, or reject" if review else "yes or no"
-            hint = addressed(who, f"Your answer: {answers}")
-        else:
-            choices = request.choices or tuple(self.model.names())
-            dialog = ChooseScreen(
-                addressed(who, "Who speaks next?"), choices, prompt=request.prompt
-            )
-            title = addressed(who, "choose who speaks next — Ctrl+O, or type a name")
-            hint = addressed(who, "Who speaks next? Type a name or a number")
-        self._set_input(title, hint, turn=True)
-        self._dialog = dialog
-        self.push_screen(dialog, lambda answer: self._answer(request, answer))
-
-    def _answer(self, request: HumanInputRequested, answer: str | None) -> None:
-        if self._dialog is not None and not self._dialog.is_attached:
-            self._dialog = None
-        if answer is None:
-            return  # closed to answer later: Ctrl+O reopens it, or type the answer
-        if self.model.my_request is not request:
-            self.notice("that question is no longer open")
-            return
+    def _post_answer(self, request: HumanInputRequested, answer: str) -> None:
         self._send(Say(text=answer))
-
-    def action_answer(self) -> None:
-        request = self.model.my_request
-        if request is None:
-            self.notice(f"nothing is asked of {self.person} right now")
-        elif request.request == "turn":
-            self.composer.editor.focus()
-        elif not isinstance(self.screen, ModalScreen):
-            self._open_dialog(request)
 
     def _set_idle_title(self) -> None:
         if self.lost is not None:
@@ -276,51 +212,6 @@ class JoinChatApp(ChatApp):
                 f"message{voice} — sent at once; the next speaker sees it",
                 f"say something{voice}…",
             )
-
-    def _set_turn_title(self) -> None:
-        left = self._seconds_left()
-        limit = f" · {left} s left" if left is not None else ""
-        who = self._request.participant if self._request is not None else self.person
-        sends = "Enter sends" if who.lower() == "you" else f"Enter sends as {who}"
-        self._set_input(
-            addressed(who, f"your turn{limit} — {sends} · empty Enter passes"),
-            addressed(who, "your turn: type your reply, or Enter to pass"),
-            turn=True,
-        )
-
-    def _set_input(self, title: str, placeholder: str = "", *, turn: bool = False) -> None:
-        """The input's border title and what it shows while empty: who a line is sent as."""
-        self.composer.set_title(title, turn=turn)
-        self.composer.editor.placeholder = Content(placeholder)
-
-    def _seconds_left(self) -> int | None:
-        if self._deadline is None:
-            return None
-        return max(0, round(self._deadline - asyncio.get_running_loop().time()))
-
-    def _tick(self) -> None:
-        request = self._request
-        if request is not None and request.request == "turn" and self._deadline is not None:
-            self._set_turn_title()
-            self.sync_views()
-
-    def sync_views(self) -> None:
-        self.status_bar.activity = self._activity()
-        super().sync_views()
-        if self._request is None and self.model.my_request is None:
-            self._set_idle_title()
-
-    def _activity(self) -> Content:
-        request = self._request
-        if request is None:
-            return Content("")
-        left = self._seconds_left()
-        limit = f" · {left} s" if left is not None else ""
-        what = {"turn": "your turn", "approval": "approval asked", "select_speaker": "your choice"}
-        asked = addressed(request.participant, what[request.request])
-        return Content.assemble(styled(f"⌛ {asked}{limit}", "bold $accent"))
-
-    # ------------------------------------------------------------------ what the person does
 
     def _send(self, message: Say | Control, *, quiet: bool = True) -> None:
         """Send ``message`` without holding up the screen; its reply, if any, is a notice."""
@@ -340,15 +231,6 @@ class JoinChatApp(ChatApp):
             return
         if not quiet or reply.text.startswith("nothing"):
             self.notice(reply.text)
-
-    def on_key(self, event: events.Key) -> None:
-        """Typing while the conversation or the sidebar has the focus goes to the input."""
-        editor = self.composer.editor
-        main = self.screen is self.screen_stack[0]
-        if event.is_printable and event.character and main and not editor.has_focus:
-            event.stop()
-            editor.focus()
-            editor.insert(event.character)
 
     async def on_composer_box_submitted(self, message: ComposerBox.Submitted) -> None:
         text = message.text

@@ -1,0 +1,176 @@
+"""The part of the app where the person at the keyboard is asked things.
+
+Shared by the live app (the chat runs here) and the joined app (``groupchat join``: it runs in
+another terminal). When someone at this keyboard is asked (see
+:attr:`~groupchat.tui.model.ChatModel.my_request`), the input's title says who and how to answer;
+a choice of speaker or an approval opens a dialog (Ctrl+O reopens it); a time limit counts down
+in the input and the status line. Subclasses say what idle looks like and where an answer goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from textual import events
+from textual.content import Content
+from textual.screen import ModalScreen
+
+from groupchat.events import HumanInputRequested
+from groupchat.tui.app import ChatApp
+from groupchat.tui.screens import ApprovalScreen, ChooseScreen
+from groupchat.tui.seats import addressed
+from groupchat.tui.widgets.composer import ComposerBox
+from groupchat.tui.widgets.text import styled
+
+__all__ = ["AskedApp"]
+
+_WHAT = {"turn": "your turn", "approval": "approval asked", "select_speaker": "your choice"}
+
+
+class AskedApp(ChatApp):
+    """A chat app with a person at the keyboard who is asked for turns, choices and approvals.
+
+    Subclasses compose a :class:`~groupchat.tui.widgets.composer.ComposerBox` as
+    ``self.composer``, call :meth:`_show_request` whenever ``model.my_request`` may have changed,
+    and implement :meth:`_set_idle_title` and :meth:`_post_answer`.
+    """
+
+    NOBODY_ASKED = "nothing is asked of anyone here right now"
+    composer: ComposerBox
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._request: HumanInputRequested | None = None
+        self._deadline: float | None = None
+        self._dialog: ModalScreen[str | None] | None = None
+
+    # ------------------------------------------------------------------ for subclasses
+
+    def _set_idle_title(self) -> None:
+        """Title the input for when nobody here is asked."""
+        raise NotImplementedError
+
+    def _post_answer(self, request: HumanInputRequested, answer: str) -> None:
+        """Send ``answer`` to the chat as the answer to ``request``."""
+        raise NotImplementedError
+
+    def _still_open(self, request: HumanInputRequested) -> bool:
+        """Whether ``request`` can still be answered from here."""
+        return self.model.my_request is request
+
+    # ------------------------------------------------------------------ showing what is asked
+
+    def _show_request(self) -> None:
+        request = self._request = self.model.my_request
+        dialog, self._dialog = self._dialog, None
+        if dialog is not None and dialog.is_attached and dialog is self.screen:
+            dialog.dismiss(None)
+        self._deadline = None
+        if request is None:
+            self._set_idle_title()
+            return
+        if request.timeout:  # counted from when it was asked, which may be before it got here
+            asked = max(0.0, (datetime.now(UTC) - request.time).total_seconds())
+            self._deadline = asyncio.get_running_loop().time() + request.timeout - asked
+        if request.request == "turn":
+            self._set_turn_title()
+            self.composer.editor.focus()
+        else:
+            self._open_dialog(request)
+
+    def _open_dialog(self, request: HumanInputRequested) -> None:
+        who = request.participant
+        if request.request == "approval":
+            review = "approve" in request.choices
+            plan = self.model.plan
+            dialog: ModalScreen[str | None] = ApprovalScreen(
+                addressed(who, "Review the plan" if review else "Approval needed"),
+                request.prompt,
+                choices=request.choices,
+                plan=plan.steps if review and plan is not None else (),
+            )
+            title = addressed(who, "approval asked — Ctrl+O to answer, or type your answer")
+            answers = "approve, revise: what to change, or reject" if review else "yes or no"
+            hint = addressed(who, f"Your answer: {answers}")
+        else:
+            choices = request.choices or tuple(self.model.names())
+            dialog = ChooseScreen(
+                addressed(who, "Who speaks next?"), choices, prompt=request.prompt
+            )
+            title = addressed(who, "choose who speaks next — Ctrl+O, or type a name")
+            hint = addressed(who, "Who speaks next? Type a name or a number")
+        self._set_input(title, hint, turn=True)
+        self._dialog = dialog
+        self.push_screen(dialog, lambda answer: self._answer(request, answer))
+
+    def _answer(self, request: HumanInputRequested, answer: str | None) -> None:
+        if self._dialog is not None and not self._dialog.is_attached:
+            self._dialog = None
+        if answer is None:
+            return  # closed to answer later: Ctrl+O reopens it, or type the answer
+        if not self._still_open(request):
+            self.notice("that question is no longer open")
+            return
+        self._post_answer(request, answer)
+
+    def action_answer(self) -> None:
+        request = self.model.my_request
+        if request is None:
+            self.notice(self.NOBODY_ASKED)
+        elif request.request == "turn":
+            self.composer.editor.focus()
+        elif not isinstance(self.screen, ModalScreen):
+            self._open_dialog(request)
+
+    def _set_turn_title(self) -> None:
+        left = self._seconds_left()
+        limit = f" · {left} s left" if left is not None else ""
+        who = self._request.participant if self._request is not None else (self.model.me or "")
+        sends = "Enter sends" if who.lower() == "you" else f"Enter sends as {who}"
+        self._set_input(
+            addressed(who, f"your turn{limit} — {sends} · empty Enter passes"),
+            addressed(who, "your turn: type your reply, or Enter to pass"),
+            turn=True,
+        )
+
+    def _set_input(self, title: str, placeholder: str = "", *, turn: bool = False) -> None:
+        """The input's border title and what it shows while empty: who a line is sent as."""
+        self.composer.set_title(title, turn=turn)
+        self.composer.editor.placeholder = Content(placeholder)
+
+    def _seconds_left(self) -> int | None:
+        if self._deadline is None:
+            return None
+        return max(0, round(self._deadline - asyncio.get_running_loop().time()))
+
+    def _tick(self) -> None:
+        request = self._request
+        if request is not None and request.request == "turn" and self._deadline is not None:
+            self._set_turn_title()
+            self.sync_views()
+
+    def sync_views(self) -> None:
+        self.status_bar.activity = self._activity()
+        super().sync_views()
+        if self._request is None and self.model.my_request is None:
+            self._set_idle_title()
+
+    def _activity(self) -> Content:
+        request = self._request
+        if request is None:
+            return Content("")
+        left = self._seconds_left()
+        limit = f" · {left} s" if left is not None else ""
+        asked = addressed(request.participant, _WHAT[request.request])
+        return Content.assemble(styled(f"⌛ {asked}{limit}", "bold $accent"))
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing while the conversation or the sidebar has the focus goes to the input."""
+        editor = self.composer.editor
+        main = self.screen is self.screen_stack[0]
+        if event.is_printable and event.character and main and not editor.has_focus:
+            event.stop()
+            editor.focus()
+            editor.insert(event.character)
