@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -422,13 +423,34 @@ async def _session(args: argparse.Namespace, prepare: Prepare, *, record: bool =
     return _exit_code(result)
 
 
+async def _interruptible(main: Coroutine[Any, Any, int]) -> int:
+    """Run ``main``; the first Ctrl+C cancels it, so that the chat winds down and records its
+    end, and any further Ctrl+C meanwhile is ignored: raised into the event loop, it would
+    stop it under the store and leave the process hanging at exit."""
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+
+    def on_sigint() -> None:
+        if task is not None and not task.cancelling():
+            task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+        return await main
+    try:
+        return await main
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
 def _run_async(main: Coroutine[Any, Any, int]) -> int:
     from groupchat.transcripts.commands import CommandError
     from groupchat.transcripts.schema import StoreError
 
     try:
-        return asyncio.run(main)
-    except KeyboardInterrupt:
+        return asyncio.run(_interruptible(main))
+    except (KeyboardInterrupt, asyncio.CancelledError):
         return EXIT_INTERRUPTED
     except CommandError as exc:
         return _fail(str(exc), EXIT_USAGE)

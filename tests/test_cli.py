@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -535,3 +537,27 @@ def test_closed_stdout_ends_quietly() -> None:
             proc.wait()
     assert "Traceback" not in err
     assert "BrokenPipeError" not in err
+
+
+def test_a_second_ctrl_c_does_not_cut_the_wind_down_short() -> None:
+    """Ctrl+C cancels the command, which then records the chat's end; Ctrl+C pressed again
+    meanwhile must not raise into the event loop half-way through that (which left the store's
+    thread waiting for ever and the process hanging at exit)."""
+    from groupchat.cli import _run_async
+
+    wound_down: list[bool] = []
+
+    async def command() -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl+C
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            os.kill(os.getpid(), signal.SIGINT)  # pressed again while the chat winds down
+            await asyncio.sleep(0)
+            wound_down.append(True)
+            raise
+        return 0
+
+    assert _run_async(command()) == 130
+    assert wound_down == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
