@@ -174,7 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="export a chat as JSONL, Markdown or HTML")
     export.add_argument("id", metavar="ID")
-    export.add_argument("--format", choices=("jsonl", "md", "html"), default="jsonl")
+    export.add_argument(
+        "--format",
+        choices=("jsonl", "md", "html"),
+        help="default: the suffix of FILE (.md, .html, .jsonl), else jsonl",
+    )
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
     db_option(export)
 

@@ -137,6 +137,43 @@ def test_export_markdown_and_html(spec: Path, tmp_path: Path) -> None:
     assert "relay" in page
 
 
+def test_export_to_a_file_that_cannot_be_written_is_one_line_naming_it(
+    spec: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", db=db))
+    [(chat_id, _)] = stored(db)
+    target = tmp_path / "no such folder" / "chat.md"
+    result = gc("export", chat_id, "-o", str(target), db=db)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"cannot write {target}" in result.stderr
+
+
+def test_export_to_a_file_takes_the_format_from_its_suffix(spec: Path, tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", db=db))
+    [(chat_id, _)] = stored(db)
+    ok(gc("export", chat_id, "-o", str(tmp_path / "chat.html"), db=db))
+    assert (tmp_path / "chat.html").read_text().lower().startswith("<!doctype html>")
+    ok(gc("export", chat_id, "-o", str(tmp_path / "chat.md"), db=db))
+    assert read_transcript_fails(tmp_path / "chat.md")
+    ok(gc("export", chat_id, "-o", str(tmp_path / "chat.txt"), db=db))  # no format: JSONL
+    assert read_transcript(tmp_path / "chat.txt")
+    ok(gc("export", chat_id, "--format", "jsonl", "-o", str(tmp_path / "x.md"), db=db))
+    assert read_transcript(tmp_path / "x.md")  # an explicit --format wins
+
+
+def read_transcript_fails(path: Path) -> bool:
+    from groupchat.transcripts.jsonl import JsonlError
+
+    try:
+        read_transcript(path)
+    except JsonlError:
+        return True
+    return False
+
+
 def test_import_of_a_bad_file_names_the_line_and_imports_nothing(tmp_path: Path) -> None:
     db = tmp_path / "chats.db"
     bad = tmp_path / "bad.jsonl"

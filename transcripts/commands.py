@@ -210,13 +210,20 @@ def _stored_costing(stored: dict[str, Any] | None) -> tuple[CostOf | None, str]:
 async def cmd_export(args: argparse.Namespace) -> int:
     from groupchat.transcripts.export import to_html, to_markdown
     from groupchat.transcripts.jsonl import to_jsonl
+    from groupchat.tui.export import FORMATS
     from groupchat.tui.safe import one_line
 
+    fmt = args.format
+    if fmt is None and args.output:
+        fmt = FORMATS.get(Path(args.output).suffix.lstrip(".").lower())
     chat_id, events = await _chat_events(args)
-    render = {"jsonl": to_jsonl, "md": to_markdown, "html": to_html}[args.format]
+    render = {"jsonl": to_jsonl, "md": to_markdown, "html": to_html}[fmt or "jsonl"]
     text = render(events)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         sys.stderr.write(
             f"exported chat {one_line(chat_id)} ({len(events)} events) to {args.output}\n"
         )
