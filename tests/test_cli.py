@@ -166,11 +166,19 @@ def test_demo_jsonl_prints_every_event_as_canonical_json() -> None:
     assert [(e.sender, e.message.content) for e in mine] == [("you", "my idea @critic")]
 
 
-@pytest.mark.parametrize("delay", ["-1", "soon"])
+@pytest.mark.parametrize("delay", ["-1", "soon", "nan", "inf"])
 def test_demo_rejects_a_bad_delay(delay: str) -> None:
     proc = groupchat("demo", "--headless", "--delay", delay)
     assert proc.returncode == 2
     assert "--delay" in proc.stderr
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("speed", ["-1", "fast", "nan", "inf"])
+def test_replay_rejects_a_bad_speed(speed: str) -> None:
+    proc = groupchat("replay", "--sample", "demo", "--plain", "--speed", speed)
+    assert proc.returncode == 2
+    assert "--speed" in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stdout == ""
 
 
