@@ -137,6 +137,15 @@ def test_export_markdown_and_html(spec: Path, tmp_path: Path) -> None:
     assert "relay" in page
 
 
+def test_a_file_that_is_not_a_database_is_named_once(tmp_path: Path) -> None:
+    db = tmp_path / "notes.db"
+    db.write_text("not a database\n" * 100)
+    result = gc("list", db=db)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count(str(db)) == 1, result.stderr
+    assert "file is not a database" in result.stderr
+
+
 def test_export_to_a_file_that_cannot_be_written_is_one_line_naming_it(
     spec: Path, tmp_path: Path
 ) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from groupchat.events import Event
+from groupchat.transcripts.schema import StoreError
 from groupchat.transcripts.store import ChatLookupError, SqliteStore, default_db_path
 
 if TYPE_CHECKING:
@@ -93,6 +94,8 @@ async def open_store(args: argparse.Namespace) -> SqliteStore:
     path = db_path(args)
     try:
         return await SqliteStore.open(path)
+    except StoreError as exc:  # its message names the file already
+        raise CommandError(str(exc)) from None
     except Exception as exc:
         raise CommandError(f"cannot open the chat database {path}: {exc}") from None
 
