@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -203,6 +207,25 @@ def test_resume_continues_an_interrupted_chat(spec: Path, tmp_path: Path) -> Non
     [(same_id, contents)] = stored(db)
     assert same_id == chat_id
     assert contents == ["count to six", "1", "2", "3", "4", "5", "6"]
+
+
+def test_resume_refuses_a_chat_another_process_is_running(spec: Path, tmp_path: Path) -> None:
+    """Two writers of one chat: the running one would fail on its next event (the sequence
+    numbers clash) and end in an error. ``resume`` says so and leaves the chat alone."""
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", "--max-messages", "3", db=db))
+    [(chat_id, before)] = stored(db)
+    with sqlite3.connect(db) as conn:  # as a live writer's heartbeat leaves it: this process
+        conn.execute(
+            "UPDATE chats SET ended = NULL, updated = ?, writer = ?",
+            (time.time(), f"{socket.gethostname()}:{os.getpid()}"),
+        )
+    result = gc("resume", chat_id, "--headless", db=db)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"chat {chat_id} is running" in result.stderr
+    assert f"groupchat join {chat_id}" in result.stderr
+    assert stored(db) == [(chat_id, before)]
 
 
 def test_resume_with_a_new_task_and_jsonl_continues_the_numbering(

@@ -369,6 +369,11 @@ async def prepare_resume(store: SqliteStore, args: argparse.Namespace) -> Prepar
     """The stored chat rebuilt and ready to continue (with ``--spec``, another team)."""
     chat_id = await _find(store, args.id)
     summary = await store.chat(chat_id)
+    if summary.running_elsewhere:  # a second writer: the first would fail on its next event
+        raise CommandError(
+            f"chat {chat_id} is running in another groupchat; take part with "
+            f"`groupchat join {chat_id}`, or resume it once it has ended"
+        )
     spec = _load_spec_file(args.spec) or _spec_from(await store.spec(chat_id), chat_id)
     chat = _build(spec, chat_id)
     events = await store.events(chat_id)
