@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import math
 import os
 import signal
@@ -32,6 +33,9 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+_OUTPUT_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+"""Why writing standard output can fail that no change to the command would fix."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -264,9 +268,14 @@ def _stdout_closed() -> bool:
         sys.stdout.flush()
         return False
     except (BrokenPipeError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _discard_stdout()
         return True
+
+
+def _discard_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _exit_code(result: ChatResult) -> int:
@@ -630,6 +639,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handlers.get(args.command, _cmd_transcripts)(args)
     except CommandError as exc:
         return _fail(str(exc), EXIT_USAGE)
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRORS:
+            raise
+        _discard_stdout()  # what is still buffered cannot be written either
+        return _fail(f"cannot write the output: {exc.strerror}", EXIT_FAILURE)
 
 
 if __name__ == "__main__":  # pragma: no cover

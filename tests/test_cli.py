@@ -569,3 +569,23 @@ def test_a_second_ctrl_c_does_not_cut_the_wind_down_short() -> None:
     assert _run_async(command()) == 130
     assert wound_down == [True]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    "args", [("check", str(EXAMPLES / "debate.yaml")), ("replay", "--sample", "demo", "--plain")]
+)
+def test_output_that_cannot_be_written_is_one_line(args: tuple[str, ...]) -> None:
+    """Standard output on a full disk: one line saying so and status 1, not a traceback."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "groupchat", *args],
+            cwd=REPO,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr == "groupchat: error: cannot write the output: No space left on device\n"
