@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
+import math
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -30,6 +33,9 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+_OUTPUT_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+"""Why writing standard output can fail that no change to the command would fix."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,6 +59,8 @@ def _non_negative_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):  # a delay of inf waits for ever; nan is no number at all
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value:g} is negative")
     return value
@@ -173,7 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="export a chat as JSONL, Markdown or HTML")
     export.add_argument("id", metavar="ID")
-    export.add_argument("--format", choices=("jsonl", "md", "html"), default="jsonl")
+    export.add_argument(
+        "--format",
+        choices=("jsonl", "md", "html"),
+        help="default: the suffix of FILE (.md, .html, .jsonl), else jsonl",
+    )
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
     db_option(export)
 
@@ -256,9 +268,14 @@ def _stdout_closed() -> bool:
         sys.stdout.flush()
         return False
     except (BrokenPipeError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _discard_stdout()
         return True
+
+
+def _discard_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _exit_code(result: ChatResult) -> int:
@@ -422,13 +439,34 @@ async def _session(args: argparse.Namespace, prepare: Prepare, *, record: bool =
     return _exit_code(result)
 
 
+async def _interruptible(main: Coroutine[Any, Any, int]) -> int:
+    """Run ``main``; the first Ctrl+C cancels it, so that the chat winds down and records its
+    end, and any further Ctrl+C meanwhile is ignored: raised into the event loop, it would
+    stop it under the store and leave the process hanging at exit."""
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+
+    def on_sigint() -> None:
+        if task is not None and not task.cancelling():
+            task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+        return await main
+    try:
+        return await main
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
 def _run_async(main: Coroutine[Any, Any, int]) -> int:
     from groupchat.transcripts.commands import CommandError
     from groupchat.transcripts.schema import StoreError
 
     try:
-        return asyncio.run(main)
-    except KeyboardInterrupt:
+        return asyncio.run(_interruptible(main))
+    except (KeyboardInterrupt, asyncio.CancelledError):
         return EXIT_INTERRUPTED
     except CommandError as exc:
         return _fail(str(exc), EXIT_USAGE)
@@ -607,6 +645,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handlers.get(args.command, _cmd_transcripts)(args)
     except CommandError as exc:
         return _fail(str(exc), EXIT_USAGE)
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRORS:
+            raise
+        _discard_stdout()  # what is still buffered cannot be written either
+        return _fail(f"cannot write the output: {exc.strerror}", EXIT_FAILURE)
 
 
 if __name__ == "__main__":  # pragma: no cover

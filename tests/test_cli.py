@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -164,11 +166,19 @@ def test_demo_jsonl_prints_every_event_as_canonical_json() -> None:
     assert [(e.sender, e.message.content) for e in mine] == [("you", "my idea @critic")]
 
 
-@pytest.mark.parametrize("delay", ["-1", "soon"])
+@pytest.mark.parametrize("delay", ["-1", "soon", "nan", "inf"])
 def test_demo_rejects_a_bad_delay(delay: str) -> None:
     proc = groupchat("demo", "--headless", "--delay", delay)
     assert proc.returncode == 2
     assert "--delay" in proc.stderr
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("speed", ["-1", "fast", "nan", "inf"])
+def test_replay_rejects_a_bad_speed(speed: str) -> None:
+    proc = groupchat("replay", "--sample", "demo", "--plain", "--speed", speed)
+    assert proc.returncode == 2
+    assert "--speed" in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stdout == ""
 
 
@@ -535,3 +545,47 @@ def test_closed_stdout_ends_quietly() -> None:
             proc.wait()
     assert "Traceback" not in err
     assert "BrokenPipeError" not in err
+
+
+def test_a_second_ctrl_c_does_not_cut_the_wind_down_short() -> None:
+    """Ctrl+C cancels the command, which then records the chat's end; Ctrl+C pressed again
+    meanwhile must not raise into the event loop half-way through that (which left the store's
+    thread waiting for ever and the process hanging at exit)."""
+    from groupchat.cli import _run_async
+
+    wound_down: list[bool] = []
+
+    async def command() -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl+C
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            os.kill(os.getpid(), signal.SIGINT)  # pressed again while the chat winds down
+            await asyncio.sleep(0)
+            wound_down.append(True)
+            raise
+        return 0
+
+    assert _run_async(command()) == 130
+    assert wound_down == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    "args", [("check", str(EXAMPLES / "debate.yaml")), ("replay", "--sample", "demo", "--plain")]
+)
+def test_output_that_cannot_be_written_is_one_line(args: tuple[str, ...]) -> None:
+    """Standard output on a full disk: one line saying so and status 1, not a traceback."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "groupchat", *args],
+            cwd=REPO,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr == "groupchat: error: cannot write the output: No space left on device\n"

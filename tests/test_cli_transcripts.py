@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -137,6 +141,52 @@ def test_export_markdown_and_html(spec: Path, tmp_path: Path) -> None:
     assert "relay" in page
 
 
+def test_a_file_that_is_not_a_database_is_named_once(tmp_path: Path) -> None:
+    db = tmp_path / "notes.db"
+    db.write_text("not a database\n" * 100)
+    result = gc("list", db=db)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count(str(db)) == 1, result.stderr
+    assert "file is not a database" in result.stderr
+
+
+def test_export_to_a_file_that_cannot_be_written_is_one_line_naming_it(
+    spec: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", db=db))
+    [(chat_id, _)] = stored(db)
+    target = tmp_path / "no such folder" / "chat.md"
+    result = gc("export", chat_id, "-o", str(target), db=db)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"cannot write {target}" in result.stderr
+
+
+def test_export_to_a_file_takes_the_format_from_its_suffix(spec: Path, tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", db=db))
+    [(chat_id, _)] = stored(db)
+    ok(gc("export", chat_id, "-o", str(tmp_path / "chat.html"), db=db))
+    assert (tmp_path / "chat.html").read_text().lower().startswith("<!doctype html>")
+    ok(gc("export", chat_id, "-o", str(tmp_path / "chat.md"), db=db))
+    assert read_transcript_fails(tmp_path / "chat.md")
+    ok(gc("export", chat_id, "-o", str(tmp_path / "chat.txt"), db=db))  # no format: JSONL
+    assert read_transcript(tmp_path / "chat.txt")
+    ok(gc("export", chat_id, "--format", "jsonl", "-o", str(tmp_path / "x.md"), db=db))
+    assert read_transcript(tmp_path / "x.md")  # an explicit --format wins
+
+
+def read_transcript_fails(path: Path) -> bool:
+    from groupchat.transcripts.jsonl import JsonlError
+
+    try:
+        read_transcript(path)
+    except JsonlError:
+        return True
+    return False
+
+
 def test_import_of_a_bad_file_names_the_line_and_imports_nothing(tmp_path: Path) -> None:
     db = tmp_path / "chats.db"
     bad = tmp_path / "bad.jsonl"
@@ -157,6 +207,25 @@ def test_resume_continues_an_interrupted_chat(spec: Path, tmp_path: Path) -> Non
     [(same_id, contents)] = stored(db)
     assert same_id == chat_id
     assert contents == ["count to six", "1", "2", "3", "4", "5", "6"]
+
+
+def test_resume_refuses_a_chat_another_process_is_running(spec: Path, tmp_path: Path) -> None:
+    """Two writers of one chat: the running one would fail on its next event (the sequence
+    numbers clash) and end in an error. ``resume`` says so and leaves the chat alone."""
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", "--max-messages", "3", db=db))
+    [(chat_id, before)] = stored(db)
+    with sqlite3.connect(db) as conn:  # as a live writer's heartbeat leaves it: this process
+        conn.execute(
+            "UPDATE chats SET ended = NULL, updated = ?, writer = ?",
+            (time.time(), f"{socket.gethostname()}:{os.getpid()}"),
+        )
+    result = gc("resume", chat_id, "--headless", db=db)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"chat {chat_id} is running" in result.stderr
+    assert f"groupchat join {chat_id}" in result.stderr
+    assert stored(db) == [(chat_id, before)]
 
 
 def test_resume_with_a_new_task_and_jsonl_continues_the_numbering(

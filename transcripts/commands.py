@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from groupchat.events import Event
+from groupchat.transcripts.schema import StoreError
 from groupchat.transcripts.store import ChatLookupError, SqliteStore, default_db_path
 
 if TYPE_CHECKING:
@@ -93,6 +94,8 @@ async def open_store(args: argparse.Namespace) -> SqliteStore:
     path = db_path(args)
     try:
         return await SqliteStore.open(path)
+    except StoreError as exc:  # its message names the file already
+        raise CommandError(str(exc)) from None
     except Exception as exc:
         raise CommandError(f"cannot open the chat database {path}: {exc}") from None
 
@@ -210,13 +213,20 @@ def _stored_costing(stored: dict[str, Any] | None) -> tuple[CostOf | None, str]:
 async def cmd_export(args: argparse.Namespace) -> int:
     from groupchat.transcripts.export import to_html, to_markdown
     from groupchat.transcripts.jsonl import to_jsonl
+    from groupchat.tui.export import FORMATS
     from groupchat.tui.safe import one_line
 
+    fmt = args.format
+    if fmt is None and args.output:
+        fmt = FORMATS.get(Path(args.output).suffix.lstrip(".").lower())
     chat_id, events = await _chat_events(args)
-    render = {"jsonl": to_jsonl, "md": to_markdown, "html": to_html}[args.format]
+    render = {"jsonl": to_jsonl, "md": to_markdown, "html": to_html}[fmt or "jsonl"]
     text = render(events)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         sys.stderr.write(
             f"exported chat {one_line(chat_id)} ({len(events)} events) to {args.output}\n"
         )
@@ -359,6 +369,11 @@ async def prepare_resume(store: SqliteStore, args: argparse.Namespace) -> Prepar
     """The stored chat rebuilt and ready to continue (with ``--spec``, another team)."""
     chat_id = await _find(store, args.id)
     summary = await store.chat(chat_id)
+    if summary.running_elsewhere:  # a second writer: the first would fail on its next event
+        raise CommandError(
+            f"chat {chat_id} is running in another groupchat; take part with "
+            f"`groupchat join {chat_id}`, or resume it once it has ended"
+        )
     spec = _load_spec_file(args.spec) or _spec_from(await store.spec(chat_id), chat_id)
     chat = _build(spec, chat_id)
     events = await store.events(chat_id)

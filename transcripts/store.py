@@ -107,6 +107,13 @@ class ChatSummary(BaseModel):
     parent_id: str | None
     fork_seq: int | None
     last_seq: int
+    writer: str | None = None
+    """``host:pid`` of the live writer that holds the chat, if one does."""
+
+    @property
+    def running_elsewhere(self) -> bool:
+        """Whether another process (not this one) is running the chat."""
+        return self.state == "running" and self.writer != f"{_HOST}:{os.getpid()}"
 
 
 class SearchHit(BaseModel):
@@ -1058,4 +1065,5 @@ def _summary(row: Any, now: float) -> ChatSummary:
         parent_id=parent_id,
         fork_seq=fork_seq,
         last_seq=last_seq,
+        writer=writer,
     )
