@@ -596,6 +596,11 @@ def parse_spec(
     text: str, *, source: str = "<spec>", format: Literal["yaml", "toml", "json"] = "yaml"
 ) -> TeamSpec:
     """Validate spec text; ``source`` names it in errors."""
+    if not text.strip():
+        raise SpecError(
+            f"{source}: the spec is empty; a team spec needs at least its participants",
+            source=source,
+        )
     yaml_finder: LineFinder | None = None
     try:
         if format == "toml":

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -698,7 +699,6 @@ def test_invalid_json_names_its_line(tmp_path: Path) -> None:
     [
         ("list.yaml", "- kind: human\n  name: a\n"),
         ("scalar.yaml", "just a string\n"),
-        ("empty.yaml", ""),
         ("list.json", '[{"kind": "human", "name": "a"}]'),
         ("null.json", "null"),
     ],
@@ -1081,3 +1081,10 @@ async def test_example_runs_to_completion_headless(path: Path) -> None:
     posted = [e for e in chat.events() if isinstance(e, MessagePosted)]
     assert len(lines) == len(posted)
     assert err.getvalue() == f"chat ended ({result.status}): {result.reason}\n"
+
+
+@pytest.mark.parametrize("format", ["yaml", "toml", "json"])
+@pytest.mark.parametrize("text", ["", "\n  \n"])
+def test_an_empty_spec_is_called_empty(text: str, format: Literal["yaml", "toml", "json"]) -> None:
+    with pytest.raises(SpecError, match=r"^team\.x: the spec is empty; a team spec needs"):
+        parse_spec(text, source="team.x", format=format)
