@@ -1,7 +1,8 @@
 """The ``groupchat`` command.
 
 Exit status: 0 when a chat ends normally, 1 on a runtime failure, 2 on bad input or usage,
-130 when interrupted with Ctrl+C. Front-ends are imported only by the commands that use them.
+128 + the signal's number when ended by one (130 for Ctrl+C, 143 for SIGTERM, 129 for SIGHUP).
+Front-ends are imported only by the commands that use them.
 """
 
 from __future__ import annotations
@@ -439,39 +440,57 @@ async def _session(args: argparse.Namespace, prepare: Prepare, *, record: bool =
     return _exit_code(result)
 
 
-async def _interruptible(main: Coroutine[Any, Any, int]) -> int:
-    """Run ``main``; the first Ctrl+C cancels it, so that the chat winds down and records its
-    end, and any further Ctrl+C meanwhile is ignored: raised into the event loop, it would
-    stop it under the store and leave the process hanging at exit."""
+_ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Signals that end a command the way Ctrl+C does: the chat winds down and records its end, a
+shared chat's socket is removed, and the exit status is 128 + the signal's number."""
+
+
+async def _interruptible(main: Coroutine[Any, Any, int], received: list[int]) -> int:
+    """Run ``main``; the first of :data:`_ENDING_SIGNALS` cancels it (its number goes into
+    ``received``), so that the chat winds down and records its end, and any further one
+    meanwhile is ignored: raised into the event loop, it would stop it under the store and leave
+    the process hanging at exit. A closed terminal (SIGHUP) or ``kill`` (SIGTERM) then leaves as
+    tidy a transcript as Ctrl+C."""
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
 
-    def on_sigint() -> None:
+    def on_signal(signum: int) -> None:
         if task is not None and not task.cancelling():
+            received.append(signum)
             task.cancel()
 
+    installed = []
     try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        for signum in _ENDING_SIGNALS:
+            loop.add_signal_handler(signum, on_signal, signum)
+            installed.append(signum)
     except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+        for signum in installed:
+            loop.remove_signal_handler(signum)
         return await main
     try:
         return await main
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        for signum in installed:
+            loop.remove_signal_handler(signum)
 
 
 def _run_async(main: Coroutine[Any, Any, int]) -> int:
     from groupchat.transcripts.commands import CommandError
     from groupchat.transcripts.schema import StoreError
 
+    received: list[int] = []
     try:
-        return asyncio.run(_interruptible(main))
+        code = asyncio.run(_interruptible(main, received))
     except (KeyboardInterrupt, asyncio.CancelledError):
-        return EXIT_INTERRUPTED
+        code = EXIT_INTERRUPTED
     except CommandError as exc:
         return _fail(str(exc), EXIT_USAGE)
     except StoreError as exc:  # the database cannot be written or read (disk full, locked)
         return _fail(str(exc), EXIT_FAILURE)
+    if received and code in (EXIT_OK, EXIT_INTERRUPTED):  # the front-end may end it as stopped
+        return 128 + received[0]  # 130 for Ctrl+C, 143 for SIGTERM, 129 for SIGHUP
+    return code
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -707,3 +707,52 @@ async def test_ctrl_c_in_the_cli_exits_130_and_the_chat_resumes(tmp_path: Path) 
     assert len(out.decode().splitlines()) == 2
     _, after = stored_chat(path)
     assert after[: len(rows)] == rows
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+async def test_sigterm_or_a_closed_terminal_ends_the_chat_like_ctrl_c(
+    tmp_path: Path, signum: signal.Signals, status: int
+) -> None:
+    """``kill`` or a terminal that closes: the chat records its end, the socket of a shared chat
+    goes away, and the exit status says which signal it was."""
+    import os
+    import shutil
+    import tempfile
+
+    spec = tmp_path / "endless.yaml"
+    spec.write_text(INTERRUPTIBLE)
+    path = tmp_path / "chats.db"
+    runtime = tempfile.mkdtemp(prefix="gc-", dir="/tmp")  # short: a socket path has a limit
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "groupchat",
+            "run",
+            str(spec),
+            "--headless",
+            "--share",
+            "--db",
+            str(path),
+            cwd=ROOT,
+            env={**os.environ, "XDG_RUNTIME_DIR": runtime},
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        for _ in range(3):
+            await asyncio.wait_for(proc.stdout.readline(), SAFETY)
+        sockets = list(Path(runtime, "groupchat").glob("*.sock"))
+        assert len(sockets) == 1  # shared while it runs
+        proc.send_signal(signum)
+        _, err = await asyncio.wait_for(proc.communicate(), SAFETY)
+        assert proc.returncode == status, err.decode()
+        assert "Traceback" not in err.decode()
+        assert not sockets[0].exists()
+        _, rows = stored_chat(path)
+        events = [parse_event(row) for row in rows]
+        validate_transcript(events)
+        assert isinstance(events[-1], ChatEnded) and events[-1].status == "cancelled"
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
