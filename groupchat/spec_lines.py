@@ -33,6 +33,7 @@ class _Lines:
     """The lines of a text's paths, and the answer for a path by its deepest known part."""
 
     def __init__(self, text: str) -> None:
+        self.text = text
         self._newlines = [i for i, char in enumerate(text) if char == "\n"]
         self.lines: dict[FieldPath, int] = {}
 
@@ -46,6 +47,27 @@ class _Lines:
             if found is not None:
                 return found
         return None
+
+    def _space(self, pos: int) -> int:
+        """Past the blanks (and comments, where the format has them) at ``pos``."""
+        raise NotImplementedError
+
+    def _value(self, pos: int, path: FieldPath) -> int:
+        """Record the lines of the value at ``pos`` (under ``path``) and return its end."""
+        raise NotImplementedError
+
+    def _array(self, pos: int, path: FieldPath) -> int:
+        """An array at ``pos`` (its ``[``): each item's line under ``(*path, index)``."""
+        text = self.text
+        pos = self._space(pos + 1)
+        index = 0
+        while text[pos] != "]":
+            self.lines[(*path, index)] = self.line(pos)
+            pos = self._space(self._value(pos, (*path, index)))
+            if text[pos] == ",":
+                pos = self._space(pos + 1)
+            index += 1
+        return pos + 1
 
     def forget(self, path: FieldPath) -> None:
         """Drop what was found under ``path`` (a key given again replaces the first one)."""
@@ -111,7 +133,6 @@ class _JsonLines(_Lines):
 
     def __init__(self, text: str) -> None:
         super().__init__(text)
-        self.text = text
         start = self._space(0)
         self.lines[()] = self.line(start)
         self._value(start, ())
@@ -140,15 +161,7 @@ class _JsonLines(_Lines):
                     pos = self._space(pos + 1)
             return pos + 1
         if char == "[":
-            pos = self._space(pos + 1)
-            index = 0
-            while text[pos] != "]":
-                self.lines[(*path, index)] = self.line(pos)
-                pos = self._space(self._value(pos, (*path, index)))
-                if text[pos] == ",":
-                    pos = self._space(pos + 1)
-                index += 1
-            return pos + 1
+            return self._array(pos, path)
         if char == '"':
             return scanstring(text, pos + 1)[1]
         match = _JSON_ATOM.match(text, pos)
@@ -182,7 +195,6 @@ class _TomlLines(_Lines):
 
     def __init__(self, text: str) -> None:
         super().__init__(text)
-        self.text = text
         self._arrays: dict[FieldPath, int] = {}  # arrays of tables: how many tables each has
         pos = self._space(0)
         table: FieldPath = ()
@@ -273,15 +285,7 @@ class _TomlLines(_Lines):
         if char in "\"'":
             return self._string(pos)
         if char == "[":
-            pos = self._space(pos + 1)
-            index = 0
-            while text[pos] != "]":
-                self.lines[(*path, index)] = self.line(pos)
-                pos = self._space(self._value(pos, (*path, index)))
-                if text[pos] == ",":
-                    pos = self._space(pos + 1)
-                index += 1
-            return pos + 1
+            return self._array(pos, path)
         if char == "{":
             pos = self._space(pos + 1)
             while text[pos] != "}":
