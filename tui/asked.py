@@ -10,15 +10,18 @@ in the input and the status line. Subclasses say what idle looks like and where 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import events
+from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.screen import ModalScreen
 
 from groupchat.events import HumanInputRequested
 from groupchat.tui.app import ChatApp
+from groupchat.tui.palette import PaletteCommand
 from groupchat.tui.screens import ApprovalScreen, ChooseScreen
 from groupchat.tui.seats import addressed
 from groupchat.tui.widgets.composer import ComposerBox
@@ -37,7 +40,15 @@ class AskedApp(ChatApp):
     and implement :meth:`_set_idle_title` and :meth:`_post_answer`.
     """
 
+    AUTO_FOCUS = "#composer"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "interrupt", "Interrupt"),
+        Binding("f2", "pause_resume", "Pause/Resume"),
+        Binding("ctrl+n", "choose_next", "Next speaker"),
+        Binding("ctrl+o", "answer", "Answer"),
+    ]
     NOBODY_ASKED = "nothing is asked of anyone here right now"
+    ENTER_HELP = "send (on your turn: your answer; empty passes)"
     composer: ComposerBox
 
     def __init__(self, **options: Any) -> None:
@@ -54,6 +65,18 @@ class AskedApp(ChatApp):
 
     def _post_answer(self, request: HumanInputRequested, answer: str) -> None:
         """Send ``answer`` to the chat as the answer to ``request``."""
+        raise NotImplementedError
+
+    def action_interrupt(self) -> object:
+        """Cut whoever is speaking short."""
+        raise NotImplementedError
+
+    def action_pause_resume(self) -> object:
+        """Hold the chat after this turn, or let it go on."""
+        raise NotImplementedError
+
+    def _steer(self, name: str | None) -> None:
+        """Make ``name`` the next speaker, once (``None``: nobody was picked)."""
         raise NotImplementedError
 
     def _still_open(self, request: HumanInputRequested) -> bool:
@@ -165,6 +188,48 @@ class AskedApp(ChatApp):
         limit = f" · {left} s" if left is not None else ""
         asked = addressed(request.participant, _WHAT[request.request])
         return Content.assemble(styled(f"⌛ {asked}{limit}", "bold $accent"))
+
+    # ------------------------------------------------------------------ commands, help, palette
+
+    def _who(self) -> str:
+        """Each participant and what they are doing, for ``/who``."""
+        me = self.model.me
+        return "; ".join(
+            f"{m.name}{' (you)' if m.name == me else ''}"
+            f"{' (person)' if m.human and m.name != me else ''}: {m.state}"
+            for m in self.model.members.values()
+        )
+
+    def _steering_commands(
+        self, stop_what: str, stop: Callable[[], object]
+    ) -> Iterator[PaletteCommand]:
+        """The palette's commands that steer the chat: pause, interrupt, stop, next speaker."""
+        yield (
+            "Pause or resume",
+            "hold the chat after this turn, or go on",
+            self.action_pause_resume,
+        )
+        yield ("Interrupt", "cut the current speaker short", self.action_interrupt)
+        yield ("Stop the chat", stop_what, stop)
+        for name in self.model.names():
+            yield (
+                f"Next speaker: {name}",
+                "override the policy once",
+                lambda n=name: self._steer(n),
+            )
+
+    def help_keys(self) -> Sequence[tuple[str, str]]:
+        return [
+            ("Enter", self.ENTER_HELP),
+            ("Ctrl+J", "new line (also Shift+Enter, Alt+Enter)"),
+            ("↑ / ↓", "what you sent before"),
+            ("Tab", "complete @names and /commands"),
+            ("Esc", "interrupt whoever is speaking"),
+            ("F2", "pause / resume the chat"),
+            ("Ctrl+N", "choose who speaks next (also: click a name)"),
+            ("Ctrl+O", "answer what you were asked"),
+            *super().help_keys(),
+        ]
 
     def on_key(self, event: events.Key) -> None:
         """Typing while the conversation or the sidebar has the focus goes to the input."""

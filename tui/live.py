@@ -17,10 +17,9 @@ import asyncio
 import contextlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 
 from groupchat.events import ChatEnded, Event, HumanInputRequested, dump_event, parse_event
 from groupchat.tui.asked import AskedApp
@@ -59,14 +58,6 @@ class LiveChatApp(AskedApp):
     With ``prices`` the status line shows what the chat has cost so far (marked partial when
     some tokens have no price), and the end of the chat says what it cost in all.
     """
-
-    AUTO_FOCUS = "#composer"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "interrupt", "Interrupt"),
-        Binding("f2", "pause_resume", "Pause/Resume"),
-        Binding("ctrl+n", "choose_next", "Next speaker"),
-        Binding("ctrl+o", "answer", "Answer"),
-    ]
 
     def __init__(
         self,
@@ -284,13 +275,7 @@ class LiveChatApp(AskedApp):
             elif name == "as":
                 self._sit(args)
             elif name == "who":
-                self.notice(
-                    "; ".join(
-                        f"{m.name}{' (you)' if m.name == me else ''}"
-                        f"{' (person)' if m.human and m.name != me else ''}: {m.state}"
-                        for m in self.model.members.values()
-                    )
-                )
+                self.notice(self._who())
             elif name == "kick":
                 self.notice(await self.control.kick(args[0]))
             elif name == "invite":
@@ -362,33 +347,8 @@ class LiveChatApp(AskedApp):
 
     # ------------------------------------------------------------------ help and palette
 
-    def help_keys(self) -> Sequence[tuple[str, str]]:
-        return [
-            ("Enter", "send (on your turn: your answer; empty passes)"),
-            ("Ctrl+J", "new line (also Shift+Enter, Alt+Enter)"),
-            ("↑ / ↓", "what you sent before"),
-            ("Tab", "complete @names and /commands"),
-            ("Esc", "interrupt whoever is speaking"),
-            ("F2", "pause / resume the chat"),
-            ("Ctrl+N", "choose who speaks next (also: click a name)"),
-            ("Ctrl+O", "answer what you were asked"),
-            *super().help_keys(),
-        ]
-
     def palette_commands(self) -> Iterable[PaletteCommand]:
-        yield (
-            "Pause or resume",
-            "hold the chat after this turn, or go on",
-            self.action_pause_resume,
-        )
-        yield ("Interrupt", "cut the current speaker short", self.action_interrupt)
-        yield ("Stop the chat", "end it now (the app stays open)", self._stop)
-        for name in self.model.names():
-            yield (
-                f"Next speaker: {name}",
-                "override the policy once",
-                lambda n=name: self._steer(n),
-            )
+        yield from self._steering_commands("end it now (the app stays open)", self._stop)
         for name in self.model.names():
             if name != self.model.me:
                 yield (f"Remove {name}", "kick them out of the chat", lambda n=name: self._kick(n))

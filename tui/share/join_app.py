@@ -80,12 +80,7 @@ class JoinChatApp(AskedApp):
     """The chat behind ``client``, with the person claimed as ``name`` at the keyboard."""
 
     LABEL = "groupchat join"
-    AUTO_FOCUS = "#composer"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "interrupt", "Interrupt"),
-        Binding("f2", "pause_resume", "Pause/Resume"),
-        Binding("ctrl+n", "choose_next", "Next speaker"),
-        Binding("ctrl+o", "answer", "Answer"),
         Binding("ctrl+q", "quit", "Leave", priority=True),
     ]
 
@@ -197,6 +192,7 @@ class JoinChatApp(AskedApp):
     # ------------------------------------------------------------------ requests to the person
 
     NOBODY_ASKED = "nothing is asked of you right now"
+    ENTER_HELP = "send (when you are asked: your answer; empty passes)"
 
     def _post_answer(self, request: HumanInputRequested, answer: str) -> None:
         self._send(Say(text=answer))
@@ -251,13 +247,7 @@ class JoinChatApp(AskedApp):
             return
         name, args = command.name, command.args
         if name == "who":
-            self.notice(
-                "; ".join(
-                    f"{m.name}{' (you)' if m.name == self.person else ''}"
-                    f"{' (person)' if m.human and m.name != self.person else ''}: {m.state}"
-                    for m in self.model.members.values()
-                )
-            )
+            self.notice(self._who())
         elif name == "skip":
             request = self.model.my_request
             if request is None or request.request != "turn":
@@ -309,38 +299,13 @@ class JoinChatApp(AskedApp):
 
     def help_keys(self) -> Sequence[tuple[str, str]]:
         shared = [(key, what) for key, what in super().help_keys() if key != "Ctrl+Q"]
-        return [
-            ("Enter", "send (when you are asked: your answer; empty passes)"),
-            ("Ctrl+J", "new line (also Shift+Enter, Alt+Enter)"),
-            ("↑ / ↓", "what you sent before"),
-            ("Tab", "complete @names and /commands"),
-            ("Esc", "interrupt whoever is speaking"),
-            ("F2", "pause / resume the chat"),
-            ("Ctrl+N", "choose who speaks next (also: click a name)"),
-            ("Ctrl+O", "answer what you were asked"),
-            *shared,
-            ("Ctrl+Q", "leave (the chat goes on)"),
-        ]
+        return [*shared, ("Ctrl+Q", "leave (the chat goes on)")]
 
     def palette_commands(self) -> Iterable[PaletteCommand]:
         if self.connected:
-            yield (
-                "Pause or resume",
-                "hold the chat after this turn, or go on",
-                self.action_pause_resume,
+            yield from self._steering_commands(
+                "end it, for everyone", lambda: self._send(Control(command="stop"), quiet=False)
             )
-            yield ("Interrupt", "cut the current speaker short", self.action_interrupt)
-            yield (
-                "Stop the chat",
-                "end it, for everyone",
-                lambda: self._send(Control(command="stop"), quiet=False),
-            )
-            for name in self.model.names():
-                yield (
-                    f"Next speaker: {name}",
-                    "override the policy once",
-                    lambda n=name: self._steer(n),
-                )
         yield ("Leave", "the chat goes on; its own terminal answers for you", self.action_quit)
         yield from super().palette_commands()
 
