@@ -85,6 +85,14 @@ class AskedApp(ChatApp):
 
     # ------------------------------------------------------------------ showing what is asked
 
+    def _start_asking(self) -> None:
+        """Once mounted and reading the chat: show what is asked now, and tick the countdown."""
+        self.set_interval(1.0, self._tick)
+        self.composer.editor.focus()
+        self._show_request()
+        self.changed()
+        self.quiet_collector()
+
     def _show_request(self) -> None:
         request = self._request = self.model.my_request
         dialog, self._dialog = self._dialog, None

@@ -137,11 +137,7 @@ class LiveChatApp(AskedApp):
             self.model.add_note(datetime.now(UTC), "divider", "the chat goes on from here")
         self.read(chat.bus.subscribe(chat.chat_id, start=start, maxsize=4096))
         self._runner = asyncio.create_task(self._run())
-        self.set_interval(1.0, self._tick)
-        self.composer.editor.focus()
-        self._show_request()
-        self.changed()
-        self.quiet_collector()
+        self._start_asking()
 
     async def _run(self) -> None:
         try:

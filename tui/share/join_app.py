@@ -136,11 +136,7 @@ class JoinChatApp(AskedApp):
     def on_mount(self) -> None:
         self.read(self.bus.subscribe(self.chat_id, start=0, maxsize=4096))
         self._pump = asyncio.create_task(self._receive())
-        self.set_interval(1.0, self._tick)
-        self.composer.editor.focus()
-        self._show_request()
-        self.changed()
-        self.quiet_collector()
+        self._start_asking()
 
     async def _receive(self) -> None:
         """Append what the socket brings to the local bus, then say how the connection ended."""
