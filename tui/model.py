@@ -472,15 +472,7 @@ class ChatModel:
         self.end_reason = event.reason
         self.usage = event.usage
         self.usage_by = dict(event.usage_by)
-        self.speaker = self.writing = self.next_speaker = None
-        self.request = None
-        for entry in self._open.values():
-            entry.streaming = False
-            self.dirty.add(entry.index)
-        self._open.clear()
-        for member in self.members.values():
-            if not member.left:
-                member.state = "waiting"
+        self._settle("waiting")
         self._note(event, "ended", f"chat ended ({event.status}): {event.reason}")
         self.changed = True
 
@@ -489,6 +481,12 @@ class ChatModel:
         gone): nothing is open or asked any more, and the status says ``reason``."""
         self.state = "lost"
         self.end_reason = reason
+        self._settle("unknown")
+        self.changed = True
+
+    def _settle(self, members: str) -> None:
+        """Nothing goes on any more: no speaker, nothing asked, no message still streaming, and
+        every member still in the chat shown as ``members``."""
         self.speaker = self.writing = self.next_speaker = None
         self.request = None
         for entry in self._open.values():
@@ -497,8 +495,7 @@ class ChatModel:
         self._open.clear()
         for member in self.members.values():
             if not member.left:
-                member.state = "unknown"
-        self.changed = True
+                member.state = members
 
     # The magentic manager's events are read by their fields, so that this model works with
     # any version of them and still shows an event type it does not know (see ``_generic``).
