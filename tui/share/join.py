@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 from groupchat.events import ChatStarted, Event, ParticipantJoined, ParticipantLeft
-from groupchat.tui.commands import Command, CommandError, parse_command, unescape
+from groupchat.tui.commands import COMMANDS, Command, CommandError, parse_command, unescape
 from groupchat.tui.console import ConsoleRenderer
 from groupchat.tui.headless import read_line
 from groupchat.tui.safe import one_line
@@ -29,19 +29,14 @@ from groupchat.tui.share.protocol import Bye, Claim, Control, ErrorReply, Releas
 __all__ = ["ENDED", "JOIN_COMMANDS", "JoinSession", "join_chat", "open_seat"]
 
 JOIN_COMMANDS: dict[str, Command] = {
-    c.name: c
-    for c in (
-        Command("help", "", "list the commands"),
-        Command("pause", "", "hold the chat after the current turn"),
-        Command("resume", "", "continue a paused chat"),
-        Command("interrupt", "", "cut the current speaker short"),
-        Command("next", "NAME", "make NAME the next speaker", 1, 1),
-        Command("skip", "", "pass your turn"),
-        Command("who", "", "list the participants"),
-        Command("stop", "", "end the chat, for everyone"),
-        Command("quit", "", "leave; the chat's own terminal answers for you again"),
-    )
+    **{
+        name: COMMANDS[name]
+        for name in ("help", "pause", "resume", "interrupt", "next", "skip", "who")
+    },
+    "stop": Command("stop", "", "end the chat, for everyone"),
+    "quit": Command("quit", "", "leave; the chat's own terminal answers for you again"),
 }
+"""What a joined terminal understands: the console's commands that steer a chat, and leaving."""
 
 ENDED = "the chat ended"
 
