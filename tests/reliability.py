@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Iterable, Sequence
+import sys
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.console import Console
 
@@ -18,6 +20,27 @@ from groupchat.tui.console import ConsoleRenderer
 
 SAFETY = 20.0
 """Seconds: a net for something that hangs, never a wait."""
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def spawn_cli(
+    *args: str,
+    stdin: int = asyncio.subprocess.DEVNULL,
+    env: Mapping[str, str] | None = None,
+) -> asyncio.subprocess.Process:
+    """``python -m groupchat ARGS`` from the repository, its output (and ``stdin``) piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "groupchat",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdin=stdin,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 def console(*, terminal: bool = False) -> tuple[Console, io.StringIO]:

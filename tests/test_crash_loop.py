@@ -16,11 +16,12 @@ import json
 import random
 import signal
 import sqlite3
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from reliability import spawn_cli
 
 from groupchat.transcripts.jsonl import read_transcript
 
@@ -86,15 +87,9 @@ def kill_points(rng: random.Random) -> list[KillPoint]:
 
 async def run_until(args: list[str], point: KillPoint, human_lines: list[str]) -> Run:
     """Start ``python -m groupchat ARGS``, read its JSONL output and SIGKILL it at ``point``."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "groupchat",
+    proc = await spawn_cli(
         *args,
-        cwd=ROOT,
         stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     proc.stdin.write("".join(line + "\n" for line in human_lines).encode())
@@ -206,10 +201,7 @@ async def test_fifty_sigkills_lose_nothing_shown_and_the_chat_always_resumes(
 
     # The chat still works: it runs to a normal end, and the whole log is one valid chat.
     assert chat_id is not None
-    final = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "groupchat",
+    final = await spawn_cli(
         "resume",
         chat_id,
         "--headless",
@@ -217,10 +209,7 @@ async def test_fifty_sigkills_lose_nothing_shown_and_the_chat_always_resumes(
         "3",
         "--db",
         str(db),
-        cwd=ROOT,
         stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(final.communicate(b"you end it\n" * 5), SAFETY)
     assert final.returncode == 0, err.decode()

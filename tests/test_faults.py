@@ -18,7 +18,6 @@ import contextlib
 import io
 import signal
 import sqlite3
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ from chat_completions_server import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability import SAFETY, Chatter, run_recorded
+from reliability import SAFETY, Chatter, run_recorded, spawn_cli
 
 from groupchat.agents import HumanParticipant, LLMAgent, ScriptedAgent
 from groupchat.agents.tools import tool
@@ -653,19 +652,12 @@ async def test_ctrl_c_in_the_cli_exits_130_and_the_chat_resumes(tmp_path: Path) 
     spec = tmp_path / "endless.yaml"
     spec.write_text(INTERRUPTIBLE)
     path = tmp_path / "chats.db"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "groupchat",
+    proc = await spawn_cli(
         "run",
         str(spec),
         "--headless",
         "--db",
         str(path),
-        cwd=ROOT,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None and proc.stderr is not None
     shown = [await asyncio.wait_for(proc.stdout.readline(), SAFETY) for _ in range(3)]
@@ -686,10 +678,7 @@ async def test_ctrl_c_in_the_cli_exits_130_and_the_chat_resumes(tmp_path: Path) 
         text = line.decode().rstrip("\n")
         assert text.replace("task: ", "manager: ") in stored_lines or text.endswith("[interrupted]")
 
-    resumed = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "groupchat",
+    resumed = await spawn_cli(
         "resume",
         chat_id,
         "--headless",
@@ -697,10 +686,6 @@ async def test_ctrl_c_in_the_cli_exits_130_and_the_chat_resumes(tmp_path: Path) 
         "2",
         "--db",
         str(path),
-        cwd=ROOT,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(resumed.communicate(), SAFETY)
     assert resumed.returncode == 0, err.decode()
@@ -724,21 +709,14 @@ async def test_sigterm_or_a_closed_terminal_ends_the_chat_like_ctrl_c(
     path = tmp_path / "chats.db"
     runtime = tempfile.mkdtemp(prefix="gc-", dir="/tmp")  # short: a socket path has a limit
     try:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "groupchat",
+        proc = await spawn_cli(
             "run",
             str(spec),
             "--headless",
             "--share",
             "--db",
             str(path),
-            cwd=ROOT,
             env={**os.environ, "XDG_RUNTIME_DIR": runtime},
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
         )
         assert proc.stdout is not None
         for _ in range(3):
