@@ -25,7 +25,6 @@ from reliability import spawn_cli
 
 from groupchat.transcripts.jsonl import read_transcript
 
-ROOT = Path(__file__).resolve().parent.parent
 KILLS = 50
 SEED = 7
 SAFETY = 30.0  # seconds: a net for a hung process, never a wait

@@ -64,7 +64,6 @@ from groupchat.transcripts.store import SqliteStore, StoreError
 from groupchat.tui.console import ConsoleSession
 from groupchat.tui.headless import run_headless
 
-ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-faults-0123456789abcdefghijklmn"
 ENV = "GROUPCHAT_FAULTS_KEY"
 
