@@ -39,6 +39,7 @@ __all__ = [
     "open_store",
     "prepare_fork",
     "prepare_resume",
+    "replay_events",
     "seated",
 ]
 
@@ -258,10 +259,10 @@ async def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_replay(args: argparse.Namespace) -> int:
+async def replay_events(args: argparse.Namespace) -> list[Event]:
+    """The events ``groupchat replay`` names: a sample, a JSONL file, or a stored chat's id."""
     from groupchat.transcripts.jsonl import JsonlError
-    from groupchat.transcripts.replay import ReplayError, read_events, sample_path
-    from groupchat.tui.replay import run_replay_console
+    from groupchat.transcripts.replay import read_events, sample_path
 
     try:
         if args.sample:
@@ -278,6 +279,14 @@ async def cmd_replay(args: argparse.Namespace) -> int:
         raise CommandError(str(exc).strip("'\"")) from None
     if not events:
         raise CommandError("the chat has no events to replay")
+    return events
+
+
+async def cmd_replay(args: argparse.Namespace) -> int:
+    from groupchat.transcripts.replay import ReplayError
+    from groupchat.tui.replay import run_replay_console
+
+    events = await replay_events(args)
     try:
         await run_replay_console(events, speed=args.speed)
     except ReplayError as exc:

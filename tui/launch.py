@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from groupchat.events import Event
@@ -83,32 +82,9 @@ async def run_replay_tui(events: Sequence[Event], *, speed: float = 1.0) -> bool
 
 async def load_replay_events(args: argparse.Namespace) -> list[Event]:
     """The events ``groupchat replay`` names: a sample, a JSONL file, or a stored chat's id."""
-    from groupchat.transcripts.commands import CommandError, open_store
-    from groupchat.transcripts.jsonl import JsonlError
-    from groupchat.transcripts.replay import read_events, sample_path
-    from groupchat.transcripts.store import ChatLookupError
+    from groupchat.transcripts.commands import replay_events
 
-    try:
-        if args.sample:
-            events = read_events(sample_path(args.sample))
-        elif args.source is None:
-            raise CommandError("replay needs a chat id, a .jsonl file or --sample NAME")
-        elif args.source.endswith(".jsonl") or Path(args.source).is_file():
-            events = read_events(args.source)
-        else:
-            store = await open_store(args)
-            try:
-                chat_id = (await store.chat(args.source)).id
-                events = await store.events(chat_id)
-            finally:
-                await store.close()
-    except FileNotFoundError:
-        raise CommandError(f"{args.source}: no such file") from None
-    except (JsonlError, LookupError, ChatLookupError) as exc:
-        raise CommandError(str(exc).strip("'\"")) from None
-    if not events:
-        raise CommandError("the chat has no events to replay")
-    return events
+    return await replay_events(args)
 
 
 async def cmd_replay_tui(args: argparse.Namespace) -> int:
