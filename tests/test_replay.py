@@ -619,3 +619,21 @@ def test_the_samples_ship_as_package_data() -> None:
     assert "samples/*.jsonl" in package_data["groupchat.transcripts"]
     shipped = sorted(p.stem for p in (ROOT / "transcripts").glob("samples/*.jsonl"))
     assert shipped == list_samples()
+
+
+async def test_read_events_takes_the_fast_path_for_a_good_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A valid file of many chunks is read in runs, never by the line-by-line fallback."""
+    import groupchat.transcripts.jsonl as jsonl_module
+    import groupchat.transcripts.replay as replay_module
+
+    def no_fallback(path: object) -> list[object]:
+        raise AssertionError("fell back to the line-by-line reader")
+
+    monkeypatch.setattr(replay_module, "_CHUNK_BYTES", 300)
+    monkeypatch.setattr(jsonl_module, "read_jsonl", no_fallback)
+    events = await live_chat()
+    path = tmp_path / "chat.jsonl"
+    path.write_text("\n".join(dump_event(e) for e in events) + "\n", encoding="utf-8")
+    assert read_events(path) == events

@@ -767,3 +767,15 @@ def test_parse_event_rows_reads_runs_of_rows_and_names_a_bad_row(
     bad[7] = text.encode() if as_bytes else text
     with pytest.raises(pydantic.ValidationError, match=r"seq\n.*greater than or equal to 0"):
         store_module.parse_event_rows(bad)
+
+
+def test_parse_event_rows_validates_good_rows_in_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Good rows never go through the row-by-row validation kept for errors."""
+
+    class RowByRow:
+        def validate_json(self, data: object) -> object:
+            raise AssertionError("validated row by row")
+
+    monkeypatch.setattr(store_module, "EVENT_ADAPTER", RowByRow())
+    events = chat_events("c", [("ada", f"line {i}") for i in range(700)])
+    assert store_module.parse_event_rows([dump_event(e) for e in events]) == events
