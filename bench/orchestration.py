@@ -23,8 +23,9 @@ Options:
 
 Every run is checked: exactly ``M`` participant messages, from the expected speakers in the
 expected order, with the expected text, ``M * N`` text deltas and, with a subscriber, every event
-read in order. A failed check adds ``"ok": false`` and ``"problem"`` to the JSON line and the
-exit status is 1.
+read in order. ``counted`` says what the last run's checks counted (participant messages,
+events published, text deltas). A failed check adds ``"ok": false`` and ``"problem"`` to the
+JSON line and the exit status is 1; the figures are never judged here, only the checks.
 
 A pattern is a builder in :data:`PATTERNS`: a function from a :class:`Config` to a
 :class:`Scenario` (the chat plus the check of its result). ``selector`` and ``magentic`` plug in
@@ -42,7 +43,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from groupchat.agents import ScriptedAgent
 from groupchat.bus import EventBus, Subscription
@@ -57,6 +58,7 @@ __all__ = [
     "TARGET_US_PER_DELTA",
     "TARGET_US_PER_MSG",
     "Config",
+    "Counted",
     "Measurement",
     "Scenario",
     "main",
@@ -199,10 +201,21 @@ PATTERNS: dict[str, Builder] = {
 # ---------------------------------------------------------------------------------- running
 
 
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What the checks of one run counted: participant messages, events published, text deltas
+    (``None`` when the bus no longer holds them all and no subscriber read them)."""
+
+    messages: int
+    events: int
+    text_deltas: int | None
+
+
 @dataclass(slots=True)
 class Measurement:
     seconds: float
     problem: str | None
+    counted: Counted
 
 
 async def _read_all(sub: Subscription) -> tuple[int, int, str | None]:
@@ -251,15 +264,18 @@ async def _run_once(builder: Builder, config: Config, subscriber: bool) -> Measu
     seconds = time.perf_counter() - start
 
     problem = scenario.check(result)
+    published = chat.bus.next_seq(chat.chat_id)
+    deltas: int | None
     if read is None:
-        problem = problem or _check_deltas(_count_deltas(chat.events()), config)
+        deltas = _count_deltas(chat.events())
+        problem = problem or _check_deltas(deltas, config)
     else:
         count, deltas, read_problem = read
-        published = chat.bus.next_seq(chat.chat_id)
         problem = problem or read_problem or _check_deltas(deltas, config)
         if problem is None and count != published:
             problem = f"subscriber read {count} of {published} events"
-    return Measurement(seconds, problem)
+    turns = sum(1 for m in result.messages if m.kind == "turn")
+    return Measurement(seconds, problem, Counted(turns, published, deltas))
 
 
 def measure(
@@ -367,6 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["repeat"] = args.repeat
     report["runs_s"] = [round(r.seconds, 6) for r in runs]
     report["subscriber"] = args.subscriber
+    report["counted"] = asdict(runs[-1].counted)
     report["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     if problems:
         report["ok"] = False
