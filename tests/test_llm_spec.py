@@ -199,28 +199,55 @@ policy:
 @pytest.mark.parametrize(
     ("old", "new", "field", "problem"),
     [
-        (
+        pytest.param(
             "model: ollama:llama3.2",
             "model: llama3.2",
             "participants[1].model",
             "write PROVIDER:MODEL",
+            id="model-without-a-provider",
         ),
-        (
+        pytest.param(
             "- test_llm_spec:lookup",
             "- test_llm_spec:nothing_here",
             "participants[0].tools[0]",
             "cannot import 'test_llm_spec:nothing_here'",
+            id="tool-that-cannot-be-imported",
         ),
-        (
+        pytest.param(
             "approver: you",
             "approver: expert",
             "participants",
             "helper.approver: 'expert' is not a human participant",
+            id="approver-who-is-not-human",
         ),
-        ("candidates: [helper, expert]", "candidates: [helper, ghost]", "policy", "ghost"),
-        ('prompt: "Pick', 'prompt: "{people} Pick', "policy.prompt", "unknown field(s) people"),
-        ("mode: record", "mode: sometimes", "model_cache.mode", "'record', 'replay' or 'auto'"),
-        ("temperature: 0.2", "temperature: 7", "participants[0].temperature", "less than or equal"),
+        pytest.param(
+            "candidates: [helper, expert]",
+            "candidates: [helper, ghost]",
+            "policy",
+            "ghost",
+            id="selector-candidate-who-is-not-there",
+        ),
+        pytest.param(
+            'prompt: "Pick',
+            'prompt: "{people} Pick',
+            "policy.prompt",
+            "unknown field(s) people",
+            id="selector-prompt-with-an-unknown-field",
+        ),
+        pytest.param(
+            "mode: record",
+            "mode: sometimes",
+            "model_cache.mode",
+            "'record', 'replay' or 'auto'",
+            id="model-cache-mode",
+        ),
+        pytest.param(
+            "temperature: 0.2",
+            "temperature: 7",
+            "participants[0].temperature",
+            "less than or equal",
+            id="temperature-out-of-range",
+        ),
     ],
 )
 def test_mistakes_name_the_field_and_line(

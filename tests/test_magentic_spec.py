@@ -82,21 +82,32 @@ def test_model_overrides_reach_the_manager() -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "problem"),
+    ("old", "new", "problem"),
     [
-        ("reviewer: you", "manager (line 6): reviewer: 'alice' is not a human participant"),
-        ("max_stalls: 1", "manager.max_stalls (line 9): Input should be greater than or equal"),
-        ("plan_review: after_replan", "manager.plan_review (line 12): Input should be 'before'"),
+        pytest.param(
+            "reviewer: you",
+            "reviewer: alice",
+            "manager (line 6): reviewer: 'alice' is not a human participant",
+            id="reviewer-who-is-not-human",
+        ),
+        pytest.param(
+            "max_stalls: 1",
+            "max_stalls: -1",
+            "manager.max_stalls (line 9): Input should be greater than or equal",
+            id="negative-max-stalls",
+        ),
+        pytest.param(
+            "plan_review: after_replan",
+            "plan_review: sometimes",
+            "manager.plan_review (line 12): Input should be 'before'",
+            id="unknown-plan-review",
+        ),
     ],
 )
-def test_bad_manager_options_name_the_field_and_line(change: str, problem: str) -> None:
-    replacement = {
-        "reviewer: you": "reviewer: alice",
-        "max_stalls: 1": "max_stalls: -1",
-        "plan_review: after_replan": "plan_review: sometimes",
-    }[change]
+def test_bad_manager_options_name_the_field_and_line(old: str, new: str, problem: str) -> None:
+    assert old in TEAM
     with pytest.raises(SpecError) as caught:
-        parse_spec(TEAM.replace(change, replacement), source="team.yaml")
+        parse_spec(TEAM.replace(old, new), source="team.yaml")
     assert f"team.yaml: {problem}" in str(caught.value)
 
 

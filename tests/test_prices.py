@@ -122,21 +122,27 @@ def test_models_in_finds_a_selector_wrapped_and_nested() -> None:
 
 
 BAD_PRICES = [
-    ("  openai:gpt-4.1-mini: {input: -0.4, output: 1.6}\n", 4,
-     'prices["openai:gpt-4.1-mini"].input', "Input should be greater than or equal to 0"),
-    ("  gpt-4o:\n    input: 2.5\n    output: 10\n    cached: 1.25\n", 7,
-     "prices.gpt-4o.cached", "unknown field"),
-    ("  gpt-4o: {input: true, output: 10}\n", 4, "prices.gpt-4o.input",
-     "Input should be a valid number"),
-    ("  gpt-4o: {input: .inf, output: 10}\n", 4, "prices.gpt-4o.input",
-     "Input should be a finite number"),
-    ("  gpt-4o: {input: '2.5', output: 10}\n", 4, "prices.gpt-4o.input",
-     "Input should be a valid number"),
-    ("  gpt-4o: {input: 2.5}\n", 4, "prices.gpt-4o.output", "Field required"),
-    ("  gpt-4o: 2.5\n", 4, "prices.gpt-4o", "Input should be a valid dictionary"),
-    ("  'http://gpu:8000/v1': {input: 1, output: 1}\n", 4, 'prices["http://gpu:8000/v1"]',
-     "model 'http://gpu:8000/v1': put the model after the URL: http://gpu:8000/v1#MODEL"),
-    ("  'openai:': {input: 1, output: 1}\n", 4, 'prices["openai:"]', "model 'openai:': write"),
+    pytest.param("  openai:gpt-4.1-mini: {input: -0.4, output: 1.6}\n", 4,
+                 'prices["openai:gpt-4.1-mini"].input',
+                 "Input should be greater than or equal to 0", id="negative"),
+    pytest.param("  gpt-4o:\n    input: 2.5\n    output: 10\n    cached: 1.25\n", 7,
+                 "prices.gpt-4o.cached", "unknown field", id="unknown-field"),
+    pytest.param("  gpt-4o: {input: true, output: 10}\n", 4, "prices.gpt-4o.input",
+                 "Input should be a valid number", id="a-boolean"),
+    pytest.param("  gpt-4o: {input: .inf, output: 10}\n", 4, "prices.gpt-4o.input",
+                 "Input should be a finite number", id="infinite"),
+    pytest.param("  gpt-4o: {input: '2.5', output: 10}\n", 4, "prices.gpt-4o.input",
+                 "Input should be a valid number", id="a-string"),
+    pytest.param("  gpt-4o: {input: 2.5}\n", 4, "prices.gpt-4o.output", "Field required",
+                 id="output-missing"),
+    pytest.param("  gpt-4o: 2.5\n", 4, "prices.gpt-4o", "Input should be a valid dictionary",
+                 id="a-number-not-a-table"),
+    pytest.param("  'http://gpu:8000/v1': {input: 1, output: 1}\n", 4,
+                 'prices["http://gpu:8000/v1"]',
+                 "model 'http://gpu:8000/v1': put the model after the URL: http://gpu:8000/v1#MODEL",
+                 id="a-url-without-its-model"),
+    pytest.param("  'openai:': {input: 1, output: 1}\n", 4, 'prices["openai:"]',
+                 "model 'openai:': write", id="a-provider-without-a-model"),
 ]  # fmt: skip
 
 
@@ -165,28 +171,44 @@ def test_two_spellings_of_one_model_are_an_error(tmp_path: Path) -> None:
     )
 
 
-def test_a_bad_price_in_toml_and_json_names_its_line(tmp_path: Path) -> None:
-    toml = tmp_path / "team.toml"
-    toml.write_text(
-        '[[participants]]\nkind = "human"\nname = "you"\n\n'
-        '[prices."openai:gpt-4o"]\ninput = 2.5\noutput = -10\n\n'
-        "[prices]\nllama3 = {input = 0, output = 0, cached = 0}\n"
-    )
-    assert spec_error(toml).splitlines() == [
-        f'{toml}: prices["openai:gpt-4o"].output (line 7): '
-        "Input should be greater than or equal to 0",
-        f"{toml}: prices.llama3.cached (line 10): unknown field",
-    ]
-    data = {
-        "participants": [{"kind": "human", "name": "you"}],
-        "prices": {"openai:gpt-4o": {"input": 2.5, "output": 10}, "llama3": {"input": -1}},
-    }
-    path = tmp_path / "team.json"
-    path.write_text(json.dumps(data, indent=2))
-    assert spec_error(path).splitlines() == [
-        f"{path}: prices.llama3.input (line 14): Input should be greater than or equal to 0",
-        f"{path}: prices.llama3.output (line 13): Field required",
-    ]
+PRICES_JSON = {
+    "participants": [{"kind": "human", "name": "you"}],
+    "prices": {"openai:gpt-4o": {"input": 2.5, "output": 10}, "llama3": {"input": -1}},
+}
+
+
+@pytest.mark.parametrize(
+    ("filename", "text", "expected"),
+    [
+        pytest.param(
+            "team.toml",
+            '[[participants]]\nkind = "human"\nname = "you"\n\n'
+            '[prices."openai:gpt-4o"]\ninput = 2.5\noutput = -10\n\n'
+            "[prices]\nllama3 = {input = 0, output = 0, cached = 0}\n",
+            [
+                'prices["openai:gpt-4o"].output (line 7): '
+                "Input should be greater than or equal to 0",
+                "prices.llama3.cached (line 10): unknown field",
+            ],
+            id="toml",
+        ),
+        pytest.param(
+            "team.json",
+            json.dumps(PRICES_JSON, indent=2),
+            [
+                "prices.llama3.input (line 14): Input should be greater than or equal to 0",
+                "prices.llama3.output (line 13): Field required",
+            ],
+            id="json",
+        ),
+    ],
+)
+def test_a_bad_price_in_toml_and_json_names_its_line(
+    tmp_path: Path, filename: str, text: str, expected: list[str]
+) -> None:
+    path = tmp_path / filename
+    path.write_text(text)
+    assert spec_error(path).splitlines() == [f"{path}: {line}" for line in expected]
 
 
 def test_price_keys_are_normalised_like_client_names() -> None:

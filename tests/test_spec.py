@@ -8,6 +8,7 @@ import json
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Literal
@@ -663,120 +664,318 @@ def test_suffix_is_case_insensitive(tmp_path: Path) -> None:
     assert load_spec(write(tmp_path, "TEAM.YAML", TEAM)).humans() == ["carol"]
 
 
-def test_invalid_yaml_names_line_and_column(tmp_path: Path) -> None:
-    text = "name: t\nparticipants:\n  - kind: scripted\n   name: alice\n"
-    message = spec_error(write(tmp_path, "bad.yaml", text))
-    assert "invalid YAML" in message
-    assert "line 4, column 4" in message
+@dataclass(frozen=True)
+class Mistake:
+    """A spec file with a mistake, and what its error must say.
+
+    ``field`` is the field the error names; with ``at``, it is followed by ``(line N)``, N the
+    first line of ``text`` holding ``at``, and then directly by ``then``. ``says`` are texts the
+    message holds anywhere, ``lacks`` texts it must not hold.
+    """
+
+    text: str
+    field: str | None = None
+    at: str | None = None
+    then: str = ""
+    says: tuple[str, ...] = ()
+    lacks: tuple[str, ...] = ()
+    filename: str = "team.yaml"
 
 
-def test_invalid_yaml_in_a_flow_sequence(tmp_path: Path) -> None:
-    text = "name: t\nparticipants: [\n  - x: : y\n"
-    message = spec_error(write(tmp_path, "bad.yaml", text))
-    assert "invalid YAML" in message
-    assert "line 3, column 3" in message
+def _full_json(**termination: object) -> str:
+    """The full team as JSON on one line, with ``termination`` changed."""
+    data = json.loads(json.dumps(FULL_DATA))
+    data["termination"].update(termination)
+    return json.dumps(data)
 
 
-def test_invalid_toml(tmp_path: Path) -> None:
-    message = spec_error(write(tmp_path, "bad.toml", 'name = "t"\nparticipants = [\n'))
-    assert "invalid TOML" in message
+POLICY_KINDS = ("round_robin", "random", "manual", "mention", "graph", "function", "llm_selector")
+
+MISTAKES = [
+    # the file cannot be read as its format
+    pytest.param(
+        Mistake(
+            "name: t\nparticipants:\n  - kind: scripted\n   name: alice\n",
+            says=("invalid YAML", "line 4, column 4"),
+            filename="bad.yaml",
+        ),
+        id="yaml-syntax-names-line-and-column",
+    ),
+    pytest.param(
+        Mistake(
+            "name: t\nparticipants: [\n  - x: : y\n",
+            says=("invalid YAML", "line 3, column 3"),
+            filename="bad.yaml",
+        ),
+        id="yaml-syntax-in-a-flow-sequence",
+    ),
+    pytest.param(
+        Mistake('name = "t"\nparticipants = [\n', says=("invalid TOML",), filename="bad.toml"),
+        id="toml-syntax",
+    ),
+    pytest.param(
+        Mistake('name = "t"\nname = "u"\n', says=("invalid TOML", "line 2"), filename="bad.toml"),
+        id="toml-syntax-names-its-line",
+    ),
+    pytest.param(
+        Mistake(
+            '{"name": "t",\n "participants": [}\n',
+            says=("invalid JSON", "line 2"),
+            filename="bad.json",
+        ),
+        id="json-syntax-names-its-line",
+    ),
+    *(
+        pytest.param(
+            Mistake(text, says=("must be a mapping at the top level",), filename=filename),
+            id=f"top-level-not-a-mapping-{filename}",
+        )
+        for filename, text in [
+            ("list.yaml", "- kind: human\n  name: a\n"),
+            ("scalar.yaml", "just a string\n"),
+            ("list.json", '[{"kind": "human", "name": "a"}]'),
+            ("null.json", "null"),
+        ]
+    ),
+    # fields missing, empty or unknown
+    pytest.param(
+        Mistake("# a team\nname: lonely\n", "participants", says=("Field required",)),
+        id="participants-missing",
+    ),
+    pytest.param(
+        Mistake(
+            "name: t\nparticipants: []\n", "participants", "participants", says=("at least 1",)
+        ),
+        id="participants-empty",
+    ),
+    pytest.param(
+        Mistake(
+            "name: t\nparticipants:\n  - kind: scripted\n    name: alice\n",
+            "participants[0].script",
+            "- kind",
+            says=("Field required",),
+        ),
+        id="participant-field-missing",
+    ),
+    pytest.param(
+        Mistake(TEAM + "colour: red\n", "colour", "colour", ": unknown field"),
+        id="unknown-top-level-field",
+    ),
+    pytest.param(
+        Mistake(
+            TEAM.replace("    name: bob\n", "    name: bob\n    mood: grumpy\n"),
+            "participants[1].mood",
+            "mood",
+            ": unknown field",
+        ),
+        id="unknown-field-in-a-participant",
+    ),
+    pytest.param(
+        Mistake(
+            TEAM + "policy:\n  kind: mention\n  fallback:\n    kind: round_robin\n    seed: 4\n",
+            "policy.fallback.seed",
+            "seed",
+            ": unknown field",
+        ),
+        id="unknown-field-in-a-nested-policy",
+    ),
+    pytest.param(
+        Mistake(
+            TEAM.replace("  - kind: human\n", "  - kind: robot\n"),
+            "participants[2]",
+            "robot",
+            says=("unknown kind 'robot'", "'scripted'", "'human'"),
+        ),
+        id="unknown-participant-kind-lists-the-kinds",
+    ),
+    pytest.param(
+        Mistake(
+            TEAM + "policy: telepathy\n",
+            "policy",
+            "policy",
+            says=("unknown kind 'telepathy'", *(f"'{k}'" for k in (*POLICY_KINDS, "handoff"))),
+        ),
+        id="unknown-policy-kind-lists-the-kinds",
+    ),
+    # values out of range or of the wrong kind
+    pytest.param(
+        Mistake(
+            DUO.replace("    name: bob\n", "    name: bob\n    delay: -1\n"),
+            "participants[1].delay",
+            "delay",
+            says=("greater than or equal to 0",),
+        ),
+        id="negative-delay",
+    ),
+    pytest.param(
+        Mistake(
+            DUO + "termination:\n  text_mention: DONE\n  max_messages: 0\n",
+            "termination.max_messages",
+            "max_messages",
+            says=("greater than or equal to 1",),
+        ),
+        id="max-messages-zero",
+    ),
+    pytest.param(
+        Mistake(DUO + "on_error: explode\n", "on_error", "on_error", says=("'end' or 'continue'",)),
+        id="bad-literal-value",
+    ),
+    pytest.param(
+        Mistake(
+            DUO + "termination:\n  text_mention: ''\n", "termination.text_mention", "text_mention"
+        ),
+        id="empty-text-mention",
+    ),
+    pytest.param(
+        Mistake(
+            DUO.replace("    name: bob\n", "    name: bob\n    chunk: 0\n"),
+            "participants[1].chunk",
+            "chunk",
+            lacks=("constrained-int", "literal["),
+        ),
+        id="union-field-path-has-no-branch-labels",
+    ),
+    # names: repeated, malformed, reserved
+    pytest.param(
+        Mistake(
+            DUO.replace("name: bob", "name: alice"),
+            "participants",
+            "participants",
+            says=("duplicate participant name 'alice'",),
+        ),
+        id="duplicate-participant-names",
+    ),
+    pytest.param(
+        Mistake(
+            DUO.replace("name: bob", "name: Alice"),
+            "participants",
+            says=("duplicate participant name",),
+        ),
+        id="duplicate-participant-names-ignore-case",
+    ),
+    *(
+        pytest.param(
+            Mistake(
+                DUO.replace("name: bob", f"name: {name}"),
+                "participants[1].name",
+                name,
+                says=("invalid participant name",),
+            ),
+            id=f"invalid-participant-name-{name}",
+        )
+        for name in ("'al ice'", "9lives")
+    ),
+    pytest.param(
+        Mistake(
+            DUO.replace("name: bob", "name: manager"),
+            "participants[1].name",
+            "manager",
+            says=("reserved",),
+        ),
+        id="reserved-participant-name",
+    ),
+    # policies naming people who are not there
+    pytest.param(
+        Mistake(
+            TEAM + "policy:\n  kind: graph\n  edges:\n    alice: [zoe]\n    yann: [bob]\n",
+            "policy",
+            "policy",
+            says=("unknown participants: yann, zoe",),
+        ),
+        id="graph-names-unknown-participants",
+    ),
+    pytest.param(
+        Mistake(
+            TEAM + "policy:\n  kind: graph\n  start: zoe\n  edges: {alice: [bob]}\n",
+            "policy",
+            "policy",
+            says=("zoe",),
+        ),
+        id="graph-start-names-an-unknown-participant",
+    ),
+    pytest.param(
+        Mistake(
+            TEAM
+            + "policy:\n  kind: mention\n  fallback:\n    kind: graph\n    edges: {alice: [zoe]}\n",
+            "policy",
+            "policy",
+            says=("zoe",),
+        ),
+        id="unknown-name-inside-a-nested-policy",
+    ),
+    pytest.param(
+        Mistake(
+            TEAM + "policy:\n  kind: manual\n  human: zoe\n",
+            "policy",
+            "policy",
+            says=("'zoe' is not a participant",),
+        ),
+        id="manual-policy-names-an-unknown-human",
+    ),
+    pytest.param(
+        Mistake(TEAM + "policy:\n  kind: manual\n  human: alice\n", "policy", says=("alice",)),
+        id="manual-policy-names-someone-not-human",
+    ),
+    pytest.param(
+        Mistake(
+            TEAM.replace("    name: carol\n", "    name: carol\n    on_timeout: default\n"),
+            "participants[2]",
+            "kind: human",
+            says=("default_reply",),
+        ),
+        id="on-timeout-default-needs-a-default-reply",
+    ),
+    # fields named like a kind are kept in the path
+    *(
+        pytest.param(
+            Mistake(TEAM + "policy:\n" + policy, f"policy.{field}", f"  {field}:"),
+            id=f"path-keeps-a-field-named-{field}",
+        )
+        for policy, field in [
+            ("  kind: function\n  function: not-a-path\n", "function"),
+            ("  kind: manual\n  human: 5\n", "human"),
+        ]
+    ),
+    pytest.param(
+        Mistake(
+            TEAM + "policy:\n  kind: function\n  function: a:b\n  exclude_last_speaker: maybe\n",
+            "policy.exclude_last_speaker",
+            "exclude_last_speaker",
+        ),
+        id="line-of-an-error-in-a-function-policy",
+    ),
+    # TOML and JSON name the field too
+    pytest.param(
+        Mistake(
+            FULL_TOML.replace("delay = 0.5", "delay = -0.5"),
+            "participants[0].delay",
+            filename="team.toml",
+        ),
+        id="toml-names-the-field",
+    ),
+    pytest.param(
+        Mistake(
+            _full_json(max_messages=0),
+            "termination.max_messages",
+            filename="team.json",
+        ),
+        id="json-names-the-field",
+    ),
+]
 
 
-def test_invalid_toml_names_its_line(tmp_path: Path) -> None:
-    message = spec_error(write(tmp_path, "bad.toml", 'name = "t"\nname = "u"\n'))
-    assert "invalid TOML" in message
-    assert "line 2" in message
-
-
-def test_invalid_json_names_its_line(tmp_path: Path) -> None:
-    message = spec_error(write(tmp_path, "bad.json", '{"name": "t",\n "participants": [}\n'))
-    assert "invalid JSON" in message
-    assert "line 2" in message
-
-
-@pytest.mark.parametrize(
-    ("filename", "text"),
-    [
-        ("list.yaml", "- kind: human\n  name: a\n"),
-        ("scalar.yaml", "just a string\n"),
-        ("list.json", '[{"kind": "human", "name": "a"}]'),
-        ("null.json", "null"),
-    ],
-)
-def test_top_level_must_be_a_mapping(tmp_path: Path, filename: str, text: str) -> None:
-    message = spec_error(write(tmp_path, filename, text))
-    assert "must be a mapping at the top level" in message
-
-
-def test_missing_required_participants(tmp_path: Path) -> None:
-    text = "# a team\nname: lonely\n"
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert "participants" in message
-    assert "Field required" in message
-
-
-def test_empty_participant_list(tmp_path: Path) -> None:
-    text = "name: t\nparticipants: []\n"
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"participants (line {line_of(text, 'participants')})" in message
-    assert "at least 1" in message
-
-
-def test_missing_required_field_of_a_participant(tmp_path: Path) -> None:
-    text = "name: t\nparticipants:\n  - kind: scripted\n    name: alice\n"
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"participants[0].script (line {line_of(text, '- kind')})" in message
-    assert "Field required" in message
-
-
-def test_unknown_top_level_field(tmp_path: Path) -> None:
-    text = TEAM + "colour: red\n"
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"colour (line {line_of(text, 'colour')}): unknown field" in message
-
-
-def test_unknown_field_in_a_participant(tmp_path: Path) -> None:
-    text = TEAM.replace("    name: bob\n", "    name: bob\n    mood: grumpy\n")
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"participants[1].mood (line {line_of(text, 'mood')}): unknown field" in message
-
-
-def test_unknown_field_in_a_nested_policy(tmp_path: Path) -> None:
-    text = TEAM + "policy:\n  kind: mention\n  fallback:\n    kind: round_robin\n    seed: 4\n"
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"policy.fallback.seed (line {line_of(text, 'seed')}): unknown field" in message
-
-
-def test_unknown_participant_kind_lists_the_kinds(tmp_path: Path) -> None:
-    text = TEAM.replace("  - kind: human\n", "  - kind: robot\n")
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"participants[2] (line {line_of(text, 'robot')})" in message
-    assert "unknown kind 'robot'" in message
-    assert "'scripted'" in message and "'human'" in message
-
-
-def test_unknown_policy_kind_lists_the_kinds(tmp_path: Path) -> None:
-    text = TEAM + "policy: telepathy\n"
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"policy (line {line_of(text, 'policy')})" in message
-    assert "unknown kind 'telepathy'" in message
-    kinds = ("round_robin", "random", "manual", "mention", "graph", "function", "llm_selector")
-    for kind in (*kinds, "handoff"):
-        assert f"'{kind}'" in message
-
-
-def test_negative_delay(tmp_path: Path) -> None:
-    text = DUO.replace("    name: bob\n", "    name: bob\n    delay: -1\n")
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"participants[1].delay (line {line_of(text, 'delay')})" in message
-    assert "greater than or equal to 0" in message
-
-
-def test_max_messages_zero(tmp_path: Path) -> None:
-    text = DUO + "termination:\n  text_mention: DONE\n  max_messages: 0\n"
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"termination.max_messages (line {line_of(text, 'max_messages')})" in message
-    assert "greater than or equal to 1" in message
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_a_mistake_is_reported_with_its_field_and_line(tmp_path: Path, mistake: Mistake) -> None:
+    message = spec_error(write(tmp_path, mistake.filename, mistake.text))
+    if mistake.field is not None:
+        where = mistake.field
+        if mistake.at is not None:
+            where += f" (line {line_of(mistake.text, mistake.at)})"
+        assert where + mistake.then in message, message
+    for text in mistake.says:
+        assert text in message, message
+    for text in mistake.lacks:
+        assert text not in message, message
 
 
 def test_every_error_is_reported_with_its_own_line(tmp_path: Path) -> None:
@@ -789,121 +988,124 @@ def test_every_error_is_reported_with_its_own_line(tmp_path: Path) -> None:
     assert f"max_turns (line {line_of(text, 'max_turns')})" in lines[1]
 
 
-def test_bad_literal_values(tmp_path: Path) -> None:
-    text = DUO + "on_error: explode\n"
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"on_error (line {line_of(text, 'on_error')})" in message
-    assert "'end' or 'continue'" in message
+# --------------------------------------------------------------- TOML and JSON errors: the line
 
-
-def test_duplicate_participant_names(tmp_path: Path) -> None:
-    text = DUO.replace("name: bob", "name: alice")
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"participants (line {line_of(text, 'participants')})" in message
-    assert "duplicate participant name 'alice'" in message
-
-
-def test_duplicate_participant_names_ignore_case(tmp_path: Path) -> None:
-    text = DUO.replace("name: bob", "name: Alice")
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert "participants" in message
-    assert "duplicate participant name" in message
+JSON_MAX_TURNS_0 = json.dumps({**FULL_DATA, "max_turns": 0}, indent=2)
 
 
 @pytest.mark.parametrize(
-    ("name", "problem"),
-    [("'al ice'", "invalid participant name"), ("9lives", "invalid participant name")],
+    ("filename", "text", "expected"),
+    [
+        pytest.param(
+            "team.toml",
+            FULL_TOML.replace("max_turns = 9", "max_turns = 0"),
+            "max_turns (line 5): Input should be greater than or equal to 1",
+            id="toml-top-level-key",
+        ),
+        pytest.param(
+            "bad.toml",
+            'name = "t"\ntask = \n',
+            "line 2, column 8: invalid TOML: Invalid value",
+            id="toml-syntax-names-line-and-column",
+        ),
+        pytest.param(
+            "open.toml",
+            'name = "t"\nparticipants = [\n',
+            "line 3: invalid TOML: Invalid value at the end of the file",
+            id="toml-syntax-at-the-end-names-the-line",
+        ),
+        pytest.param(
+            "team.json",
+            JSON_MAX_TURNS_0,
+            f"max_turns (line {line_of(JSON_MAX_TURNS_0, 'max_turns')}): "
+            "Input should be greater than or equal to 1",
+            id="json-top-level-key",
+        ),
+        pytest.param(
+            "team.json",
+            '{"max_turns": 1,\n'
+            ' "participants": [{"kind": "human", "name": "a"}],\n'
+            ' "max_turns": 0}',
+            "max_turns (line 3): Input should be greater than or equal to 1",
+            id="json-repeated-key-placed-at-its-last-value",
+        ),
+        pytest.param(
+            "bad.json",
+            '{"name": "t",\n "task": }\n',
+            "line 2, column 10: invalid JSON: Expecting value",
+            id="json-syntax-names-line-and-column",
+        ),
+    ],
 )
-def test_invalid_participant_name(tmp_path: Path, name: str, problem: str) -> None:
-    text = DUO.replace("name: bob", f"name: {name}")
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"participants[1].name (line {line_of(text, name)})" in message
-    assert problem in message
+def test_an_error_says_exactly_where_and_what(
+    tmp_path: Path, filename: str, text: str, expected: str
+) -> None:
+    path = write(tmp_path, filename, text)
+    assert spec_error(path) == f"{path}: {expected}"
 
 
-def test_reserved_participant_name(tmp_path: Path) -> None:
-    text = DUO.replace("name: bob", "name: manager")
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"participants[1].name (line {line_of(text, 'manager')})" in message
-    assert "reserved" in message
-
-
-def test_graph_naming_unknown_participants(tmp_path: Path) -> None:
-    text = TEAM + "policy:\n  kind: graph\n  edges:\n    alice: [zoe]\n    yann: [bob]\n"
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"policy (line {line_of(text, 'policy')})" in message
-    assert "unknown participants: yann, zoe" in message
-
-
-def test_graph_start_naming_an_unknown_participant(tmp_path: Path) -> None:
-    text = TEAM + "policy:\n  kind: graph\n  start: zoe\n  edges: {alice: [bob]}\n"
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"policy (line {line_of(text, 'policy')})" in message
-    assert "zoe" in message
-
-
-def test_unknown_name_inside_a_nested_policy(tmp_path: Path) -> None:
-    text = (
-        TEAM + "policy:\n  kind: mention\n  fallback:\n    kind: graph\n    edges: {alice: [zoe]}\n"
-    )
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"policy (line {line_of(text, 'policy')})" in message
-    assert "zoe" in message
-
-
-def test_manual_policy_naming_an_unknown_human(tmp_path: Path) -> None:
-    text = TEAM + "policy:\n  kind: manual\n  human: zoe\n"
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"policy (line {line_of(text, 'policy')})" in message
-    assert "'zoe' is not a participant" in message
-
-
-def test_manual_policy_naming_a_participant_who_is_not_human(tmp_path: Path) -> None:
-    text = TEAM + "policy:\n  kind: manual\n  human: alice\n"
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert "policy" in message
-    assert "alice" in message
-
-
-def test_on_timeout_default_needs_a_default_reply(tmp_path: Path) -> None:
-    text = TEAM.replace("    name: carol\n", "    name: carol\n    on_timeout: default\n")
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"participants[2] (line {line_of(text, 'kind: human')})" in message
-    assert "default_reply" in message
-
-
-def test_errors_in_toml_name_the_field(tmp_path: Path) -> None:
-    text = FULL_TOML.replace("delay = 0.5", "delay = -0.5")
-    message = spec_error(write(tmp_path, "team.toml", text))
-    assert "participants[0].delay" in message
-
-
-def test_errors_in_json_name_the_field(tmp_path: Path) -> None:
-    data = json.loads(json.dumps(FULL_DATA))
-    data["termination"]["max_messages"] = 0
-    message = spec_error(write(tmp_path, "team.json", json.dumps(data)))
-    assert "termination.max_messages" in message
-
-
-# --------------------------------------------------------------- TOML and JSON errors: the line
-
-
-def test_toml_errors_name_the_line_of_a_top_level_key(tmp_path: Path) -> None:
-    text = FULL_TOML.replace("max_turns = 9", "max_turns = 0")
-    message = spec_error(write(tmp_path, "team.toml", text))
-    assert message == f"{tmp_path / 'team.toml'}: max_turns (line 5): " + (
-        "Input should be greater than or equal to 1"
-    )
-
-
-def test_toml_errors_name_the_line_in_a_table_and_a_nested_table(tmp_path: Path) -> None:
-    text = FULL_TOML.replace('kind = "round_robin"', 'kind = "round_robin"\nseed = 4').replace(
-        "max_messages = 5", "max_messages = 0"
-    )
-    lines = spec_error(write(tmp_path, "team.toml", text)).splitlines()
-    assert lines[0].endswith(f"policy.fallback.seed (line {line_of(text, 'seed')}): unknown field")
-    assert f"termination.max_messages (line {line_of(text, 'max_messages')}): " in lines[1]
-    assert line_of(text, "seed") == 38
+@pytest.mark.parametrize(
+    ("filename", "text", "expected"),
+    [
+        pytest.param(
+            "team.toml",
+            FULL_TOML.replace('kind = "round_robin"', 'kind = "round_robin"\nseed = 4').replace(
+                "max_messages = 5", "max_messages = 0"
+            ),
+            [
+                "policy.fallback.seed (line 38): unknown field",
+                "termination.max_messages (line 41): Input should be greater than or equal to 1",
+            ],
+            id="toml-a-table-and-a-nested-table",
+        ),
+        pytest.param(
+            "team.toml",
+            'name = "t"\n'
+            "participants = [\n"
+            '  {kind = "scripted", name = "a", script = ["x"]},\n'
+            "  # a comment, and a string that looks like a table header:\n"
+            '  {kind = "scripted", name = "b", script = ["""\n[policy]\nx""", "y"], delay = -1},\n'
+            '  {kind = "robot", name = "c"},\n'
+            "]\n"
+            'policy = {kind = "mention", fallback = {kind = "round_robin", "seed" = 1}}\n',
+            [
+                "participants[1].delay (line 7): Input should be greater than or equal to 0",
+                "participants[2] (line 8): unknown kind 'robot'; expected one of 'scripted', "
+                "'human', 'llm'",
+                "policy.fallback.seed (line 10): unknown field",
+            ],
+            id="toml-inline-arrays-and-tables",
+        ),
+        pytest.param(
+            "team.json",
+            """\
+{"name": "t",
+ "participants": [
+   {"kind": "scripted", "name": "a", "script": ["x"]},
+   {"kind": "scripted",
+    "name": "b",
+    "script": ["{\\"delay\\": 1, [", "y"],
+    "delay": -1},
+   {"kind": "scripted", "name": "c"}
+ ],
+ "policy": {"kind": "mention",
+            "fallback": {"kind": "round_robin",
+                         "seed": 4}}}
+""",
+            [
+                "participants[1].delay (line 7): Input should be greater than or equal to 0",
+                "participants[2].script (line 8): Field required",
+                "policy.fallback.seed (line 12): unknown field",
+            ],
+            id="json-nested-objects-and-list-items",
+        ),
+    ],
+)
+def test_each_error_of_a_file_names_its_own_line(
+    tmp_path: Path, filename: str, text: str, expected: list[str]
+) -> None:
+    path = write(tmp_path, filename, text)
+    assert spec_error(path).splitlines() == [f"{path}: {line}" for line in expected]
 
 
 def test_toml_errors_name_the_line_in_an_array_of_tables(tmp_path: Path) -> None:
@@ -920,78 +1122,6 @@ def test_toml_a_missing_field_names_its_tables_header(tmp_path: Path) -> None:
     assert text.splitlines()[17] == "[[participants]]"
 
 
-def test_toml_errors_in_inline_arrays_and_tables(tmp_path: Path) -> None:
-    text = (
-        'name = "t"\n'
-        "participants = [\n"
-        '  {kind = "scripted", name = "a", script = ["x"]},\n'
-        "  # a comment, and a string that looks like a table header:\n"
-        '  {kind = "scripted", name = "b", script = ["""\n[policy]\nx""", "y"], delay = -1},\n'
-        '  {kind = "robot", name = "c"},\n'
-        "]\n"
-        'policy = {kind = "mention", fallback = {kind = "round_robin", "seed" = 1}}\n'
-    )
-    lines = spec_error(write(tmp_path, "team.toml", text)).splitlines()
-    assert [line.split(": ", 1)[1] for line in lines] == [
-        "participants[1].delay (line 7): Input should be greater than or equal to 0",
-        "participants[2] (line 8): unknown kind 'robot'; expected one of 'scripted', 'human', "
-        "'llm'",
-        "policy.fallback.seed (line 10): unknown field",
-    ]
-
-
-def test_toml_syntax_errors_name_line_and_column(tmp_path: Path) -> None:
-    message = spec_error(write(tmp_path, "bad.toml", 'name = "t"\ntask = \n'))
-    assert message == f"{tmp_path / 'bad.toml'}: line 2, column 8: invalid TOML: Invalid value"
-    message = spec_error(write(tmp_path, "open.toml", 'name = "t"\nparticipants = [\n'))
-    assert message.endswith(": line 3: invalid TOML: Invalid value at the end of the file")
-
-
-def test_json_errors_name_the_line_of_a_top_level_key(tmp_path: Path) -> None:
-    data = {**FULL_DATA, "max_turns": 0}
-    text = json.dumps(data, indent=2)
-    message = spec_error(write(tmp_path, "team.json", text))
-    assert (
-        message
-        == f"{tmp_path / 'team.json'}: max_turns (line {line_of(text, 'max_turns')}): "
-        + ("Input should be greater than or equal to 1")
-    )
-
-
-def test_json_errors_name_the_line_in_nested_objects_and_list_items(tmp_path: Path) -> None:
-    text = """\
-{"name": "t",
- "participants": [
-   {"kind": "scripted", "name": "a", "script": ["x"]},
-   {"kind": "scripted",
-    "name": "b",
-    "script": ["{\\"delay\\": 1, [", "y"],
-    "delay": -1},
-   {"kind": "scripted", "name": "c"}
- ],
- "policy": {"kind": "mention",
-            "fallback": {"kind": "round_robin",
-                         "seed": 4}}}
-"""
-    lines = spec_error(write(tmp_path, "team.json", text)).splitlines()
-    assert [line.split(": ", 1)[1] for line in lines] == [
-        "participants[1].delay (line 7): Input should be greater than or equal to 0",
-        "participants[2].script (line 8): Field required",
-        "policy.fallback.seed (line 12): unknown field",
-    ]
-
-
-def test_json_a_repeated_key_is_placed_where_its_last_value_is(tmp_path: Path) -> None:
-    text = '{"max_turns": 1,\n "participants": [{"kind": "human", "name": "a"}],\n "max_turns": 0}'
-    message = spec_error(write(tmp_path, "team.json", text))
-    assert message.endswith(": max_turns (line 3): Input should be greater than or equal to 1")
-
-
-def test_json_syntax_errors_name_line_and_column(tmp_path: Path) -> None:
-    message = spec_error(write(tmp_path, "bad.json", '{"name": "t",\n "task": }\n'))
-    assert message == f"{tmp_path / 'bad.json'}: line 2, column 10: invalid JSON: Expecting value"
-
-
 def test_parse_spec_names_its_source() -> None:
     with pytest.raises(SpecError) as info:
         parse_spec("participants: []\n", source="inline")
@@ -999,41 +1129,6 @@ def test_parse_spec_names_its_source() -> None:
     with pytest.raises(SpecError) as info:
         parse_spec('{"participants": 1}', format="json")
     assert str(info.value).startswith("<spec>: participants")
-
-
-def test_empty_text_mention_is_a_spec_error(tmp_path: Path) -> None:
-    text = DUO + "termination:\n  text_mention: ''\n"
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"termination.text_mention (line {line_of(text, 'text_mention')})" in message
-
-
-@pytest.mark.parametrize(
-    ("policy", "field"),
-    [
-        ("  kind: function\n  function: not-a-path\n", "function"),
-        ("  kind: manual\n  human: 5\n", "human"),
-    ],
-    ids=["function", "human"],
-)
-def test_error_path_keeps_fields_named_like_a_kind(tmp_path: Path, policy: str, field: str) -> None:
-    text = TEAM + "policy:\n" + policy
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"policy.{field} (line {line_of(text, f'  {field}:')})" in message
-
-
-def test_line_of_an_error_in_a_function_policy(tmp_path: Path) -> None:
-    text = TEAM + "policy:\n  kind: function\n  function: a:b\n  exclude_last_speaker: maybe\n"
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    line = line_of(text, "exclude_last_speaker")
-    assert f"policy.exclude_last_speaker (line {line})" in message
-
-
-def test_error_path_of_a_union_field_has_no_branch_labels(tmp_path: Path) -> None:
-    text = DUO.replace("    name: bob\n", "    name: bob\n    chunk: 0\n")
-    message = spec_error(write(tmp_path, "team.yaml", text))
-    assert f"participants[1].chunk (line {line_of(text, 'chunk')})" in message
-    assert "constrained-int" not in message
-    assert "literal[" not in message
 
 
 # ---------------------------------------------------------------------------------------- examples
