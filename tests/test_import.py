@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from transcript_chats import ALL_TYPES, Events, rich_events, tool_events
 
@@ -386,8 +386,8 @@ def test_one_corruption_is_rejected_at_its_line(
     lines = lines_of(sample()[:size])  # any prefix of a real chat's log is a valid log
     read_transcript(lines)
     corrupted = corrupt(lines, kind, int(where * size))
-    if corrupted is None:
-        return
+    assume(corrupted is not None)  # the corruption fits the line it was aimed at
+    assert corrupted is not None
     out, blame = corrupted
     # sprinkle blank lines; they count as lines but never as events
     file_lines = [(line, True) for line in out]
