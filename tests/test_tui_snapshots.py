@@ -35,18 +35,38 @@ async def _your_turn(pilot: Pilot[Any]) -> None:
 
 
 def test_live_chat_on_your_turn(snap_compare: Any) -> None:
+    """The demo team, live, on your turn. The conversation shows the task "Plan a hackathon",
+    then planner (opens by round robin), researcher (mentioned by planner, a numbered list) and
+    critic, who asks "@you, what do you think"; the last line is "→ you · @you was mentioned by
+    critic". The sidebar lists planner, researcher and critic waiting and you on "your turn";
+    the input is highlighted and titled "your turn — Enter sends"; the status line says turn 4,
+    4 messages and "⌛ your turn"."""
     assert snap_compare(_demo_app(), terminal_size=SIZE, run_before=_your_turn)
 
 
 def test_mention_completion(snap_compare: Any) -> None:
+    """On your turn in the demo, "@c" typed: the input holds "@critic" and a completion box
+    just above it offers the one match, "@critic  Looks for risks and asks the human."; the
+    conversation and the sidebar are as on your turn."""
     assert snap_compare(_demo_app(), terminal_size=SIZE, run_before=_your_turn, press=["@", "c"])
 
 
 def test_help_screen(snap_compare: Any) -> None:
+    """F1 on your turn in the demo: the "Keys and commands" dialog over the chat, the keys
+    (Enter, Ctrl+J, Esc, F2, Ctrl+N, Ctrl+O, F1, Ctrl+P, F3, Ctrl+Q, ...) with what each does,
+    then the commands (/help, /pause, /resume, /interrupt, /next NAME, /skip, /as), and at its
+    foot "Esc or F1 closes"; the status line behind still says "⌛ your turn"."""
     assert snap_compare(_demo_app(), terminal_size=SIZE, run_before=_your_turn, press=["f1"])
 
 
 def test_approval_dialog(snap_compare: Any) -> None:
+    """ops asks to run a tool that needs approval: the "Approval needed" dialog says "ops wants
+    to run delete({"path": "/tmp/cache"}). Allow it? yes/no", with a box to revise and the
+    buttons Approve, Revise and Reject. Behind it ops's message "Cleaning up." shows the tool
+    call "delete(path="/tmp/cache") … running" and the note that you were asked; the sidebar
+    has ops "waiting for you"; the input is titled "approval asked" and the status line says
+    "⌛ approval asked"."""
+
     @tool(requires_approval=True)
     def delete(path: str) -> str:
         """Delete a file."""
@@ -72,6 +92,11 @@ def test_approval_dialog(snap_compare: Any) -> None:
 
 
 def test_replay_paused_mid_chat(snap_compare: Any) -> None:
+    """The code-review sample replayed, paused after three steps: the conversation ends with the
+    task, author (opens) and security's reply about retrying non-idempotent POSTs; the sidebar
+    lists author, security, performance and approver (a person), all waiting; the replay bar
+    says "⏸ paused 1×" with its position at "message 3/6 · event 44/89", and the footer offers
+    Play/Pause, Step, Back, Faster, Slower instead of the live keys."""
     events = read_events(sample_path("code-review"))
     app = ReplayApp(events, paused=True, clock=fixed_clock, animate=False)
 
