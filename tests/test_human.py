@@ -327,8 +327,7 @@ async def test_line_sent_as_an_agent_finishes_is_not_lost() -> None:
     a.release.set()  # a finishes ...
     you.send("one more thing")  # ... and the person speaks before b is even selected
 
-    await finish(task)
-    await asyncio.sleep(0)
+    await finish(task)  # the run is over: every event is in the history
     posted = [e.message for e in events_of(chat, MessagePosted)]
     assert [(m.sender, m.kind) for m in posted if m.content == "one more thing"] == [
         ("you", "interjection")
