@@ -2,6 +2,6 @@ from __future__ import annotations
 
 import sys
 
-from groupchat.cli import main
+from groupchat.app.cli import main
 
 sys.exit(main())

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from groupchat import __version__
-from groupchat.cli import main
+from groupchat.app.cli import main
 from groupchat.events import ChatEnded, ChatStarted, MessagePosted, dump_event, parse_event
 
 REPO = Path(__file__).resolve().parent.parent
@@ -551,7 +551,7 @@ def test_a_second_ctrl_c_does_not_cut_the_wind_down_short() -> None:
     """Ctrl+C cancels the command, which then records the chat's end; Ctrl+C pressed again
     meanwhile must not raise into the event loop half-way through that (which left the store's
     thread waiting for ever and the process hanging at exit)."""
-    from groupchat.cli import _run_async
+    from groupchat.app.running import run_async as _run_async
 
     wound_down: list[bool] = []
 

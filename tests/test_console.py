@@ -20,10 +20,10 @@ from groupchat import (
     TurnSkipped,
     TurnStarted,
 )
+from groupchat.safe_text import one_line, safe_text
 from groupchat.testing import ChatProbe
 from groupchat.tui.commands import CommandError, help_text, parse_command, unescape
 from groupchat.tui.console import ConsoleRenderer, ConsoleSession
-from groupchat.tui.safe import one_line, safe_text
 
 
 def _console() -> tuple[Console, io.StringIO]:

@@ -40,8 +40,8 @@ from reliability import SAFETY, Chatter, run_recorded, spawn_cli
 
 from groupchat.agents import HumanParticipant, LLMAgent, ScriptedAgent
 from groupchat.agents.tools import tool
+from groupchat.app.cli import main
 from groupchat.chat import GroupChat
-from groupchat.cli import main
 from groupchat.events import (
     ChatEnded,
     ErrorEvent,

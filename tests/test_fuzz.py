@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from transcript_chats import rich_events
 
-from groupchat.cli import main
+from groupchat.app.cli import main
 from groupchat.events import Event, dump_event, parse_event
 from groupchat.spec import SpecError, TeamSpec, load_spec
 from groupchat.transcripts.jsonl import JsonlError, read_transcript, validate_transcript

@@ -33,9 +33,9 @@ from reliability import SAFETY, rendered, run_recorded
 from groupchat.agents import HumanParticipant, LLMAgent, ScriptedAgent
 from groupchat.agents.llm import APPROVALS
 from groupchat.agents.tools import tool
+from groupchat.app.cli import main
 from groupchat.bus import EventBus
 from groupchat.chat import GroupChat
-from groupchat.cli import main
 from groupchat.events import (
     MANAGER,
     ChatEnded,

@@ -11,7 +11,7 @@ import pytest
 from chat_completions_server import Answer, ChatCompletionsServer
 
 from groupchat.agents import LLMAgent
-from groupchat.cli import main
+from groupchat.app.cli import main
 from groupchat.handoff import HandoffPolicy
 from groupchat.models import (
     CachedModel,

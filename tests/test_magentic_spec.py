@@ -131,7 +131,7 @@ def test_a_stored_spec_with_a_manager_loads_again() -> None:
 
 
 def test_a_fork_with_another_policy_replaces_the_manager() -> None:
-    from groupchat.transcripts.commands import _with_policy
+    from groupchat.app.resume import _with_policy
 
     forked = _with_policy(parse_spec(TEAM), "round_robin")
     assert not isinstance(forked, dict)

@@ -475,7 +475,7 @@ STORED = {
 async def test_show_prices_a_stored_chat_by_its_stored_spec(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from groupchat.cli import main
+    from groupchat.app.cli import main
 
     chat_id = await record(tmp_path / "chats.db", STORED)
     assert await asyncio.to_thread(main, ["show", chat_id, "--db", str(tmp_path / "chats.db")]) == 0
@@ -487,7 +487,7 @@ async def test_show_prices_a_stored_chat_by_its_stored_spec(
 async def test_show_says_why_it_cannot_price_a_chat(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from groupchat.cli import main
+    from groupchat.app.cli import main
 
     spec = {**STORED, "participants": [{"kind": "robot", "name": "a"}]}
     chat_id = await record(tmp_path / "chats.db", spec)
@@ -503,9 +503,9 @@ def test_run_hands_the_specs_prices_to_the_front_end(
 ) -> None:
     """In a terminal ``groupchat run`` opens the app, with ``--plain`` the console: either way
     with the team's prices."""
-    from groupchat import cli
+    from groupchat.app import cli, launch
     from groupchat.chat import ChatResult
-    from groupchat.tui import console, launch
+    from groupchat.tui import console
 
     seen: dict[str, object] = {}
 

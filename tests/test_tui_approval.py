@@ -171,7 +171,7 @@ async def test_a_dialog_closed_for_later_can_be_reopened() -> None:
 
 
 async def test_the_magentic_manager_s_plan_is_reviewed_and_shown() -> None:
-    from groupchat.magentic.demo import MAGENTIC_DEMO_TASK, build_magentic_demo
+    from groupchat.app.magentic_demo import MAGENTIC_DEMO_TASK, build_magentic_demo
     from groupchat.tui.widgets.sidebar import Sidebar
 
     chat, you = build_magentic_demo(delay=0)

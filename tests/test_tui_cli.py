@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from groupchat import cli
+from groupchat.app import launch, session
+from groupchat.app.demo import build_demo
+from groupchat.app.errors import CommandError
 from groupchat.chat import ChatResult
-from groupchat.demo import build_demo
 from groupchat.messages import Usage
-from groupchat.transcripts.commands import CommandError
-from groupchat.tui import launch
 
 
 def _args(**flags: Any) -> argparse.Namespace:
@@ -29,15 +28,15 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_without_a_terminal_the_app_is_never_used() -> None:
-    assert not cli._use_tui(_args())
+    assert not session.use_tui(_args())
 
 
 @pytest.mark.usefixtures("terminal")
 @pytest.mark.parametrize("flag", ["plain", "headless", "jsonl"])
 def test_a_flag_keeps_the_plain_front_ends(flag: str) -> None:
-    assert cli._use_tui(_args())
-    assert not cli._use_tui(_args(**{flag: True}))
-    assert cli._use_tui(argparse.Namespace(plain=False))  # replay has only --plain
+    assert session.use_tui(_args())
+    assert not session.use_tui(_args(**{flag: True}))
+    assert session.use_tui(argparse.Namespace(plain=False))  # replay has only --plain
 
 
 @pytest.mark.usefixtures("terminal")
@@ -57,7 +56,7 @@ async def test_in_a_terminal_the_chat_runs_in_the_app(monkeypatch: pytest.Monkey
         )
 
     monkeypatch.setattr(launch, "run_tui", fake_run_tui)
-    result = await cli._drive(chat, "the task", _args(), you, store=None)
+    result = await session.drive(chat, "the task", _args(), you, store=None)
     assert result.status == "completed"
     expected = {"chat": chat, "task": "the task", "human": you, "history": [], "prices": None}
     assert seen == {**expected, "claims": None}

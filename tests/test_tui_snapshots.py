@@ -12,8 +12,8 @@ from textual.pilot import Pilot
 from tui_support import fixed_clock, until, until_shown
 
 from groupchat.agents import LLMAgent, tool
+from groupchat.app.demo import build_demo
 from groupchat.chat import GroupChat
-from groupchat.demo import build_demo
 from groupchat.testing import ScriptedModel, reply, tool_call
 from groupchat.transcripts.replay import read_events, sample_path
 from groupchat.tui.live import LiveChatApp

@@ -22,11 +22,10 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -40,6 +39,7 @@ from groupchat._bulk import bulk_allocation
 from groupchat.events import EVENT_ADAPTER, Event, event_list_adapter, without_surrogates
 from groupchat.frozen import FrozenDict
 from groupchat.messages import Usage
+from groupchat.redact import redact_spec
 from groupchat.transcripts.schema import SchemaVersionError, StoreError, migrate
 
 __all__ = [
@@ -189,63 +189,6 @@ def default_db_path() -> Path:
     data_home = os.environ.get("XDG_DATA_HOME", "")
     base = Path(data_home) if os.path.isabs(data_home) else Path.home() / ".local" / "share"
     return base / "groupchat" / "chats.db"
-
-
-_SECRET_WORDS = frozenset(
-    {
-        "key",
-        "keys",
-        "apikey",
-        "token",
-        "secret",
-        "secrets",
-        "password",
-        "passwords",
-        "passwd",
-        "passphrase",
-        "credentials",
-        "authorization",
-    }
-)
-_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
-_NON_WORD = re.compile(r"[^a-z0-9]+")
-
-
-def _is_secret_key(key: object) -> bool:
-    """``api_key``, ``apiKey``, ``X-Api-Key``, ``auth_token``, ``password``: yes. ``api_key_env``
-    (the *name* of a variable), ``max_tokens``, ``token_budget``: no. The last word decides."""
-    if not isinstance(key, str):
-        return False
-    words = [w for w in _NON_WORD.split(_CAMEL.sub(r"\1_\2", key).lower()) if w]
-    return bool(words) and words[-1] in _SECRET_WORDS
-
-
-def redact_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``spec`` without secrets: every key that names a key, token, secret or password
-    (case-insensitive, at any depth, inside lists too) is removed with its value, and a password
-    inside a URL (``https://user:KEY@proxy/v1#model``) becomes ``***``, in keys too.
-
-    The keys of the top-level ``prices`` are model names, not field names: they are kept
-    whatever their words (``ollama:api-key-bot``), their URLs' passwords hidden."""
-    from groupchat.models.openai_compat import shown_url
-
-    def shown(key: Any) -> Any:
-        return shown_url(key) if isinstance(key, str) and "@" in key and "://" in key else key
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, Mapping):  # a dict, or an event's FrozenDict
-            return {shown(k): clean(v) for k, v in value.items() if not _is_secret_key(k)}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        if isinstance(value, str) and "@" in value and "://" in value:
-            return shown_url(value)
-        return value
-
-    cleaned = clean(spec)
-    prices = spec.get("prices")
-    if isinstance(prices, Mapping):
-        cleaned["prices"] = {shown(model): clean(price) for model, price in prices.items()}
-    return cleaned  # type: ignore[no-any-return]
 
 
 def _json_array(rows: Sequence[bytes]) -> str:

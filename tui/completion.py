@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
+from groupchat.safe_text import one_line
 from groupchat.tui.commands import COMMANDS, Command
-from groupchat.tui.safe import one_line
 
 __all__ = ["PromptCompleter", "Suggestion", "command_hint", "suggest"]
 

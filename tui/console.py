@@ -45,17 +45,16 @@ from groupchat.events import (
     TurnSkipped,
     TurnStarted,
 )
+from groupchat.safe_text import one_line, safe_text
 from groupchat.tui.claims import Claims
 from groupchat.tui.commands import COMMANDS, CommandError, help_text, parse_command, unescape
 from groupchat.tui.completion import PromptCompleter
 from groupchat.tui.control import ChatControl, ControlError
 from groupchat.tui.headless import LineFeeder, costing, usage_and_cost
 from groupchat.tui.model import ends_request
-from groupchat.tui.safe import one_line, safe_text
 from groupchat.tui.seats import Seats, addressed
 
 if TYPE_CHECKING:
-    from groupchat.agents import HumanParticipant
     from groupchat.models.pricing import CostOf, PriceTable
     from groupchat.participant import Participant
 
@@ -351,7 +350,7 @@ class ConsoleSession:
         self,
         chat: GroupChat,
         *,
-        human: HumanParticipant | None = None,
+        human: Participant | None = None,
         humans: Sequence[Participant] | None = None,
         console: Console | None = None,
         prices: PriceTable | None = None,
@@ -564,7 +563,7 @@ async def run_console(
     chat: GroupChat,
     task: str | None,
     *,
-    human: HumanParticipant | None = None,
+    human: Participant | None = None,
     humans: Sequence[Participant] | None = None,
     console: Console | None = None,
     interactive: bool | None = None,

@@ -13,8 +13,8 @@ from groupchat.bus import Subscription
 from groupchat.channel import InputChannel
 from groupchat.chat import ChatResult, GroupChat
 from groupchat.events import ChatEnded, ErrorEvent, Event, MessagePosted, dump_event
+from groupchat.safe_text import one_line
 from groupchat.tui.claims import Claims
-from groupchat.tui.safe import one_line
 
 if TYPE_CHECKING:
     from groupchat.models.pricing import CostOf, PriceTable

@@ -35,7 +35,6 @@ from groupchat.tui.widgets.sidebar import Sidebar
 from groupchat.tui.widgets.text import Clock, local_clock
 
 if TYPE_CHECKING:
-    from groupchat.agents import HumanParticipant
     from groupchat.chat import ChatResult, GroupChat
     from groupchat.models.pricing import PriceTable
     from groupchat.participant import Participant
@@ -64,7 +63,7 @@ class LiveChatApp(AskedApp):
         chat: GroupChat,
         task: str | None = None,
         *,
-        human: HumanParticipant | None = None,
+        human: Participant | None = None,
         humans: Sequence[Participant] | None = None,
         history: Sequence[Event] = (),
         prices: PriceTable | None = None,

@@ -17,8 +17,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
+from groupchat.safe_text import safe_text
 from groupchat.tui.commands import COMMANDS, Command
-from groupchat.tui.safe import safe_text
 from groupchat.tui.widgets.text import plain
 
 __all__ = ["ApprovalScreen", "ChooseScreen", "HelpScreen"]

@@ -1,4 +1,4 @@
-"""The ``manager: magentic`` part of a team spec, and building the manager from it.
+"""The ``manager: magentic`` part of a team spec (``groupchat.app.build`` builds the manager).
 
 ```yaml
 manager:
@@ -16,21 +16,17 @@ A team with a manager has no selection policy: the manager picks every speaker.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from pydantic import Field
 
-from groupchat.spec_llm import _ModelCall
+from groupchat.spec_fields import ModelCall
 
-if TYPE_CHECKING:
-    from groupchat.magentic.manager import MagenticManager
-    from groupchat.models.base import ChatModel
-
-__all__ = ["MagenticSpec", "build_magentic", "check_manager", "manager_shorthand"]
+__all__ = ["MagenticSpec", "check_manager", "manager_shorthand"]
 
 
-class MagenticSpec(_ModelCall):
+class MagenticSpec(ModelCall):
     """The magentic manager (see :class:`~groupchat.magentic.MagenticManager`)."""
 
     kind: Literal["magentic"] = "magentic"
@@ -67,24 +63,3 @@ def check_manager(spec: MagenticSpec, humans: Sequence[str], policy_given: bool)
         raise ValueError(
             f"plan_review {spec.plan_review!r} needs a human participant to review the plan"
         )
-
-
-def build_magentic(
-    spec: MagenticSpec, make: Callable[[str, float, int], ChatModel]
-) -> MagenticManager:
-    from groupchat.magentic.manager import MagenticManager
-
-    return MagenticManager(
-        make(spec.model, spec.timeout, spec.max_retries),
-        max_stalls=spec.max_stalls,
-        max_resets=spec.max_resets,
-        max_rounds=spec.max_rounds,
-        plan_review=spec.plan_review,
-        reviewer=spec.reviewer,
-        review_timeout=spec.review_timeout,
-        window=spec.window,
-        max_attempts=spec.max_attempts,
-        output=spec.output,
-        temperature=spec.temperature,
-        max_tokens=spec.max_tokens,
-    )

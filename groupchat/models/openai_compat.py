@@ -15,7 +15,6 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict
 
@@ -39,6 +38,7 @@ from groupchat.models.base import (
     ToolCallChunk,
 )
 from groupchat.models.retry import RetryPolicy, with_retries
+from groupchat.redact import scrub_key, shown_url
 
 __all__ = ["AzureSettings", "OpenAICompatModel", "import_openai", "shown_url"]
 
@@ -282,7 +282,7 @@ class OpenAICompatModel:
                 return ServerError(f"{name}: server error (HTTP {status})")
             body = exc.body
             said = body.get("message") if isinstance(body, dict) else None
-            detail = _scrub(_one_line(str(said or exc.message or "")), key)
+            detail = scrub_key(_one_line(str(said or exc.message or "")), key)
             return RequestRejected(f"{name}: request rejected (HTTP {status}): {detail}")
         if isinstance(exc, openai.APITimeoutError):
             return ModelTimeout(f"{name}: no answer within {self.timeout:g} s")
@@ -292,22 +292,8 @@ class OpenAICompatModel:
                 return StreamBroken(f"{name}: the connection broke in the middle of the answer")
             where = self.azure.endpoint if self.azure else (self.base_url or "the API")
             return ModelConnectionError(f"{name}: cannot connect to {shown_url(where)}")
-        detail = _scrub(_one_line(str(exc)), key)
+        detail = scrub_key(_one_line(str(exc)), key)
         return StreamBroken(f"{name}: unreadable answer: {type(exc).__name__}: {detail}")
-
-
-def shown_url(url: str) -> str:
-    """``url`` as it may be shown in a name, a message or a transcript: a password in it (an
-    endpoint such as ``https://user:KEY@proxy/v1``) is replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return url
-    if not password:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def _message(message: Any) -> dict[str, Any]:
@@ -371,14 +357,3 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 def _one_line(text: str, limit: int = 200) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _scrub(text: str, key: str | None) -> str:
-    """``text`` with the key (and any long enough piece of it) blotted out."""
-    if key and len(key) >= 8:
-        for size in (len(key), 12, 8):
-            for start in range(0, len(key) - size + 1):
-                piece = key[start : start + size]
-                if piece in text:
-                    text = text.replace(piece, "***")
-    return text

@@ -114,8 +114,8 @@ def price_key(name: str) -> str:
     its client names itself (``openai:gpt-4.1-mini``; a URL without its password), anything
     else (a model without a provider, ``gpt-4.1-mini``) stripped. ``ValueError`` for an empty
     name or a malformed full one."""
-    from groupchat.models.openai_compat import shown_url
     from groupchat.models.registry import PROVIDERS, parse_model_name
+    from groupchat.redact import shown_url
 
     text = name.strip()
     if not text:

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TypeAlias
 
 from groupchat.agents import HumanParticipant
+from groupchat.app.demo import DEMO_TASK, build_demo
 from groupchat.chat import GroupChat
-from groupchat.demo import DEMO_TASK, build_demo
 from groupchat.events import (
     ChatEnded,
     Event,

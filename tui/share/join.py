@@ -18,10 +18,10 @@ from rich.console import Console
 from rich.text import Text
 
 from groupchat.events import ChatStarted, Event, ParticipantJoined, ParticipantLeft
+from groupchat.safe_text import one_line
 from groupchat.tui.commands import COMMANDS, Command, CommandError, parse_command, unescape
 from groupchat.tui.console import ConsoleRenderer
 from groupchat.tui.headless import read_line
-from groupchat.tui.safe import one_line
 from groupchat.tui.seats import addressed
 from groupchat.tui.share.client import JoinClient, JoinError, find_chat
 from groupchat.tui.share.protocol import Bye, Claim, Control, ErrorReply, Release, Say

@@ -22,8 +22,8 @@ from textual.events import Click
 from textual.widgets import Markdown, Static
 
 from groupchat.events import MANAGER
+from groupchat.safe_text import safe_text
 from groupchat.tui.model import MessageEntry, NoteEntry, ToolEntry
-from groupchat.tui.safe import safe_text
 from groupchat.tui.widgets.text import Clock, plain, short, show, styled, tokens
 
 __all__ = ["MAX_SHOWN", "MessageView", "NoteView", "ToolView", "prepare_markdown"]

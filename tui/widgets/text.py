@@ -13,7 +13,7 @@ from datetime import datetime
 from textual.content import Content
 from textual.widgets import Static
 
-from groupchat.tui.safe import one_line, safe_text
+from groupchat.safe_text import one_line, safe_text
 
 __all__ = [
     "SPEAKER_COLOURS",

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from groupchat.agents import HumanParticipant, ScriptedAgent
+from groupchat.app.demo import _excerpt, _latest_from
 from groupchat.chat import GroupChat
-from groupchat.demo import _excerpt, _latest_from
 from groupchat.magentic.ledger import PLAN_FORMAT
 from groupchat.magentic.manager import MagenticManager
 from groupchat.magentic.scripted import plan_json, progress_json

@@ -1,6 +1,6 @@
-"""Starting the TUI from the command line: a live chat, or a replay of a stored one.
+"""Starting the full-screen app from the command line: a live chat, or a replay.
 
-The CLI imports this module only when the TUI is used, so Textual loads only then.
+The command line imports this module only when the app is used, so Textual loads only then.
 """
 
 from __future__ import annotations
@@ -82,14 +82,14 @@ async def run_replay_tui(events: Sequence[Event], *, speed: float = 1.0) -> bool
 
 async def load_replay_events(args: argparse.Namespace) -> list[Event]:
     """The events ``groupchat replay`` names: a sample, a JSONL file, or a stored chat's id."""
-    from groupchat.transcripts.commands import replay_events
+    from groupchat.app.transcripts import replay_events
 
     return await replay_events(args)
 
 
 async def cmd_replay_tui(args: argparse.Namespace) -> int:
     """``groupchat replay`` in the full-screen app."""
-    from groupchat.transcripts.commands import CommandError
+    from groupchat.app.errors import CommandError
     from groupchat.transcripts.replay import ReplayError
 
     events = await load_replay_events(args)

@@ -1,0 +1,161 @@
+"""Preparing ``resume`` and ``fork``: a stored chat rebuilt with its team (or another) and its
+history loaded, ready to go on where it stopped or from the chosen event."""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from groupchat.app.errors import CommandError
+from groupchat.app.session import Prepared, find_chat, seated
+
+if TYPE_CHECKING:
+    from groupchat.chat import GroupChat
+    from groupchat.models.pricing import PriceTable
+    from groupchat.spec import TeamSpec
+    from groupchat.transcripts.store import SqliteStore
+
+__all__ = ["BUILTIN_DEMO", "BUILTIN_MAGENTIC_DEMO", "prepare_fork", "prepare_resume"]
+
+BUILTIN_DEMO: dict[str, Any] = {"builtin": "demo"}
+"""The stored spec of a demo chat (its team is built in code, not from a spec file)."""
+BUILTIN_MAGENTIC_DEMO: dict[str, Any] = {"builtin": "magentic-demo"}
+"""The stored spec of a magentic demo chat."""
+
+
+def _spec_from(stored: dict[str, Any] | None, chat_id: str) -> TeamSpec | dict[str, Any]:
+    """The stored team spec, or the marker of a built-in demo team."""
+    from groupchat.spec import SpecError, TeamSpec, parse_spec
+
+    if stored is not None and stored in (BUILTIN_DEMO, BUILTIN_MAGENTIC_DEMO):
+        return stored
+    if stored is None:
+        raise CommandError(f"chat {chat_id} has no stored team spec; give one with --spec FILE")
+    try:
+        return TeamSpec.model_validate(stored)
+    except ValueError:
+        import json
+
+        try:  # re-validate for an error message that names the field
+            parse_spec(json.dumps(stored), source=f"stored spec of {chat_id}", format="json")
+        except SpecError as exc:
+            raise CommandError(f"{exc}; give another with --spec FILE") from None
+        raise
+
+
+def _with_policy(spec: TeamSpec | dict[str, Any], policy: str | None) -> TeamSpec | dict[str, Any]:
+    """``spec`` with its policy replaced by ``policy`` (a policy kind), if one is given."""
+    from groupchat.spec import TeamSpec
+
+    if policy is None:
+        return spec
+    if isinstance(spec, dict):
+        raise CommandError("--policy needs a team spec; the demo team has its own policy")
+    try:
+        # The policy replaces a manager too (a magentic team goes on with that policy).
+        data = {**spec.model_dump(mode="json"), "policy": policy, "manager": None}
+        return TeamSpec.model_validate(data)
+    except ValueError as exc:
+        raise CommandError(f"--policy {policy}: {exc}") from None
+
+
+def _build(spec: TeamSpec | dict[str, Any], chat_id: str) -> GroupChat:
+    from groupchat.app.build import build_chat
+    from groupchat.app.demo import build_demo
+    from groupchat.bus import EventBus
+
+    if spec == BUILTIN_MAGENTIC_DEMO:
+        from groupchat.app.magentic_demo import build_magentic_demo
+
+        return build_magentic_demo(chat_id=chat_id)[0]
+    if isinstance(spec, dict):
+        return build_demo(chat_id=chat_id)[0]
+    try:
+        return build_chat(spec, chat_id=chat_id, bus=EventBus())
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _load_spec_file(path: str | None) -> TeamSpec | None:
+    from groupchat.spec import SpecError, load_spec
+
+    if path is None:
+        return None
+    try:
+        return load_spec(path)
+    except SpecError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _stored_spec(spec: TeamSpec | dict[str, Any]) -> dict[str, Any]:
+    return spec if isinstance(spec, dict) else spec.model_dump(mode="json")
+
+
+def _prices(spec: TeamSpec | dict[str, Any]) -> PriceTable | None:
+    return None if isinstance(spec, dict) else spec.price_table()
+
+
+async def prepare_resume(store: SqliteStore, args: argparse.Namespace) -> Prepared:
+    """The stored chat rebuilt and ready to continue (with ``--spec``, another team)."""
+    chat_id = await find_chat(store, args.id)
+    summary = await store.chat(chat_id)
+    if summary.running_elsewhere:  # a second writer: the first would fail on its next event
+        raise CommandError(
+            f"chat {chat_id} is running in another groupchat; take part with "
+            f"`groupchat join {chat_id}`, or resume it once it has ended"
+        )
+    spec = _load_spec_file(args.spec) or _spec_from(await store.spec(chat_id), chat_id)
+    chat = _build(spec, chat_id)
+    events = await store.events(chat_id)
+    try:
+        chat.load(events)
+    except ValueError as exc:
+        raise CommandError(f"chat {chat_id} cannot be resumed: {exc}") from None
+    notes = []
+    if summary.state == "ended" and not args.task:
+        notes.append("the chat had ended; it goes on where it stopped (give --task for a new one)")
+    return Prepared(
+        chat,
+        args.task,
+        title=summary.title,
+        spec=_stored_spec(spec),
+        notes=notes,
+        prices=_prices(spec),
+    )
+
+
+async def prepare_fork(store: SqliteStore, args: argparse.Namespace) -> Prepared:
+    """A new chat sharing the history of ``args.id`` up to ``args.at``, stored with its lineage."""
+    parent = await find_chat(store, args.id)
+    summary = await store.chat(parent)
+    if not 0 <= args.at <= summary.last_seq:
+        raise CommandError(f"--at {args.at}: chat {parent} has events 0..{summary.last_seq}")
+    spec = _load_spec_file(args.spec) or _spec_from(await store.spec(parent), parent)
+    spec = _with_policy(spec, args.policy)
+    new_id = uuid.uuid4().hex[:12]
+    chat = _build(spec, new_id)
+    seated(chat, getattr(args, "seat", None))  # a wrong --as before the fork is stored
+    shared = await store.events(parent, 0, args.at + 1)
+    events = [e.model_copy(update={"chat_id": new_id}) for e in shared]
+    try:
+        chat.load(events)
+    except ValueError as exc:
+        raise CommandError(f"cannot fork chat {parent} at {args.at}: {exc}") from None
+    title = summary.title or parent
+    stored_spec = _stored_spec(spec)
+    await store.create_chat(
+        new_id, title=title, spec=stored_spec, parent_id=parent, fork_seq=args.at
+    )
+    await store.append_many(events)
+    await store.flush()
+    return Prepared(
+        chat,
+        args.task,
+        title=title,
+        spec=stored_spec,
+        parent_id=parent,
+        fork_seq=args.at,
+        notes=[f"forked chat {parent} at event {args.at} as {new_id}"],
+        prices=_prices(spec),
+    )

@@ -1,0 +1,125 @@
+"""The commands that run a chat (``demo``, ``run``, ``resume``, ``fork``) and ``check``, which
+shows what a team spec builds without running it."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from groupchat.app.errors import EXIT_OK, CommandError
+from groupchat.app.running import run_async
+from groupchat.app.session import Prepared, run_session
+from groupchat.safe_text import one_line
+
+if TYPE_CHECKING:
+    from groupchat.chat import GroupChat
+    from groupchat.spec import TeamSpec
+    from groupchat.transcripts.store import SqliteStore
+
+__all__ = ["cmd_check", "cmd_continue", "cmd_demo", "cmd_run"]
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from groupchat.app.demo import DEMO_TASK, build_demo
+    from groupchat.app.resume import BUILTIN_DEMO, BUILTIN_MAGENTIC_DEMO
+
+    async def prepare(store: object) -> Prepared:
+        if args.magentic:
+            from groupchat.app.magentic_demo import MAGENTIC_DEMO_TASK, build_magentic_demo
+
+            chat, _human = build_magentic_demo(delay=args.delay)
+            title = f"magentic demo: {MAGENTIC_DEMO_TASK}"
+            return Prepared(chat, MAGENTIC_DEMO_TASK, title=title, spec=BUILTIN_MAGENTIC_DEMO)
+        chat, _human = build_demo(delay=args.delay)
+        return Prepared(chat, DEMO_TASK, title=f"demo: {DEMO_TASK}", spec=BUILTIN_DEMO)
+
+    return run_async(run_session(args, prepare))
+
+
+def _team(path: str, model: str | None = None) -> tuple[TeamSpec, GroupChat]:
+    """Load a spec and build its chat, or raise ``CommandError`` saying what is wrong."""
+    from groupchat.app.build import build_chat
+    from groupchat.spec import SpecError, load_spec
+
+    try:
+        spec = load_spec(path)
+    except SpecError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        if model is not None:
+            spec = spec.with_model(model)
+        return spec, build_chat(spec)
+    except ValueError as exc:  # SpecError included: building knows no file name
+        raise CommandError(f"{path}: {exc}") from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    spec, chat = _team(args.spec, args.model)
+    task = args.task if args.task is not None else spec.task
+    title = f"{spec.name}: {task}" if task else spec.name
+
+    async def prepare(store: object) -> Prepared:
+        stored = spec.model_dump(mode="json")
+        return Prepared(chat, task, title=title, spec=stored, prices=spec.price_table())
+
+    return run_async(run_session(args, prepare))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    spec, chat = _team(args.spec)
+    names = ", ".join(
+        f"{name} ({'human' if info.human else info.kind})"
+        for name, info in chat.view.participants.items()
+    )
+    lines = [
+        f"{args.spec}: ok",
+        f"  team:         {spec.name}",
+        f"  participants: {names}",
+        f"  policy:       {chat.policy.describe()}",
+        f"  termination:  {chat.termination.describe() if chat.termination else 'none'}",
+    ]
+    if spec.task:
+        lines.append(f"  task:         {spec.task}")
+    lines += _price_lines(spec)
+    for line in lines:  # the spec's text is data: never terminal control sequences
+        print(one_line(line))
+    return EXIT_OK
+
+
+def _price_lines(spec: TeamSpec) -> list[str]:
+    """What ``check`` says of the team's prices: each one, the models that have none (their
+    cost will show as unknown) and the prices no model of the team uses (a typo?)."""
+    from groupchat.models.pricing import model_part
+
+    table = spec.price_table()
+    if table is None:
+        return []
+    lines = [
+        f"  price:        {model}: ${price.input:g} in, ${price.output:g} out per 1M tokens"
+        for model, price in table.prices.items()
+    ]
+    users: dict[str, list[str]] = {}
+    for who, model in spec.model_users().items():
+        users.setdefault(model, []).append(who)
+    used: set[str] = set()
+    for model, who in users.items():
+        if table.price(model) is None:
+            lines.append(f"  no price:     {model} ({', '.join(who)}): its cost shows as unknown")
+        used |= {model, model_part(model)}
+    for model in table.prices:
+        if model not in used:
+            lines.append(f"  unused price: {model}: no model of the team has this name")
+    return lines
+
+
+def cmd_continue(args: argparse.Namespace) -> int:
+    """``resume`` or ``fork``."""
+    from groupchat.app.resume import prepare_fork, prepare_resume
+
+    prepare_fn = prepare_resume if args.command == "resume" else prepare_fork
+
+    async def prepare(store: SqliteStore | None) -> Prepared:
+        assert store is not None
+        return await prepare_fn(store, args)
+
+    return run_async(run_session(args, prepare))
