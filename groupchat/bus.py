@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -109,10 +110,12 @@ class _ChatLog:
         "chat_id",
         "closed",
         "events",
+        "inboxes",
         "readers_waiting",
         "retain",
         "space_waiters",
         "subscribers",
+        "wanted",
     )
 
     def __init__(self, chat_id: str, retain: int | None, start_seq: int) -> None:
@@ -124,6 +127,31 @@ class _ChatLog:
         self.subscribers: list[Subscription] = []
         self.readers_waiting: list[Subscription] = []
         self.space_waiters: list[asyncio.Future[None]] = []
+        self.inboxes: list[Subscription] = []
+        self.wanted: frozenset[str] = frozenset()
+        """The event types some filtered subscription reads (see :meth:`EventBus.subscribe`)."""
+
+    def filter(self, sub: Subscription) -> None:
+        """Start giving ``sub`` (a subscription with ``kinds``) the matching events appended."""
+        self.inboxes.append(sub)
+        assert sub.kinds is not None
+        self.wanted = self.wanted | sub.kinds
+
+    def unfilter(self, sub: Subscription) -> None:
+        if sub in self.inboxes:
+            self.inboxes.remove(sub)
+        wanted: frozenset[str] = frozenset()
+        for other in self.inboxes:
+            wanted |= other.kinds or frozenset()
+        self.wanted = wanted
+
+    def _deliver(self, events: list[Any]) -> None:
+        for sub in self.inboxes:
+            kinds = sub.kinds
+            assert kinds is not None
+            matching = [event for event in events if event.type in kinds]
+            if matching:
+                sub.put(matching)
 
     @property
     def next_seq(self) -> int:
@@ -178,6 +206,8 @@ class _ChatLog:
 
     def append(self, event: Any) -> None:
         self.events.append(event)
+        if self.wanted and event.type in self.wanted:
+            self._deliver([event])
         if self.readers_waiting:
             self._wake_readers()
         if self.retain is not None and len(self.events) >= 2 * self.retain:
@@ -185,6 +215,8 @@ class _ChatLog:
 
     def extend(self, events: list[Any]) -> None:
         self.events += events
+        if self.wanted:
+            self._deliver(events)
         if self.readers_waiting:
             self._wake_readers()
         if self.retain is not None and len(self.events) >= 2 * self.retain:
@@ -233,6 +265,8 @@ class _ChatLog:
     def close(self) -> None:
         self.closed = True
         self._wake_readers()
+        for sub in self.inboxes:
+            sub.wake()
         for fut in self.space_waiters:
             if not fut.done():
                 fut.set_result(None)
@@ -243,10 +277,21 @@ class Subscription:
     """An async iterator over one chat's events from a starting sequence number.
 
     Iteration ends when the chat is closed and every event has been read, or when
-    :meth:`close` is called.
+    :meth:`close` is called. A subscription with ``kinds`` reads only events of those types
+    (see :meth:`EventBus.subscribe`).
     """
 
-    __slots__ = ("_log", "cursor", "durable", "maxsize", "stall_timeout", "stalled", "waiter")
+    __slots__ = (
+        "_log",
+        "cursor",
+        "durable",
+        "kinds",
+        "maxsize",
+        "queue",
+        "stall_timeout",
+        "stalled",
+        "waiter",
+    )
 
     def __init__(
         self,
@@ -255,6 +300,7 @@ class Subscription:
         maxsize: int,
         durable: bool,
         stall_timeout: float | None = None,
+        kinds: frozenset[str] | None = None,
     ) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
@@ -263,21 +309,56 @@ class Subscription:
         self._log: _ChatLog | None = log
         self.cursor = start
         self.maxsize = maxsize
-        self.durable = durable
+        self.durable = durable and kinds is None
         self.stall_timeout = stall_timeout
         self.stalled = False
         self.waiter: asyncio.Future[None] | None = None
+        self.kinds = kinds
+        self.queue: deque[Any] = deque()
 
     @property
     def lag(self) -> int:
         """How many published events this subscriber has not read yet."""
+        if self.kinds is not None:
+            return len(self.queue)
         log = self._log
         return 0 if log is None else log.next_seq - self.cursor
 
     def __aiter__(self) -> Subscription:
         return self
 
+    def put(self, events: list[Any]) -> None:
+        """Queue matching events (for a subscription with ``kinds``) and wake its reader."""
+        self.queue.extend(events)
+        self.cursor = events[-1].seq + 1
+        self.wake()
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def ready(self) -> list[Event]:
+        """The events this subscriber can read now, without waiting (they count as read)."""
+        if self.kinds is not None:
+            events = list(self.queue)
+            self.queue.clear()
+            return events
+        log = self._log
+        if log is None:
+            return []
+        index = self.cursor - log.base
+        if index < 0:
+            raise SubscriberLagged(log.chat_id, self.cursor, log.base)
+        events = log.events[index:]
+        self.cursor += len(events)
+        if events and log.space_waiters and self.durable:
+            log.release_space()
+        return events
+
     async def __anext__(self) -> Event:
+        if self.kinds is not None:
+            return await self._next_matching()
         while True:
             log = self._log
             if log is None:
@@ -305,6 +386,19 @@ class Subscription:
                 if self in log.readers_waiting:
                     log.readers_waiting.remove(self)
 
+    async def _next_matching(self) -> Event:
+        while not self.queue:
+            log = self._log
+            if log is None or log.closed:
+                self.close()
+                raise StopAsyncIteration
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        return self.queue.popleft()  # type: ignore[no-any-return]
+
     def detach(self) -> None:
         """Let go of a subscriber that stopped reading: its next read raises
         :class:`SubscriberStalled`, and the chat goes on without it."""
@@ -317,6 +411,8 @@ class Subscription:
         if log is None:
             return
         self._log = None
+        if self.kinds is not None:
+            log.unfilter(self)
         if self in log.subscribers:
             log.subscribers.remove(self)
         if self.waiter is not None and not self.waiter.done():
@@ -446,11 +542,17 @@ class EventBus:
         maxsize: int = 1024,
         durable: bool = True,
         stall_timeout: float | None = None,
+        kinds: frozenset[str] | None = None,
     ) -> Subscription:
         """Read ``chat_id`` from sequence number ``start`` (``None``: only events from now on).
 
         The chat is created if it does not exist yet, so a subscriber can be in place before
         the first event; subscribing to a closed chat reads its retained events and stops.
+
+        With ``kinds`` (event types, e.g. ``{"human_input"}``) the subscription reads only
+        events of those types: it keeps its own queue of them, so it never holds the chat back
+        and never misses one to trimming. This is how the manager reads the commands sent to
+        it without reading every streamed token.
         """
         log = self._chats.get(chat_id)
         if log is None:
@@ -466,8 +568,15 @@ class EventBus:
             raise EventsUnavailableError(
                 f"chat {chat_id}: seq {start} has not been published (next is {log.next_seq})"
             )
-        sub = Subscription(log, start, maxsize, durable, stall_timeout)
-        log.subscribers.append(sub)
+        sub = Subscription(log, start, maxsize, durable, stall_timeout, kinds)
+        if kinds is not None:
+            retained = log.events[start - log.base :]
+            matching = [event for event in retained if event.type in kinds]
+            sub.queue.extend(matching)
+            sub.cursor = log.next_seq
+            log.filter(sub)
+        else:
+            log.subscribers.append(sub)
         return sub
 
     async def append(self, event: Event) -> None:

@@ -1,9 +1,12 @@
 """The input channel through which a person speaks in a chat.
 
-Any front-end, a script or a test writes lines with :meth:`InputChannel.send`. A line answers the
-request that is open (the person's turn, a speaker choice, an approval); with no request open it
-is an interjection, handed to the chat's manager to post at once. Closing the channel means the
-person has gone: open and later requests get ``None``.
+Any front-end, a script or a test writes lines with :meth:`InputChannel.send`. In a running chat
+a line is published on the bus as a ``human_input`` event from the person, and the manager,
+reading it from the bus, routes it: it answers the request that is open (the person's turn, a
+speaker choice, an approval, given to :meth:`InputChannel.receive`), or else is posted at once as
+an interjection. Lines sent before the chat runs wait in the channel and are published when it
+starts; with no chat at all, a line answers an open :meth:`~InputChannel.receive` directly.
+Closing the channel means the person has gone: open and later requests get ``None``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ class InputChannel:
         self._buffer: deque[str] = deque()
         self._waiter: asyncio.Future[object] | None = None
         self._closed = False
-        self._on_unrequested: Callable[[str], None] | None = None
+        self._publish: Callable[[str], None] | None = None
         self._request_changed: asyncio.Event | None = None
 
     @property
@@ -41,12 +44,13 @@ class InputChannel:
         """Whether someone is waiting for this person's input right now."""
         return self._waiter is not None and not self._waiter.done()
 
-    def attach(self, on_unrequested: Callable[[str], None] | None) -> None:
-        """Route lines sent while nothing is requested to ``on_unrequested`` (the manager)."""
-        self._on_unrequested = on_unrequested
-        if on_unrequested is not None:
+    def attach(self, publish: Callable[[str], None] | None) -> None:
+        """Publish every line sent from now on with ``publish`` (the chat's manager gives it,
+        while the chat runs), starting with those waiting; ``None`` keeps lines here again."""
+        self._publish = publish
+        if publish is not None:
             while self._buffer:
-                on_unrequested(self._buffer.popleft())
+                publish(self._buffer.popleft())
 
     def send(self, text: str) -> None:
         """Send a line from the person. Never blocks."""
@@ -54,13 +58,19 @@ class InputChannel:
             raise ChannelClosedError("the input channel is closed")
         if not isinstance(text, str):
             raise TypeError(f"input must be str, not {type(text).__name__}")
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(text)
-        elif self._on_unrequested is not None:
-            self._on_unrequested(text)
-        else:
+        if self._publish is not None:
+            self._publish(text)
+        elif not self.deliver(text):
             self._buffer.append(text)
+
+    def deliver(self, text: str) -> bool:
+        """Give ``text`` to the open request; ``False`` if none is open. The manager calls this
+        for the person's ``human_input`` events."""
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return False
+        waiter.set_result(text)
+        return True
 
     def send_threadsafe(self, loop: asyncio.AbstractEventLoop, text: str) -> None:
         """Send from another thread (e.g. one reading a terminal)."""

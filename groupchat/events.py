@@ -23,16 +23,20 @@ from groupchat.messages import Message, Usage
 
 __all__ = [
     "EVENT_ADAPTER",
+    "INBOUND",
     "MANAGER",
     "BoolAnswer",
     "ChatEnded",
     "ChatStarted",
+    "ControlCommand",
+    "ControlRequested",
     "EndStatus",
     "ErrorEvent",
     "Event",
     "EventBase",
     "FactSheet",
     "Handoff",
+    "HumanInput",
     "HumanInputRequested",
     "MessagePosted",
     "ParticipantInfo",
@@ -44,6 +48,8 @@ __all__ = [
     "Replan",
     "Resumed",
     "ReviewDecision",
+    "SeatClaimed",
+    "SeatReleased",
     "SelectorAttempt",
     "SpeakerSelected",
     "TaskLedger",
@@ -315,6 +321,47 @@ class PlanReview(EventBase):
 EndStatus = Literal["completed", "stopped", "max_turns", "error", "cancelled"]
 
 
+class HumanInput(EventBase):
+    """A line from a person, the sender: it answers their open request (a turn, a choice, an
+    approval), or else the manager posts it at once as an interjection."""
+
+    type: Literal["human_input"] = "human_input"
+    text: str
+
+
+ControlCommand = Literal["pause", "resume", "interrupt", "stop", "steer", "kick", "invite"]
+
+
+class ControlRequested(EventBase):
+    """The sender asks the manager to pause, resume, interrupt the speaker, stop the chat, make
+    ``name`` the next speaker (``steer``), remove ``name`` (``kick``) or bring them back
+    (``invite``). What the manager does about it is an event of its own (``paused``,
+    ``speaker_selected`` with policy ``steer``, ``participant_left`` ...)."""
+
+    type: Literal["control"] = "control"
+    command: ControlCommand
+    name: str | None = None
+    reason: str = ""
+
+
+class SeatClaimed(EventBase):
+    """The person ``sender`` now answers from another terminal, ``holder`` (``groupchat join``)."""
+
+    type: Literal["seat_claimed"] = "seat_claimed"
+    holder: str
+
+
+class SeatReleased(EventBase):
+    """The person ``sender`` no longer answers from ``holder``."""
+
+    type: Literal["seat_released"] = "seat_released"
+    holder: str
+
+
+INBOUND: frozenset[str] = frozenset({"human_input", "control", "seat_claimed", "seat_released"})
+"""The types of the events sent *to* the manager (commands); it reads them from the bus."""
+
+
 class ChatEnded(EventBase):
     """The last event of a chat run: why it ended, how many messages, the token totals."""
 
@@ -349,6 +396,10 @@ Event = Annotated[
     | ProgressLedger
     | Replan
     | PlanReview
+    | HumanInput
+    | ControlRequested
+    | SeatClaimed
+    | SeatReleased
     | ChatEnded,
     Field(discriminator="type"),
 ]

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from groupchat.events import Event
-from groupchat.participant import ChatView
+from groupchat.participant import ChatView, PolicyView
 from groupchat.policies import RoundRobinPolicy, Selection, SelectionPolicy
 
 __all__ = ["HandoffPolicy"]
@@ -81,7 +81,7 @@ class HandoffPolicy(SelectionPolicy):
             if set_handoffs is not None:
                 set_handoffs(self.targets(participant.name, names))
 
-    async def select(self, view: ChatView, candidates: Sequence[str]) -> Selection:
+    async def select(self, view: PolicyView, candidates: Sequence[str]) -> Selection:
         last = view.last_speaker
         refused = ""
         if view.handoff is not None:

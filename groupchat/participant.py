@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol, TypeAlias, overload, runtime_checkable
 
 from groupchat.events import MANAGER, ParticipantInfo
 from groupchat.messages import Message, Part, ToolCallPart, ToolResultPart, Usage
 
 if TYPE_CHECKING:
-    from groupchat.channel import InputChannel
+    from groupchat.state import ChatState
 
 __all__ = [
     "AwaitingInput",
@@ -21,6 +22,7 @@ __all__ = [
     "MessageLog",
     "Participant",
     "Pass",
+    "PolicyView",
     "Reply",
     "TurnItem",
     "participant_info",
@@ -152,18 +154,18 @@ ReportFn: TypeAlias = Callable[..., Awaitable[None]]
 
 
 class ChatView:
-    """What a participant or a policy may read of the chat, plus a way to ask a human.
+    """What a participant may read of the chat, plus a way to ask a person.
 
     The manager owns the history; a view reads it in place, so giving one to every turn costs
-    nothing however long the chat is.
+    nothing however long the chat is. Policies get a :class:`PolicyView`, which may also
+    report the calls they make.
     """
 
-    __slots__ = ("_ask", "_report", "_state")
+    __slots__ = ("_ask", "_state")
 
-    def __init__(self, state: _ViewState, ask: AskFn, report: ReportFn) -> None:
+    def __init__(self, state: ChatState, ask: AskFn) -> None:
         self._state = state
         self._ask = ask
-        self._report = report
 
     @property
     def chat_id(self) -> str:
@@ -204,7 +206,7 @@ class ChatView:
     @property
     def usage_by(self) -> Mapping[str, Usage]:
         """Token totals per participant; selection policies count under ``selector``."""
-        return self._state.usage_by
+        return MappingProxyType(self._state.usage_by)
 
     @property
     def handoff(self) -> tuple[str, str] | None:
@@ -246,6 +248,16 @@ class ChatView:
             participant, prompt, request=request, choices=tuple(choices), timeout=timeout
         )
 
+
+class PolicyView(ChatView):
+    """A selection policy's view: a participant's, plus reporting the calls it makes."""
+
+    __slots__ = ("_report",)
+
+    def __init__(self, state: ChatState, ask: AskFn, report: ReportFn) -> None:
+        super().__init__(state, ask)
+        self._report = report
+
     async def report_attempt(
         self,
         policy: str,
@@ -256,46 +268,6 @@ class ChatView:
         problem: str = "",
         usage: Usage | None = None,
     ) -> None:
-        """For policies that ask a model: publish one attempt as a ``selector_attempt`` event
-        and count its tokens in the chat's totals (under ``selector``, or the policy's
-        ``usage_key``)."""
+        """Publish one call to a model (or a person) as a ``selector_attempt`` event and count
+        its tokens in the chat's totals (under ``selector``, or the policy's ``usage_key``)."""
         await self._report(policy, attempt, answer, accepted=accepted, problem=problem, usage=usage)
-
-
-class _ViewState:
-    """The manager-side state a :class:`ChatView` reads."""
-
-    __slots__ = (
-        "channels",
-        "chat_id",
-        "handoff",
-        "infos",
-        "infos_view",
-        "last_speaker",
-        "log",
-        "messages",
-        "speaker",
-        "task",
-        "turn",
-        "turn_start_index",
-        "usage",
-        "usage_by",
-    )
-
-    def __init__(self, chat_id: str) -> None:
-        from types import MappingProxyType
-
-        self.chat_id = chat_id
-        self.task: str | None = None
-        self.messages: list[Message] = []
-        self.log = MessageLog(self.messages)
-        self.infos: dict[str, ParticipantInfo] = {}
-        self.infos_view: Mapping[str, ParticipantInfo] = MappingProxyType(self.infos)
-        self.channels: dict[str, InputChannel] = {}
-        self.turn = 0
-        self.speaker: str | None = None
-        self.last_speaker: str | None = None
-        self.turn_start_index = 0
-        self.usage = Usage()
-        self.usage_by: dict[str, Usage] = {}
-        self.handoff: tuple[str, str] | None = None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from groupchat.events import EndStatus, Event
-from groupchat.participant import ChatView
+from groupchat.participant import ChatView, PolicyView
 
 __all__ = [
     "CandidateFilter",
@@ -59,7 +59,7 @@ class SelectionPolicy:
 
     name: str = "policy"
 
-    async def select(self, view: ChatView, candidates: Sequence[str]) -> Selection:
+    async def select(self, view: PolicyView, candidates: Sequence[str]) -> Selection:
         raise NotImplementedError
 
     def validate(self, participants: Sequence[str]) -> None:
@@ -97,7 +97,7 @@ class RoundRobinPolicy(SelectionPolicy):
                 self._ring[name] = len(self._names)
                 self._names.append(name)
 
-    async def select(self, view: ChatView, candidates: Sequence[str]) -> Selection:
+    async def select(self, view: PolicyView, candidates: Sequence[str]) -> Selection:
         if not candidates:
             raise SelectionError("round robin: no candidates")
         if candidates is not self._seen:
@@ -129,7 +129,7 @@ class RandomPolicy(SelectionPolicy):
         self.allow_repeat = allow_repeat
         self._rng = random.Random()
 
-    async def select(self, view: ChatView, candidates: Sequence[str]) -> Selection:
+    async def select(self, view: PolicyView, candidates: Sequence[str]) -> Selection:
         pool = list(candidates)
         if not self.allow_repeat and len(pool) > 1 and view.last_speaker in pool:
             pool.remove(view.last_speaker)
@@ -194,7 +194,7 @@ class ManualPolicy(SelectionPolicy):
             raise SelectionError("manual policy: the chat has no human to choose")
         return humans[0]
 
-    async def select(self, view: ChatView, candidates: Sequence[str]) -> Selection:
+    async def select(self, view: PolicyView, candidates: Sequence[str]) -> Selection:
         human = self._chooser(view)
         listing = ", ".join(f"{i}. {name}" for i, name in enumerate(candidates, 1))
         prompt = f"Who speaks next? {listing}"
@@ -247,7 +247,7 @@ class MentionPolicy(SelectionPolicy):
     def restore(self, events: Sequence[Event]) -> None:
         self.fallback.restore(events)
 
-    async def select(self, view: ChatView, candidates: Sequence[str]) -> Selection:
+    async def select(self, view: PolicyView, candidates: Sequence[str]) -> Selection:
         for message in reversed(view.messages_since_turn_start()):
             for name in message.mentions:
                 if name != message.sender and name in candidates:
@@ -320,7 +320,7 @@ class TransitionGraphPolicy(SelectionPolicy):
         blocked = targets or ()
         return [c for c in candidates if c not in blocked]
 
-    async def select(self, view: ChatView, candidates: Sequence[str]) -> Selection:
+    async def select(self, view: PolicyView, candidates: Sequence[str]) -> Selection:
         last = view.last_speaker
         allowed = self.allowed(last, candidates)
         if not allowed:
@@ -345,7 +345,7 @@ class FunctionPolicy(SelectionPolicy):
         self.fn = fn
         self.name = name or getattr(fn, "__name__", "function")
 
-    async def select(self, view: ChatView, candidates: Sequence[str]) -> Selection:
+    async def select(self, view: PolicyView, candidates: Sequence[str]) -> Selection:
         result = self.fn(view, candidates)
         if inspect.isawaitable(result):
             result = await result
@@ -389,7 +389,7 @@ class CandidateFilter(SelectionPolicy):
     def describe(self) -> str:
         return f"{self.policy.describe()} (filtered by {self.filter_name})"
 
-    async def select(self, view: ChatView, candidates: Sequence[str]) -> Selection:
+    async def select(self, view: PolicyView, candidates: Sequence[str]) -> Selection:
         kept = tuple(name for name in self.keep(view, candidates) if name in candidates)
         if not kept:
             raise SelectionError(f"candidate filter {self.filter_name} left no candidates")

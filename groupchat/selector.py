@@ -20,7 +20,7 @@ from functools import lru_cache
 from groupchat.events import Event
 from groupchat.messages import Message
 from groupchat.models.base import ChatModel, ModelError, ModelMessage, ModelRequest, complete
-from groupchat.participant import ChatView
+from groupchat.participant import ChatView, PolicyView
 from groupchat.policies import (
     FilterFn,
     RoundRobinPolicy,
@@ -248,7 +248,7 @@ class LLMSelectorPolicy(SelectionPolicy):
 
     # ------------------------------------------------------------------ choosing
 
-    async def select(self, view: ChatView, candidates: Sequence[str]) -> Selection:
+    async def select(self, view: PolicyView, candidates: Sequence[str]) -> Selection:
         pool = self._pool(view, candidates)
         if len(pool) == 1:
             return Selection(pool[0], f"{pool[0]} is the only candidate")

@@ -61,7 +61,7 @@ from groupchat.models.base import (
     ResponseFormat,
     complete,
 )
-from groupchat.participant import ChatView
+from groupchat.participant import PolicyView
 from groupchat.policies import ChatComplete, Selection, SelectionError, SelectionPolicy
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ class MagenticManager(SelectionPolicy):
 
     # ------------------------------------------------------------------ the loops
 
-    async def select(self, view: ChatView, candidates: Sequence[str]) -> Selection:
+    async def select(self, view: PolicyView, candidates: Sequence[str]) -> Selection:
         actions = self._actions
         if actions is None:
             raise SelectionError("magentic: the manager runs inside a GroupChat")
@@ -213,7 +213,7 @@ class MagenticManager(SelectionPolicy):
                     self._pending = (view.turn, selection)
                     return selection
 
-    def _catch_up(self, view: ChatView) -> None:
+    def _catch_up(self, view: PolicyView) -> None:
         """Look at the messages posted since the last call: a new task starts the work over."""
         log = view.messages
         state = self.state
@@ -223,7 +223,7 @@ class MagenticManager(SelectionPolicy):
                     state.new_task(message.content)
             state.messages = len(log)
 
-    async def _plan(self, view: ChatView, actions: ManagerActions) -> None:
+    async def _plan(self, view: PolicyView, actions: ManagerActions) -> None:
         state = self.state
         assert state.task is not None
         team = tuple(view.participants.values())
@@ -243,13 +243,13 @@ class MagenticManager(SelectionPolicy):
         state.apply(ledger)
         await actions.post(ledger_message(ledger), "plan")
 
-    def _reviewer_in(self, view: ChatView) -> str | None:
+    def _reviewer_in(self, view: PolicyView) -> str | None:
         if self.reviewer is not None:
             return self.reviewer if self.reviewer in view.participants else None
         humans = view.humans()
         return humans[0] if humans else None
 
-    async def _review(self, view: ChatView, actions: ManagerActions) -> None:
+    async def _review(self, view: PolicyView, actions: ManagerActions) -> None:
         state = self.state
         assert state.ledger is not None
         reviewer = self._reviewer_in(view)
@@ -277,7 +277,7 @@ class MagenticManager(SelectionPolicy):
             raise ChatComplete(f"magentic: {reviewer} rejected the plan{said}", "stopped")
 
     async def _round(
-        self, view: ChatView, candidates: Sequence[str], actions: ManagerActions
+        self, view: PolicyView, candidates: Sequence[str], actions: ManagerActions
     ) -> Selection | None:
         """One progress ledger; the selection it makes, or ``None`` after a replan."""
         state = self.state
@@ -316,7 +316,7 @@ class MagenticManager(SelectionPolicy):
         return Selection(speaker, f"round {ledger.round}: {why}")
 
     def _progress_prompt(
-        self, view: ChatView, team: tuple[ParticipantInfo, ...], candidates: Sequence[str]
+        self, view: PolicyView, team: tuple[ParticipantInfo, ...], candidates: Sequence[str]
     ) -> str:
         state = self.state
         assert state.task is not None and state.ledger is not None
@@ -329,7 +329,7 @@ class MagenticManager(SelectionPolicy):
         return before + self._history.render(view) + after
 
     async def _progress(
-        self, view: ChatView, candidates: Sequence[str], actions: ManagerActions
+        self, view: PolicyView, candidates: Sequence[str], actions: ManagerActions
     ) -> ProgressLedger:
         state = self.state
         team = tuple(view.participants.values())
@@ -356,7 +356,7 @@ class MagenticManager(SelectionPolicy):
         return ledger
 
     async def _finish(
-        self, view: ChatView, actions: ManagerActions, why: str, status: EndStatus
+        self, view: PolicyView, actions: ManagerActions, why: str, status: EndStatus
     ) -> NoReturn:
         """Write the final answer and end the chat."""
         assert self.state.task is not None
@@ -389,7 +389,7 @@ class MagenticManager(SelectionPolicy):
 
     async def _call(
         self,
-        view: ChatView,
+        view: PolicyView,
         prompt: str,
         output: str | None,
         read: Callable[[str], tuple[T | None, str]],
