@@ -33,6 +33,7 @@ class InputChannel:
         self._waiter: asyncio.Future[object] | None = None
         self._closed = False
         self._publish: Callable[[str], None] | None = None
+        self._answered: asyncio.Future[object] | None = None  # the request a line was sent for
         self._request_changed: asyncio.Event | None = None
 
     @property
@@ -41,8 +42,10 @@ class InputChannel:
 
     @property
     def requested(self) -> bool:
-        """Whether someone is waiting for this person's input right now."""
-        return self._waiter is not None and not self._waiter.done()
+        """Whether someone is waiting for this person's input right now (and no line has been
+        sent for it yet)."""
+        waiter = self._waiter
+        return waiter is not None and not waiter.done() and waiter is not self._answered
 
     def attach(self, publish: Callable[[str], None] | None) -> None:
         """Publish every line sent from now on with ``publish`` (the chat's manager gives it,
@@ -59,7 +62,11 @@ class InputChannel:
         if not isinstance(text, str):
             raise TypeError(f"input must be str, not {type(text).__name__}")
         if self._publish is not None:
+            waiter = self._waiter
             self._publish(text)
+            if waiter is not None and not waiter.done():
+                self._answered = waiter  # on its way through the chat: not asked any more
+                self._notify()
         elif not self.deliver(text):
             self._buffer.append(text)
 

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from tui_support import fixed_clock, until, until_shown
 
 from groupchat.agents import LLMAgent
 from groupchat.chat import GroupChat
+from groupchat.events import ChatEnded
 from groupchat.messages import Usage
 from groupchat.models.pricing import Price, PriceTable, models_in, price_key
 from groupchat.models.scripted import ScriptedModel, reply
@@ -512,11 +514,10 @@ def test_run_hands_the_specs_prices_to_the_front_end(
     async def fake(chat: GroupChat, task: str | None, **options: object) -> ChatResult:
         seen.update(options)
         return ChatResult(
-            chat_id=chat.chat_id,
-            status="completed",
-            reason="done",
+            ended=ChatEnded(
+                chat_id=chat.chat_id, seq=0, time=datetime.now(UTC), sender="manager", reason="done"
+            ),
             messages=(),
-            usage=Usage(),
             turns=0,
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from groupchat.app import launch, session
 from groupchat.app.demo import build_demo
 from groupchat.app.errors import CommandError
 from groupchat.chat import ChatResult
-from groupchat.messages import Usage
+from groupchat.events import ChatEnded
 
 
 def _args(**flags: Any) -> argparse.Namespace:
@@ -47,11 +48,14 @@ async def test_in_a_terminal_the_chat_runs_in_the_app(monkeypatch: pytest.Monkey
     async def fake_run_tui(chat_: Any, task: Any, **options: Any) -> ChatResult:
         seen.update(chat=chat_, task=task, **options)
         return ChatResult(
-            chat_id=chat_.chat_id,
-            status="completed",
-            reason="done",
+            ended=ChatEnded(
+                chat_id=chat_.chat_id,
+                seq=0,
+                time=datetime.now(UTC),
+                sender="manager",
+                reason="done",
+            ),
             messages=(),
-            usage=Usage(),
             turns=0,
         )
 

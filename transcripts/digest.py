@@ -29,6 +29,8 @@ from groupchat.events import (
     ParticipantLeft,
     Paused,
     Resumed,
+    SeatClaimed,
+    SeatReleased,
     SelectorAttempt,
     SpeakerSelected,
     TextDelta,
@@ -342,6 +344,20 @@ class _Reader:
             self.person(event.participant)
         self.d.entries.append(
             Failure(event.time, event.error, event.detail, event.participant, event.fatal)
+        )
+
+    def on_human_input(self, event: EventBase) -> None:
+        """A person's line: the message it became (if any) is what the transcript shows."""
+
+    def on_control(self, event: EventBase) -> None:
+        """A command to the manager: what it did (a pause, a steer, a removal) is shown."""
+
+    def on_seat_claimed(self, event: SeatClaimed) -> None:
+        self.note(event, "seat", event.sender, f"{event.sender} answers from {event.holder}")
+
+    def on_seat_released(self, event: SeatReleased) -> None:
+        self.note(
+            event, "seat", event.sender, f"{event.sender} no longer answers from {event.holder}"
         )
 
     def on_chat_ended(self, event: ChatEnded) -> None:

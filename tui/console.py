@@ -36,6 +36,8 @@ from groupchat.events import (
     ProgressLedger,
     Replan,
     Resumed,
+    SeatClaimed,
+    SeatReleased,
     SelectorAttempt,
     SpeakerSelected,
     TaskLedger,
@@ -224,6 +226,10 @@ class ConsoleRenderer:
             )
         elif isinstance(event, PlanReview):
             self._review(event)
+        elif isinstance(event, SeatClaimed):
+            self._note(f"{event.sender} answers from {one_line(event.holder)}", "italic")
+        elif isinstance(event, SeatReleased):
+            self._note(f"{event.sender} no longer answers from {one_line(event.holder)}", "italic")
         elif isinstance(event, ChatEnded):
             self._end_stream()
             usage, missing = usage_and_cost(event, self.cost_of)

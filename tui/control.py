@@ -2,8 +2,8 @@
 
 Each method acts on the :class:`~groupchat.chat.GroupChat` and returns a line that says what
 happened; a request that cannot be done raises :class:`ControlError` with a line that says why.
-Whoever leaves while this front-end runs (kicked here, or removed elsewhere) can be invited
-back, as the same participant.
+Whoever leaves (kicked here, or removed elsewhere) can be invited back, as the same participant:
+the chat remembers them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from groupchat.chat import GroupChat
-    from groupchat.participant import Participant
 
 __all__ = ["ChatControl", "ControlError"]
 
@@ -27,7 +26,6 @@ class ChatControl:
     def __init__(self, chat: GroupChat, me: str | None = None) -> None:
         self.chat = chat
         self.me = me
-        self._known: dict[str, Participant] = dict(chat.participants)
 
     def resolve(self, name: str) -> str:
         """The participant ``name`` refers to (any case, with or without ``@``)."""
@@ -47,14 +45,13 @@ class ChatControl:
         target = self.resolve(name)
         if target == self.me:
             raise ControlError("you cannot remove yourself; /quit leaves the chat")
-        self._known[target] = self.chat.participants[target]
-        await self.chat.remove(target, reason=f"removed by {self.me}" if self.me else "removed")
+        reason = f"removed by {self.me}" if self.me else "removed"
+        await self.chat.remove(target, reason=reason, by=self.me)
         return f"{target} was removed; /invite {target} brings them back"
 
     def invitable(self) -> list[str]:
         """Who was here and left, and so can be invited back."""
-        present = {name.lower() for name in self.chat.participants}
-        return [name for name in self._known if name.lower() not in present]
+        return self.chat.departed
 
     async def invite(self, name: str) -> str:
         wanted = name.lstrip("@").lower()
@@ -62,14 +59,9 @@ class ChatControl:
             raise ControlError(f"{name.lstrip('@')} is already in the chat")
         for candidate in self.invitable():
             if candidate.lower() == wanted:
-                await self.chat.add(self._known[candidate])
+                await self.chat.invite(candidate, by=self.me)
                 return f"{candidate} is back in the chat"
         can = ", ".join(self.invitable()) or "nobody has left"
         raise ControlError(
             f"cannot invite {name.lstrip('@')!r}: only who left can come back ({can})"
         )
-
-    def remember(self) -> None:
-        """Take note of whoever was added since (so that they too can come back later)."""
-        for name, participant in self.chat.participants.items():
-            self._known.setdefault(name, participant)

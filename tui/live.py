@@ -182,7 +182,6 @@ class LiveChatApp(AskedApp):
         # collector nothing; /export reads them back.
         self._log.append(dump_event(event))
         if event.type == "participant_joined":
-            self.control.remember()
             self.model.here = set(self.seats.names)
         elif isinstance(event, ChatEnded) and self.prices is not None:
             self._note_cost(event)

@@ -54,7 +54,18 @@ SELECTOR = "selector"
 
 _BASE_FIELDS = frozenset({"chat_id", "seq", "time", "sender", "type"})
 _KEEPS_REQUEST = frozenset(
-    {"text_delta", "paused", "resumed", "participant_joined", "tool_call", "handoff"}
+    {
+        "text_delta",
+        "paused",
+        "resumed",
+        "participant_joined",
+        "tool_call",
+        "handoff",
+        "human_input",
+        "control",
+        "seat_claimed",
+        "seat_released",
+    }
 )
 """Event types that leave an open request to a person open; every other one answers or ends it."""
 
@@ -546,6 +557,13 @@ class ChatModel:
             self._note(event, "plan", f"{said}{feedback}", event.reviewer)
         self.changed = True
 
+    def _command(self, event: EventBase) -> None:
+        """A command sent to the manager: what it did is an event of its own, shown there."""
+
+    def _seat(self, event: Any) -> None:
+        where = "answers from" if event.type == "seat_claimed" else "no longer answers from"
+        self._note(event, "seat", f"{event.sender} {where} {event.holder}", event.sender)
+
     def _generic(self, event: EventBase) -> None:
         """An event type this model does not know (newer than it): shown with its fields."""
         fields = {k: v for k, v in event.model_dump(mode="json").items() if k not in _BASE_FIELDS}
@@ -595,4 +613,8 @@ _HANDLERS: dict[str, Callable[[ChatModel, Any], None]] = {
     "progress_ledger": ChatModel._progress_ledger,
     "replan": ChatModel._replan,
     "plan_review": ChatModel._plan_review,
+    "human_input": ChatModel._command,
+    "control": ChatModel._command,
+    "seat_claimed": ChatModel._seat,
+    "seat_released": ChatModel._seat,
 }

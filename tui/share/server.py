@@ -275,6 +275,7 @@ class _Connection:
     def _leave(self) -> None:
         if self.seat is not None:
             self.claims.release(self.seat, self.holder)
+            self.chat.release_seat(self.seat, self.holder)
             self.seat = None
 
     # ------------------------------------------------------------------ commands
@@ -327,6 +328,7 @@ class _Connection:
                 raise ClaimError(f"{message.name!r} {what} in this chat (people: {listed})")
             name = found[0]
         self.claims.claim(name, self.holder)
+        self.chat.claim_seat(name, self.holder)
         self.seat = name
         return Ok(id=message.id, text=f"you are {name}", name=name)
 
