@@ -352,6 +352,7 @@ class GroupChat(Commands):
                 break
             finally:
                 self._interruptible = False
+            self._drain()  # what was said while the policy chose comes before the turn
             if self._end is not None:
                 break  # a condition fired while the policy chose (on an interjection, say)
             if state.paused:

@@ -19,11 +19,13 @@ from groupchat.events import (
     BoolAnswer,
     ChatEnded,
     ChatStarted,
+    ControlRequested,
     ErrorEvent,
     Event,
     EventBase,
     FactSheet,
     Handoff,
+    HumanInput,
     HumanInputRequested,
     MessagePosted,
     ParticipantInfo,
@@ -34,6 +36,8 @@ from groupchat.events import (
     ProgressLedger,
     Replan,
     Resumed,
+    SeatClaimed,
+    SeatReleased,
     SelectorAttempt,
     SpeakerSelected,
     TaskLedger,
@@ -178,6 +182,10 @@ def samples() -> list[EventBase]:
         ),
         Replan(**base(13), reason="stalled 4 rounds", stalls=4, resets=2, max_resets=3),
         PlanReview(**base(13), reviewer="hana", revision=2, decision="revise", feedback="shorter"),
+        HumanInput(**base(15, "hana"), text="a line from hana"),
+        ControlRequested(**base(16, "hana"), command="steer", name="alice"),
+        SeatClaimed(**base(17, "hana"), holder="joined terminal 1"),
+        SeatReleased(**base(18, "hana"), holder="joined terminal 1"),
         ChatEnded(
             **base(14),
             reason="hana: done",
@@ -209,7 +217,7 @@ def union_members() -> set[type[Any]]:
 
 def test_samples_cover_every_event_type() -> None:
     members = union_members()
-    assert len(members) == 21
+    assert len(members) == 25
     assert {type(e) for e in SAMPLES} == members
     tags = [e.type for e in SAMPLES]  # type: ignore[attr-defined]
     assert len(set(tags)) == len(tags)

@@ -485,7 +485,7 @@ async def test_channel_attach_flushes_the_buffer_and_routes_unrequested_lines() 
     assert await channel.receive() == "buffered again"
 
 
-async def test_channel_answers_an_open_request_before_the_handler() -> None:
+async def test_an_attached_channel_publishes_a_line_and_the_request_waits_for_it() -> None:
     channel = InputChannel()
     got: list[str] = []
     channel.attach(got.append)
@@ -494,9 +494,10 @@ async def test_channel_answers_an_open_request_before_the_handler() -> None:
 
     channel.send("answer")
 
+    assert got == ["answer"]  # on its way through the chat
+    assert not channel.requested  # a line was sent for this request
+    assert channel.deliver("answer")
     assert await waiting == "answer"
-    assert got == []
-    assert not channel.requested
 
 
 async def test_channel_receive_timeout_raises_and_clears_the_request() -> None:

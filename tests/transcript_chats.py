@@ -31,6 +31,8 @@ from groupchat.testing import ChatProbe, HumanParticipant, ScriptedAgent
 ALL_TYPES = frozenset(
     {
         "chat_started",
+        "human_input",
+        "control",
         "participant_joined",
         "participant_left",
         "speaker_selected",
