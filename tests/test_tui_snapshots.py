@@ -95,7 +95,7 @@ def test_replay_paused_mid_chat(snap_compare: Any) -> None:
     """The code-review sample replayed, paused after three steps: the conversation ends with the
     task, author (opens) and security's reply about retrying non-idempotent POSTs; the sidebar
     lists author, security, performance and approver (a person), all waiting; the replay bar
-    says "⏸ paused 1×" with its position at "message 3/6 · event 44/89", and the footer offers
+    says "⏸ paused 1×" with its position at "message 3/6 · event 44/90", and the footer offers
     Play/Pause, Step, Back, Faster, Slower instead of the live keys."""
     events = read_events(sample_path("code-review"))
     app = ReplayApp(events, paused=True, clock=fixed_clock, animate=False)
