@@ -131,7 +131,7 @@ class GroupChat(Commands):
         self.on_error = on_error
         self.metadata = dict(metadata or {})
 
-        self._state = ChatState(self.chat_id)
+        self._state = ChatState(self.chat_id, str(getattr(self.policy, "usage_key", SELECTOR)))
         self.view = ChatView(self._state, self._ask)
         self._policy_view = PolicyView(self._state, self._ask, self._report_attempt)
         self._pub = self.bus.publisher(self.chat_id, MANAGER)
@@ -546,10 +546,6 @@ class GroupChat(Commands):
             problem=problem,
             usage=usage,
         )
-
-    def _billed_to(self) -> str:
-        """Whom the policy's model calls are counted under: ``selector`` unless it says."""
-        return str(getattr(self.policy, "usage_key", SELECTOR))
 
     async def _finish(self, error: str | None) -> ChatResult:
         self._drain()  # what people said at the very end is posted before the end

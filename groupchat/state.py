@@ -17,7 +17,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from groupchat.events import (
-    MANAGER,
     ChatStarted,
     Handoff,
     MessagePosted,
@@ -37,31 +36,24 @@ if TYPE_CHECKING:
     from groupchat.channel import InputChannel
     from groupchat.participant import MessageLog
 
-__all__ = ["SELECTOR", "ChatState", "billed_to"]
+__all__ = ["SELECTOR", "ChatState"]
 
 SELECTOR = "selector"
 """Whom the tokens of selection calls are counted under, unless the policy names another
 ``usage_key`` (the magentic manager counts under ``manager``)."""
 
 
-def billed_to(event: SelectorAttempt) -> str:
-    """Whom a selection call's tokens count under: the event says so (older transcripts, made
-    before it did, count a magentic manager's calls under ``manager``)."""
-    billed = getattr(event, "billed_to", None)
-    if billed:
-        return str(billed)
-    return MANAGER if event.policy.startswith("magentic") else SELECTOR
-
-
 class ChatState:
     """The manager's fold of one chat's events; see the module docstring.
 
     ``infos`` and ``channels`` are the participants present now (kept by the manager as it
-    registers them); everything else comes from events.
+    registers them); everything else comes from events. ``billed_to`` is whom the policy's
+    selection calls count under (its ``usage_key``).
     """
 
     __slots__ = (
         "_apply",
+        "billed_to",
         "channels",
         "chat_id",
         "chosen",
@@ -84,10 +76,11 @@ class ChatState:
         "usage_by",
     )
 
-    def __init__(self, chat_id: str) -> None:
+    def __init__(self, chat_id: str, billed_to: str = SELECTOR) -> None:
         from groupchat.participant import MessageLog
 
         self.chat_id = chat_id
+        self.billed_to = billed_to
         self.task: str | None = None
         self.messages: list[Message] = []
         self.log: MessageLog = MessageLog(self.messages)
@@ -198,7 +191,7 @@ class ChatState:
 
     def _attempt(self, event: SelectorAttempt) -> None:
         if event.usage is not None:
-            self.count_usage(billed_to(event), event.usage)
+            self.count_usage(self.billed_to, event.usage)
 
     def _handoff(self, event: Handoff) -> None:
         self.handoff = (event.target, event.note)

@@ -224,3 +224,33 @@ async def test_a_loaded_chat_has_the_state_the_live_one_had() -> None:
         live_state.task,
     )
     assert loaded_state.message_count == live_state.message_count
+
+
+async def test_selection_calls_count_under_the_policys_usage_key_live_and_after_load() -> None:
+    from groupchat.messages import Usage
+
+    class Router:
+        name = "router"
+        usage_key = "routing"
+
+        def validate(self, names: object) -> None: ...
+
+        def restore(self, events: object) -> None: ...
+
+        def describe(self) -> str:
+            return self.name
+
+        async def select(self, view: PolicyView, candidates: tuple[str, ...]) -> Selection:
+            await view.report_attempt(
+                self.name, 1, candidates[0], accepted=True, usage=Usage(input_tokens=7)
+            )
+            return Selection(candidates[0], "first")
+
+    live = GroupChat(
+        [ScriptedAgent("a", ["x", "y"])], policy=Router(), max_turns=2, bus=EventBus(retain=None)
+    )  # type: ignore[arg-type]
+    result = await live.run()
+    assert result.usage_by["routing"].input_tokens == 14
+    loaded = GroupChat([ScriptedAgent("a", ["z"])], policy=Router(), chat_id=live.chat_id)  # type: ignore[arg-type]
+    loaded.load(live.events())
+    assert loaded.view.usage_by["routing"].input_tokens == 14
