@@ -267,7 +267,7 @@ async def _run_once(builder: Builder, config: Config, subscriber: bool) -> Measu
     published = chat.bus.next_seq(chat.chat_id)
     deltas: int | None
     if read is None:
-        deltas = _count_deltas(chat.events())
+        deltas = _count_deltas(chat.bus.history(chat.chat_id))
         problem = problem or _check_deltas(deltas, config)
     else:
         count, deltas, read_problem = read

@@ -24,6 +24,9 @@ RUNS: dict[str, list[str]] = {
         "bench.orchestration",
         *("--messages", "200", "--deltas", "3", "--subscriber", "--repeat", "1"),
     ],
+    # Longer than the bus retains, with no subscriber: the deltas can no longer be counted.
+    "round_robin_trimmed": ["bench.orchestration", "--messages", "200", "--repeat", "1"],
+    "compare": ["bench.compare", "HEAD", "--rounds", "1", "--messages", "200"],
     "selector": [
         "bench.orchestration",
         "--pattern",
@@ -54,6 +57,9 @@ COUNTED: dict[str, list[dict[str, Any]]] = {
     "round_robin": [
         {"messages": 200, "counted": {"messages": 200, "events": 1202, "text_deltas": 600}}
     ],
+    "round_robin_trimmed": [{"counted": {"messages": 200, "events": 802, "text_deltas": None}}],
+    # HEAD against itself: both sides ran and were compared figure by figure.
+    "compare": [{"revision": "HEAD", "rounds": 1}],
     "selector": [{"counted": {"messages": 40, "events": 202, "text_deltas": 40}}],
     "magentic": [{"counted": {"messages": 40, "events": 290, "text_deltas": 40}}],
     "store": [
@@ -98,6 +104,13 @@ def test_a_benchmark_runs_counts_and_passes_its_checks(name: str) -> None:
     assert len(reports) == len(COUNTED[name]), reports
     for report in reports:
         assert "ok" not in report and "problem" not in report, report
+
+
+def test_compare_puts_both_sides_and_their_ratio_side_by_side() -> None:
+    (report,) = _run("compare")
+    assert set(report["this"]) == set(report["base"]) >= {"us_per_msg", "peak_rss_mb"}
+    assert set(report["ratio"]) == set(report["this"])
+    assert all(value > 0 for value in report["ratio"].values())
 
 
 def test_the_tui_stream_reaches_the_screen_and_every_key_the_input() -> None:
