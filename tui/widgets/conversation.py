@@ -77,6 +77,9 @@ class Conversation(VerticalScroll, can_focus=True):
         self._busy = False
         self._again = False
         self._edges_queued = False
+        self._restoring = False
+        self._jumps = 0  # a view put back after a jump would undo it
+        self._heading = 0  # which way the reader last scrolled: -1 up, 1 down
 
     # ------------------------------------------------------------------ state
 
@@ -237,19 +240,31 @@ class Conversation(VerticalScroll, can_focus=True):
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
-        if not self._edges_queued and round(old) != round(new):
+        if self._restoring or round(old) == round(new):
+            return
+        self._heading = 1 if new > old else -1
+        if not self._edges_queued:
             self._edges_queued = True
             self.call_after_refresh(self._at_edge)
 
     async def _at_edge(self) -> None:
+        """Load the batch the reader is scrolling towards, once within a screen of that edge.
+
+        Only the reader's own direction counts: putting the view back in place after a batch
+        was mounted above moves the scroll offset down, and taking that for the reader
+        scrolling down would load the batch after, then the one before, without end."""
         self._edges_queued = False
         if self._busy or not self._views:
             return
         total = len(self.model.entries)
         near = max(1, self.size.height)  # start loading a screen before the edge
-        if self.scroll_y <= near and self._lo > 0:
+        if self._heading < 0 and self.scroll_y <= near and self._lo > 0:
             await self._guarded(self._load_before)
-        elif self.scroll_y >= self.max_scroll_y - near and self._lo + len(self._views) < total:
+        elif (
+            self._heading > 0
+            and self.scroll_y >= self.max_scroll_y - near
+            and self._lo + len(self._views) < total
+        ):
             await self._guarded(self._load_after)
         elif self.scroll_y >= self.max_scroll_y - 1 and not self.is_anchored:
             self.anchor()
@@ -275,10 +290,15 @@ class Conversation(VerticalScroll, can_focus=True):
             return lambda: None
         offset = pinned.virtual_region.y - top
         view = pinned
+        jumps = self._jumps
 
         def restore() -> None:
-            if view.is_attached:
-                self.scroll_to(y=view.virtual_region.y - offset, animate=False, immediate=True)
+            if view.is_attached and jumps == self._jumps and not self.following:
+                self._restoring = True
+                try:
+                    self.scroll_to(y=view.virtual_region.y - offset, animate=False, immediate=True)
+                finally:
+                    self._restoring = False
 
         return restore
 
@@ -331,12 +351,14 @@ class Conversation(VerticalScroll, can_focus=True):
 
     async def action_jump_start(self) -> None:
         """Show the first entries of the chat."""
+        self._jumps += 1
         self.anchor(False)
         await self._guarded(lambda: self._rebuild(0))
         self.scroll_home(animate=False, immediate=True)
 
     async def action_jump_end(self) -> None:
         """Show the latest entries and follow new ones."""
+        self._jumps += 1
         total = len(self.model.entries)
         if self._lo + len(self._views) < total:
             await self._guarded(lambda: self._rebuild(self._tail_start(total)))
