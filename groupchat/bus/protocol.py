@@ -11,8 +11,7 @@ Synchronous and asynchronous members. Whatever may wait is a coroutine: publishi
 (``async for``). The synchronous members answer from what the bus already knows in this
 process: a backend that keeps its logs elsewhere keeps, for each chat it opened or reads, the
 state they report (the next sequence number, the oldest retained one, the events already
-read) and may write through in the background, in order. :meth:`Bus.append_ready` may append
-nothing and return 0; its callers then fall back on :meth:`Bus.append`.
+read) and may write through in the background, in order.
 
 Errors (see :mod:`groupchat.bus.errors`): :class:`ChatClosedError` for publishing to a closed
 chat, :class:`EventsUnavailableError` for subscribing from a sequence number the bus does not
@@ -157,9 +156,12 @@ class Bus(Protocol):
 
     def append_ready(self, events: Sequence[Event]) -> int:
         """Append stamped events of one chat, in order, as many as fit without waiting, and
-        return how many. They must carry consecutive sequence numbers from the chat's next
-        one; a bad one raises :class:`ValueError` and nothing is appended. Raises
-        :class:`ChatClosedError` on a closed chat."""
+        return how many: none while a durable subscriber is full or publishers are waiting,
+        else as many as the fullest durable subscriber has room for (all of them if there is
+        none); :meth:`append` then waits for room for the next. They must carry consecutive
+        sequence numbers from the chat's next one: a bad one raises :class:`ValueError` and
+        nothing is appended. Raises :class:`ChatClosedError` on a closed chat. This is how a
+        replay at full speed publishes, a batch at a time."""
         ...
 
     def history(self, chat_id: str, start: int = 0) -> list[Event]:
