@@ -13,11 +13,12 @@ process: a backend that keeps its logs elsewhere keeps, for each chat it opened 
 state they report (the next sequence number, the oldest retained one, the events already
 read) and may write through in the background, in order.
 
-Errors (see :mod:`groupchat.bus.errors`): :class:`ChatClosedError` for publishing to a closed
-chat, :class:`EventsUnavailableError` for subscribing from a sequence number the bus does not
-hold, :class:`SubscriberStalled` and :class:`SubscriberLagged` raised by a subscription's next
-read. A member given the id of a chat the bus does not know raises :class:`KeyError`, save
-``open``, ``subscribe`` (which create it), ``close`` and ``discard`` (which do nothing).
+Errors (defined in :mod:`groupchat.bus.errors`, importable from here too):
+:class:`ChatClosedError` for publishing to a closed chat, :class:`EventsUnavailableError` for
+subscribing from a sequence number the bus does not hold, :class:`SubscriberStalled` and
+:class:`SubscriberLagged` raised by a subscription's next read. A member given the id of a chat
+the bus does not know raises :class:`KeyError`, save ``open``, ``subscribe`` (which create it),
+``close`` and ``discard`` (which do nothing).
 """
 
 from __future__ import annotations
@@ -25,9 +26,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from groupchat.bus.errors import (
+    ChatClosedError,
+    EventsUnavailableError,
+    SubscriberLagged,
+    SubscriberStalled,
+)
 from groupchat.events import Event, EventBase
 
-__all__ = ["Bus", "Publisher", "Subscription"]
+__all__ = [
+    "Bus",
+    "ChatClosedError",
+    "EventsUnavailableError",
+    "Publisher",
+    "SubscriberLagged",
+    "SubscriberStalled",
+    "Subscription",
+]
 
 E = TypeVar("E", bound=EventBase)
 
