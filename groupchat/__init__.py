@@ -43,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "ToolResultPart": "groupchat.messages",
     "Usage": "groupchat.messages",
     # bus
+    "Bus": "groupchat.bus",
     "EventBus": "groupchat.bus",
     "Subscription": "groupchat.bus",
     "ChatClosedError": "groupchat.bus",
@@ -102,6 +103,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "AwaitingInput",
+    "Bus",
     "CandidateFilter",
     "ChatClosedError",
     "ChatComplete",
@@ -188,7 +190,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__, globals())
 
 if TYPE_CHECKING:
     from groupchat.agents import HumanParticipant, LLMAgent, ScriptedAgent, Tool, tool
-    from groupchat.bus import ChatClosedError, EventBus, Subscription
+    from groupchat.bus import Bus, ChatClosedError, EventBus, Subscription
     from groupchat.channel import InputChannel
     from groupchat.chat import ChatResult, GroupChat, ManagerActions
     from groupchat.events import (

@@ -21,7 +21,8 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from groupchat.bus import EventBus, EventsUnavailableError, Publisher, share_fields_set
+from groupchat._fields import share_fields_set
+from groupchat.bus import Bus, EventBus, EventsUnavailableError, Publisher
 from groupchat.channel import InputChannel
 from groupchat.commands import Commands
 from groupchat.events import (
@@ -111,7 +112,7 @@ class GroupChat(Commands):
         max_turns: int | None = None,
         idle_rounds: int | None = 1,
         on_error: Literal["end", "continue"] = "end",
-        bus: EventBus | None = None,
+        bus: Bus | None = None,
         chat_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
@@ -121,7 +122,7 @@ class GroupChat(Commands):
             raise ValueError("idle_rounds must be at least 1 (or None)")
         if on_error not in ("end", "continue"):
             raise ValueError("on_error must be 'end' or 'continue'")
-        self.bus = bus if bus is not None else EventBus()
+        self.bus: Bus = bus if bus is not None else EventBus()
         self.chat_id = self.bus.open(chat_id)
         self._first_seq = self.bus.next_seq(self.chat_id)
         self.policy = policy if policy is not None else RoundRobinPolicy()

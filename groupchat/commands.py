@@ -37,7 +37,7 @@ from groupchat.events import (
 )
 
 if TYPE_CHECKING:
-    from groupchat.bus import EventBus, Publisher
+    from groupchat.bus import Bus, Publisher
     from groupchat.messages import Message, MessageKind
     from groupchat.participant import Participant
     from groupchat.state import ChatState
@@ -59,7 +59,7 @@ class Commands:
     cancellation of the manager's own task that interrupts and stops rely on."""
 
     if TYPE_CHECKING:
-        bus: EventBus
+        bus: Bus
         chat_id: str
         _state: ChatState
         _pub: Publisher

@@ -28,7 +28,7 @@ from groupchat.spec_policies import (
 from groupchat.spec_termination import TerminationSpec
 
 if TYPE_CHECKING:
-    from groupchat.bus import EventBus
+    from groupchat.bus import Bus
     from groupchat.chat import GroupChat
     from groupchat.models.base import ChatModel
     from groupchat.participant import Participant
@@ -167,7 +167,7 @@ class TeamSpec(BaseModel):
     def build(
         self,
         *,
-        bus: EventBus | None = None,
+        bus: Bus | None = None,
         chat_id: str | None = None,
         participants: Sequence[Participant] | None = None,
         models: Callable[[str], ChatModel] | None = None,

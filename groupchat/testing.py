@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from groupchat.agents import HumanParticipant, ScriptedAgent
-from groupchat.bus import EventBus, Subscription
+from groupchat.bus import Bus, Subscription
 from groupchat.events import Event, EventBase
 from groupchat.models.scripted import FunctionModel, ScriptedModel, reply, tool_call
 
@@ -38,7 +38,7 @@ class ChatProbe:
     :attr:`seen`.
     """
 
-    def __init__(self, bus: EventBus, chat_id: str, *, start: int | None = None) -> None:
+    def __init__(self, bus: Bus, chat_id: str, *, start: int | None = None) -> None:
         bus.open(chat_id)
         first = bus.oldest_seq(chat_id) if start is None else start
         self._sub: Subscription = bus.subscribe(chat_id, start=first, maxsize=1 << 30)

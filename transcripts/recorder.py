@@ -17,7 +17,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from groupchat.bus import EventBus, Subscription
+from groupchat.bus import Bus, Subscription
 from groupchat.transcripts.store import LIVE_WINDOW, TranscriptStore
 
 __all__ = ["HEARTBEAT_INTERVAL", "StoreRecorder"]
@@ -41,7 +41,7 @@ class StoreRecorder:
     def __init__(
         self,
         store: TranscriptStore,
-        bus: EventBus,
+        bus: Bus,
         chat_id: str,
         *,
         start: int | None = None,

@@ -1,7 +1,7 @@
 """Replay: a stored chat published again onto a bus, at its original pace or faster.
 
 A replayed event is the stored event itself (same chat id, sequence number, sender and time),
-appended with :meth:`EventBus.append` (a batch at a time with :meth:`EventBus.append_ready`),
+appended with :meth:`Bus.append` (a batch at a time with :meth:`Bus.append_ready`),
 so every subscriber (the console, the TUI, your code) shows a replayed chat through exactly the
 path it uses for a live one. Nothing else runs: no
 model, no tool, no participant.
@@ -27,7 +27,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from groupchat._bulk import bulk_allocation
-from groupchat.bus import ChatClosedError, EventBus
+from groupchat.bus import Bus, ChatClosedError
 from groupchat.events import Event, MessagePosted, event_list_adapter
 
 __all__ = [
@@ -78,7 +78,7 @@ class Replayer:
     def __init__(
         self,
         events: Sequence[Event],
-        bus: EventBus,
+        bus: Bus,
         *,
         speed: float = 1.0,
         max_gap: float | None = DEFAULT_MAX_GAP,
@@ -131,7 +131,7 @@ class Replayer:
         return self._chat_id
 
     @property
-    def bus(self) -> EventBus:
+    def bus(self) -> Bus:
         return self._bus
 
     @property
@@ -229,7 +229,7 @@ class Replayer:
         """
         await self._settled.wait()
 
-    def restart(self, at: int, bus: EventBus | None = None, *, history: bool = True) -> Replayer:
+    def restart(self, at: int, bus: Bus | None = None, *, history: bool = True) -> Replayer:
         """Stop this replay and return a new one of the same events positioned at seq ``at``.
 
         This is how to seek backwards. The new replay goes onto ``bus``, or by default onto this

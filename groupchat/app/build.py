@@ -28,7 +28,7 @@ from groupchat.spec_termination import TerminationSpec, TextMentionSpec
 
 if TYPE_CHECKING:
     from groupchat.agents import LLMAgent
-    from groupchat.bus import EventBus
+    from groupchat.bus import Bus
     from groupchat.chat import GroupChat
     from groupchat.magentic.manager import MagenticManager
     from groupchat.magentic.spec import MagenticSpec
@@ -56,7 +56,7 @@ ModelMaker: TypeAlias = "Callable[[str, float, int], ChatModel]"
 def build_chat(
     spec: TeamSpec,
     *,
-    bus: EventBus | None = None,
+    bus: Bus | None = None,
     chat_id: str | None = None,
     participants: Sequence[Participant] | None = None,
     models: Callable[[str], ChatModel] | None = None,

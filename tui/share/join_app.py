@@ -22,7 +22,7 @@ from typing import ClassVar, Protocol
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 
-from groupchat.bus import EventBus
+from groupchat.bus import Bus, EventBus
 from groupchat.events import Event, HumanInputRequested, dump_event, parse_event
 from groupchat.tui.asked import AskedApp
 from groupchat.tui.commands import (
@@ -99,7 +99,7 @@ class JoinChatApp(AskedApp):
         self.person = name
         self.model.here = {name}
         self.chat_id = client.hello.chat_id
-        self.bus = EventBus()
+        self.bus: Bus = EventBus()
         self.bus.open(self.chat_id)
         self.ended: Bye | None = None
         """The server's goodbye, once it came."""
