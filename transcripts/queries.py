@@ -170,7 +170,7 @@ class SqliteQueries:
         rows = await self._read("SELECT spec_json FROM chats WHERE id = ?", (chat_id,))
         if not rows:
             raise ChatLookupError(f"no chat {chat_id!r} in {self.path}")
-        return None if rows[0][0] is None else json.loads(rows[0][0])  # type: ignore[no-any-return]
+        return None if rows[0][0] is None else json.loads(rows[0][0])
 
     async def _summary_row(self, chat_id: str, *, prefix: bool = False) -> Any:
         sql = f"SELECT {_SUMMARY_COLUMNS} FROM chats WHERE id = ?"
