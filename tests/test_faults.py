@@ -58,7 +58,7 @@ from groupchat.models import OpenAICompatModel, RetryPolicy
 from groupchat.participant import ChatView, TurnItem
 from groupchat.termination import ExternalStop, MaxMessages, Timeout
 from groupchat.testing import ChatProbe, ScriptedModel, reply, tool_call
-from groupchat.transcripts import store as store_module
+from groupchat.transcripts import sqlite as sqlite_module
 from groupchat.transcripts.jsonl import validate_transcript
 from groupchat.transcripts.store import SqliteStore, StoreError
 from groupchat.tui.console import ConsoleSession
@@ -498,7 +498,7 @@ def test_cli_a_locked_database_is_one_clear_error_not_a_hang(
     spec.write_text(ENDLESS)
     path = tmp_path / "chats.db"
     assert main(["list", "--db", str(path)]) == 0  # the database exists
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(sqlite_module, "BUSY_TIMEOUT_MS", 100)
     capsys.readouterr()
     with locked(path):
         assert main(["run", str(spec), "--headless", "--db", str(path)]) == 1

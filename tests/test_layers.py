@@ -283,3 +283,100 @@ def test_an_exception_holds_only_inside_a_function() -> None:
     assert arrows_against_the_table(at_top) == [
         f"{module}, line 1: imports {target}: core may not import app"
     ]
+
+
+# ------------------------------------------------------------------ stores by their protocols
+
+STORE_BACKEND = frozenset(
+    {
+        "groupchat.transcripts.sqlite",
+        "groupchat.transcripts.writer",
+        "groupchat.transcripts.queries",
+        "groupchat.transcripts.batch",
+    }
+)
+"""The SQLite backend's modules: only :mod:`groupchat.transcripts.factory` opens a store."""
+BACKEND_NAMES = frozenset({"SqliteStore", "SqliteWriter", "SqliteQueries"})
+STORE_USERS = frozenset({"app", "tui"})
+"""The parts that use stores: they know them by the protocols of ``transcripts/protocols.py``."""
+
+
+def backend_uses(module: str, source: str) -> list[str]:
+    """Each import of a backend module and each mention of a backend class in ``source``."""
+    found = [
+        _where(imp)
+        for imp in imports_in(module, source)
+        if imp.target in STORE_BACKEND or imp.target.rpartition(".")[0] in STORE_BACKEND
+    ]
+    for node in ast.walk(ast.parse(source)):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom | ast.Import):
+            names = [alias.name.rpartition(".")[2] for alias in node.names]
+        elif isinstance(node, ast.Name):
+            names = [node.id]
+        elif isinstance(node, ast.Attribute):
+            names = [node.attr]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value:
+            try:  # a string annotation, e.g. Callable[["SqliteStore | None"], ...]
+                names = [n.id for n in ast.walk(ast.parse(node.value)) if isinstance(n, ast.Name)]
+            except SyntaxError:
+                names = []
+        found += [
+            f"{module}, line {node.lineno}: names {name}"  # type: ignore[attr-defined]
+            for name in names
+            if name in BACKEND_NAMES
+        ]
+    return found
+
+
+def test_the_command_line_and_the_tui_know_stores_by_their_protocols() -> None:
+    users = [m for m in MODULES if part_of(m) in STORE_USERS]
+    assert "groupchat.app.session" in users and "groupchat.app.resume" in users
+    wrong = [
+        use
+        for module in users
+        for use in backend_uses(module, MODULES[module].read_text(encoding="utf-8"))
+    ]
+    assert not wrong, "store users that name the SQLite backend:\n" + "\n".join(wrong)
+
+
+def test_the_factory_alone_names_the_backend_outside_it() -> None:
+    names_it = {
+        module
+        for module in MODULES
+        if module not in STORE_BACKEND
+        and backend_uses(module, MODULES[module].read_text(encoding="utf-8"))
+    }
+    # the factory opens it; the package and store.py re-export it for code outside the CLI
+    assert names_it == {
+        "groupchat.transcripts.factory",
+        "groupchat.transcripts.store",
+        "groupchat.transcripts",
+    }
+
+
+def test_a_use_of_the_backend_is_named_with_its_module_and_line() -> None:
+    source = """\
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from groupchat.transcripts.store import SqliteStore
+
+Prepare = Callable[["SqliteStore | None"], None]
+
+
+async def open_it(path: str) -> object:
+    import groupchat.transcripts.sqlite
+    from groupchat.transcripts import writer
+
+    return await groupchat.transcripts.sqlite.SqliteStore.open(path)
+"""
+    assert backend_uses("groupchat.app.example", source) == [
+        "groupchat.app.example, line 12: imports groupchat.transcripts.sqlite (in a function)",
+        "groupchat.app.example, line 13: imports groupchat.transcripts.writer (in a function)",
+        "groupchat.app.example, line 6: names SqliteStore",
+        "groupchat.app.example, line 8: names SqliteStore",
+        "groupchat.app.example, line 15: names SqliteStore",
+    ]

@@ -38,8 +38,12 @@ from groupchat.events import (
 from groupchat.messages import Message, Usage
 from groupchat.termination import MaxMessages
 from groupchat.testing import ChatProbe, HumanParticipant, ScriptedAgent
+from groupchat.transcripts import batch as batch_module
+from groupchat.transcripts import queries as queries_module
 from groupchat.transcripts import schema as schema_module
+from groupchat.transcripts import sqlite as sqlite_module
 from groupchat.transcripts import store as store_module
+from groupchat.transcripts import writer as writer_module
 from groupchat.transcripts.recorder import StoreRecorder
 from groupchat.transcripts.schema import Migration, SchemaVersionError, schema_version
 from groupchat.transcripts.store import (
@@ -328,7 +332,7 @@ async def test_running_means_a_live_writer(tmp_path: Path) -> None:
 
 
 async def test_events_of_several_chats_interleaved(store: SqliteStore, monkeypatch: Any) -> None:
-    monkeypatch.setattr(store_module, "_ROWS_PER_STATEMENT", 2)  # runs split into parts too
+    monkeypatch.setattr(batch_module, "_ROWS_PER_STATEMENT", 2)  # runs split into parts too
     a, b = chat_events("a"), chat_events("b", [("cy", "one"), ("cy", "two"), ("cy", "three")])
     mixed = [e for pair in zip(a, b, strict=False) for e in pair] + b[len(a) :]
     await store.append_many(mixed[:5])
@@ -350,7 +354,7 @@ async def test_gaps_in_sequence_numbers_are_kept(store: SqliteStore) -> None:
 
 
 async def test_a_full_buffer_makes_appends_wait(store: SqliteStore, monkeypatch: Any) -> None:
-    monkeypatch.setattr(store_module, "MAX_PENDING", 3)
+    monkeypatch.setattr(writer_module, "MAX_PENDING", 3)
     events = chat_events("full", [("ada", str(i)) for i in range(5)])
     assert not store.append_nowait(events[0])  # a chat it has not loaded yet: await append
     for event in events:
@@ -502,7 +506,7 @@ async def test_import_of_an_existing_chat_changes_nothing(store: SqliteStore) ->
 
 
 async def test_import_is_all_or_nothing(tmp_path: Path, monkeypatch: Any) -> None:
-    monkeypatch.setattr(store_module, "_ROWS_PER_STATEMENT", 2)  # several statements
+    monkeypatch.setattr(batch_module, "_ROWS_PER_STATEMENT", 2)  # several statements
     path = tmp_path / "chats.db"
     async with await SqliteStore.open(path) as store:
         await store.create_chat("keep")
@@ -577,7 +581,7 @@ async def test_database_file_is_private(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert raw(path, "PRAGMA journal_mode") == [("wal",)]
-    assert raw(path, "PRAGMA page_size") == [(store_module.PAGE_SIZE,)]
+    assert raw(path, "PRAGMA page_size") == [(sqlite_module.PAGE_SIZE,)]
 
 
 async def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
@@ -751,7 +755,7 @@ def test_parse_event_rows_reads_runs_of_rows_and_names_a_bad_row(
 ) -> None:
     """Rows are validated several at a time; the result is the same as row by row, and a bad
     row deep in a run fails with its own field named."""
-    monkeypatch.setattr(store_module, "_ROWS_AT_ONCE", 3)
+    monkeypatch.setattr(queries_module, "_ROWS_AT_ONCE", 3)
     said = [("ada", f"line {i}") for i in range(6)]
     events = chat_events("c", said)
     rows: list[str | bytes] = [dump_event(e) for e in events]
@@ -776,6 +780,6 @@ def test_parse_event_rows_validates_good_rows_in_runs(monkeypatch: pytest.Monkey
         def validate_json(self, data: object) -> object:
             raise AssertionError("validated row by row")
 
-    monkeypatch.setattr(store_module, "EVENT_ADAPTER", RowByRow())
+    monkeypatch.setattr(queries_module, "EVENT_ADAPTER", RowByRow())
     events = chat_events("c", [("ada", f"line {i}") for i in range(700)])
     assert store_module.parse_event_rows([dump_event(e) for e in events]) == events

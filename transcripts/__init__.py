@@ -22,20 +22,25 @@ from groupchat.transcripts.replay import (
     sample_path,
 )
 from groupchat.transcripts.store import (
+    Catalogue,
     ChatLookupError,
     ChatSummary,
+    EventLog,
     SchemaVersionError,
     SearchHit,
     SqliteStore,
     StoreError,
     TranscriptStore,
     default_db_path,
+    open_store,
     redact_spec,
 )
 
 __all__ = [
+    "Catalogue",
     "ChatLookupError",
     "ChatSummary",
+    "EventLog",
     "JsonlError",
     "ReplayError",
     "Replayer",
@@ -49,6 +54,7 @@ __all__ = [
     "TranscriptStore",
     "default_db_path",
     "list_samples",
+    "open_store",
     "read_events",
     "read_jsonl",
     "read_transcript",

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from groupchat.bus import Bus, Subscription
-from groupchat.transcripts.store import LIVE_WINDOW, TranscriptStore
+from groupchat.transcripts.protocols import EventLog
+from groupchat.transcripts.records import LIVE_WINDOW
 
 __all__ = ["HEARTBEAT_INTERVAL", "StoreRecorder"]
 
@@ -40,7 +41,7 @@ class StoreRecorder:
 
     def __init__(
         self,
-        store: TranscriptStore,
+        store: EventLog,
         bus: Bus,
         chat_id: str,
         *,

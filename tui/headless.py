@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 Committed = Callable[[str, int], Awaitable[None]]
-"""``committed(chat_id, seq)`` returns once that event is stored (``SqliteStore.wait_committed``).
+"""``committed(chat_id, seq)`` returns once that event is stored (``EventLog.wait_committed``).
 """
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from groupchat.agents import HumanParticipant
     from groupchat.chat import ChatResult, GroupChat
     from groupchat.models.pricing import PriceTable
-    from groupchat.transcripts.store import SqliteStore
+    from groupchat.transcripts.protocols import EventLog
     from groupchat.tui.claims import Claims
 
 __all__ = ["cmd_replay_tui", "load_replay_events", "run_replay_tui", "run_tui", "stored_history"]
@@ -61,11 +61,11 @@ async def run_tui(
     return app.result
 
 
-async def stored_history(store: SqliteStore | None, chat_id: str) -> list[Event]:
+async def stored_history(store: EventLog | None, chat_id: str) -> list[Event]:
     """What the store holds of ``chat_id`` before it runs again (resumed, forked; else none)."""
     if store is None:
         return []
-    from groupchat.transcripts.store import ChatLookupError
+    from groupchat.transcripts.records import ChatLookupError
 
     try:
         return await store.events(chat_id)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from groupchat.chat import GroupChat
     from groupchat.models.pricing import PriceTable
     from groupchat.spec import TeamSpec
-    from groupchat.transcripts.store import SqliteStore
+    from groupchat.transcripts.protocols import TranscriptStore
 
 __all__ = ["BUILTIN_DEMO", "BUILTIN_MAGENTIC_DEMO", "prepare_fork", "prepare_resume"]
 
@@ -96,7 +96,7 @@ def _prices(spec: TeamSpec | dict[str, Any]) -> PriceTable | None:
     return None if isinstance(spec, dict) else spec.price_table()
 
 
-async def prepare_resume(store: SqliteStore, args: argparse.Namespace) -> Prepared:
+async def prepare_resume(store: TranscriptStore, args: argparse.Namespace) -> Prepared:
     """The stored chat rebuilt and ready to continue (with ``--spec``, another team)."""
     chat_id = await find_chat(store, args.id)
     summary = await store.chat(chat_id)
@@ -125,7 +125,7 @@ async def prepare_resume(store: SqliteStore, args: argparse.Namespace) -> Prepar
     )
 
 
-async def prepare_fork(store: SqliteStore, args: argparse.Namespace) -> Prepared:
+async def prepare_fork(store: TranscriptStore, args: argparse.Namespace) -> Prepared:
     """A new chat sharing the history of ``args.id`` up to ``args.at``, stored with its lineage."""
     parent = await find_chat(store, args.id)
     summary = await store.chat(parent)

@@ -14,7 +14,7 @@ from groupchat.safe_text import one_line
 if TYPE_CHECKING:
     from groupchat.chat import GroupChat
     from groupchat.spec import TeamSpec
-    from groupchat.transcripts.store import SqliteStore
+    from groupchat.transcripts.protocols import TranscriptStore
 
 __all__ = ["cmd_check", "cmd_continue", "cmd_demo", "cmd_run"]
 
@@ -118,7 +118,7 @@ def cmd_continue(args: argparse.Namespace) -> int:
 
     prepare_fn = prepare_resume if args.command == "resume" else prepare_fork
 
-    async def prepare(store: SqliteStore | None) -> Prepared:
+    async def prepare(store: TranscriptStore | None) -> Prepared:
         assert store is not None
         return await prepare_fn(store, args)
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from groupchat.chat import ChatResult, GroupChat
     from groupchat.events import Event
     from groupchat.models.pricing import PriceTable
-    from groupchat.transcripts.store import SqliteStore
+    from groupchat.transcripts.protocols import Catalogue, EventLog, TranscriptStore
     from groupchat.tui.claims import Claims
 
 __all__ = [
@@ -55,7 +55,7 @@ class Prepared:
     """The team's prices: the front-ends show the chat's cost with them."""
 
 
-Prepare = Callable[["SqliteStore | None"], Awaitable[Prepared]]
+Prepare = Callable[["TranscriptStore | None"], Awaitable[Prepared]]
 """Builds the chat to run, given the open store (``None`` with ``--no-store``)."""
 
 
@@ -79,27 +79,28 @@ def seated(chat: GroupChat, name: str | None) -> HumanParticipant | None:
 
 
 def db_path(args: argparse.Namespace) -> Path:
-    from groupchat.transcripts.store import default_db_path
+    from groupchat.transcripts.factory import default_db_path
 
     return Path(args.db).expanduser() if getattr(args, "db", None) else default_db_path()
 
 
-async def open_store(args: argparse.Namespace) -> SqliteStore:
+async def open_store(args: argparse.Namespace) -> TranscriptStore:
+    """The store ``--db`` names (else the default one), opened by the transcripts' factory."""
+    from groupchat.transcripts import factory
     from groupchat.transcripts.schema import StoreError
-    from groupchat.transcripts.store import SqliteStore
 
     path = db_path(args)
     try:
-        return await SqliteStore.open(path)
+        return await factory.open_store(path)
     except StoreError as exc:  # its message names the file already
         raise CommandError(str(exc)) from None
     except Exception as exc:
         raise CommandError(f"cannot open the chat database {path}: {exc}") from None
 
 
-async def find_chat(store: SqliteStore, ident: str) -> str:
+async def find_chat(store: Catalogue, ident: str) -> str:
     """The id of the stored chat ``ident`` names (an id or a unique prefix)."""
-    from groupchat.transcripts.store import ChatLookupError
+    from groupchat.transcripts.records import ChatLookupError
 
     try:
         return (await store.chat(ident)).id
@@ -145,7 +146,7 @@ async def drive(
     args: argparse.Namespace,
     human: HumanParticipant | None,
     *,
-    store: SqliteStore | None = None,
+    store: EventLog | None = None,
     prices: PriceTable | None = None,
     claims: Claims | None = None,
 ) -> ChatResult:
@@ -180,7 +181,7 @@ def _sharing(args: argparse.Namespace) -> bool:
 
 @contextlib.asynccontextmanager
 async def _shared(
-    args: argparse.Namespace, chat: GroupChat, store: SqliteStore | None
+    args: argparse.Namespace, chat: GroupChat, store: EventLog | None
 ) -> AsyncIterator[Claims]:
     """Share ``chat`` on a Unix socket while it runs (unless not wanted, or impossible)."""
     from groupchat.tui.claims import Claims
@@ -194,7 +195,7 @@ async def _shared(
 
     earlier = None
     if store is not None:
-        from groupchat.transcripts.store import ChatLookupError
+        from groupchat.transcripts.records import ChatLookupError
 
         live = store  # one name the closure keeps, typed as not None
 
