@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from groupchat.app.errors import CommandError
+from groupchat.app.output import stdout_console
 from groupchat.app.running import run_async
 from groupchat.app.session import db_path, find_chat, open_store, use_tui
 from groupchat.safe_text import one_line
@@ -55,7 +56,6 @@ def _when(value: datetime | None) -> str:
 
 
 async def cmd_list(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -67,7 +67,7 @@ async def cmd_list(args: argparse.Namespace) -> int:
     finally:
         await store.close()
     # Piped output is for scripts: wide enough that nothing is cut.
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+    console = stdout_console(highlight=False, width=None if sys.stdout.isatty() else 240)
     if not chats:
         found = f" matching {args.search!r}" if args.search else ""
         console.print(Text(f"no chats{found} in {db_path(args)}"))
@@ -109,8 +109,6 @@ async def _chat_events(args: argparse.Namespace) -> tuple[str, list[Event]]:
 
 
 async def cmd_show(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from groupchat.tui.console import ConsoleRenderer
 
     store = await open_store(args)
@@ -120,7 +118,7 @@ async def cmd_show(args: argparse.Namespace) -> int:
         stored = await store.spec(chat_id)
     finally:
         await store.close()
-    console = Console(highlight=False)
+    console = stdout_console(highlight=False)
     cost_of, problem = _stored_costing(stored)
     renderer = ConsoleRenderer(console, cost_of=cost_of)
     for event in events:
@@ -226,7 +224,7 @@ async def cmd_replay(args: argparse.Namespace) -> int:
 
     events = await replay_events(args)
     try:
-        await run_replay_console(events, speed=args.speed)
+        await run_replay_console(events, speed=args.speed, console=stdout_console(highlight=False))
     except ReplayError as exc:
         raise CommandError(str(exc)) from None
     return 0
