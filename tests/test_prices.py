@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import os
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -497,6 +498,46 @@ async def test_show_says_why_it_cannot_price_a_chat(
     lines = capsys.readouterr().out.splitlines()
     assert lines[-2].strip("─ ") == "chat ended (max_turns): reached 2 turns · 30 tokens"
     assert lines[-1] == "cost not shown: the stored team spec does not validate"
+
+
+async def test_list_shows_each_chats_tokens_and_cost_as_show_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The cost column is the figure at the end of ``show``: complete, partial or unknown, and
+    empty for a team without prices or a spec that no longer validates."""
+    from groupchat.app.cli import main
+
+    db = tmp_path / "chats.db"
+    both = {**STORED, "prices": {**STORED["prices"], "openai:x": {"input": 0, "output": 0}}}  # type: ignore[dict-item]
+    neither = {**STORED, "prices": {"openai:other": {"input": 1, "output": 1}}}
+    broken = {**STORED, "participants": [{"kind": "robot", "name": "a"}]}
+    unpriced = {key: value for key, value in STORED.items() if key != "prices"}
+    ids = {
+        name: await record(db, spec)
+        for name, spec in [
+            ("partial", STORED),
+            ("complete", both),
+            ("unknown", neither),
+            ("broken", broken),
+            ("unpriced", unpriced),
+        ]
+    }
+    assert await asyncio.to_thread(main, ["list", "--db", str(db)]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split()[3:7] == ["messages", "tokens", "cost", "started"]
+    columns = {cells[0]: cells for cells in (re.split(r"\s{2,}", row.strip()) for row in rows)}
+    expected = {
+        "partial": "≥ $0.0200 (partial)",
+        "complete": "$0.0200",
+        "unknown": "cost unknown",
+        "broken": "",  # show prices none either
+        "unpriced": "",
+    }
+    for name, chat_id in ids.items():
+        _id, _title, _who, messages, tokens, *rest = columns[chat_id[:12]]
+        assert (messages, tokens) == ("3", "30"), name  # the tokens are known all the same
+        cost = rest[0] if len(rest) == 3 else ""  # an empty cell leaves no column
+        assert cost == expected[name], name
 
 
 @pytest.mark.parametrize("front_end", ["tui", "console"])

@@ -210,6 +210,32 @@ async def test_release_gives_the_seat_back_without_leaving(folder: Path) -> None
     assert ada.channel.requested is False
 
 
+async def test_a_switch_takes_the_new_seat_first_and_a_refused_one_changes_nothing(
+    folder: Path,
+) -> None:
+    chat, _ada, _bob = _team()
+    claims = Claims()
+    async with ShareServer(chat, claims, folder=folder) as server:
+        assert server.path is not None
+        first = await JoinClient.connect(server.path)
+        second = await JoinClient.connect(server.path)
+        await first.request(Claim(name="bob"))
+        await second.request(Claim(name="ada"))
+        with pytest.raises(JoinError, match="release first"):
+            await first.request(Claim(name="ada"))  # without switch, as before
+        with pytest.raises(JoinError, match="ada already answers from another terminal"):
+            await first.request(Claim(name="ada", switch=True))
+        assert claims.holder("bob") == "joined terminal 1"  # still bob's
+        await second.request(Release())
+        reply = await first.request(Claim(name="ADA", switch=True))
+        assert (reply.name, reply.text) == ("ada", "you are ada")
+        assert claims.names == ["ada"] and claims.holder("ada") == "joined terminal 1"
+        reply = await first.request(Claim(name="ada", switch=True))
+        assert reply.text == "you are ada already" and claims.names == ["ada"]
+        await first.close()
+        await second.close()
+
+
 # ----------------------------------------------------------------------------------- bad input
 
 

@@ -21,9 +21,10 @@ from groupchat import (
     MentionPolicy,
     ScriptedAgent,
 )
-from groupchat.events import Event, MessagePosted
+from groupchat.events import ControlRequested, Event, MessagePosted
 from groupchat.testing import ChatProbe
 from groupchat.tui.claims import Claims
+from groupchat.tui.screens import HelpScreen
 from groupchat.tui.seats import Seats
 from groupchat.tui.share.client import Incoming
 from groupchat.tui.share.join import open_seat
@@ -59,6 +60,10 @@ def _app(client: Any, name: str) -> JoinChatApp:
 
 def _title(app: JoinChatApp) -> str:
     return str(app.query_one(ComposerBox).editor.border_title)
+
+
+def _notices(app: JoinChatApp) -> list[str]:
+    return [notification.message for notification in app._notifications]
 
 
 async def _type(pilot: Pilot[None], app: JoinChatApp, text: str) -> None:
@@ -158,6 +163,103 @@ async def test_a_lost_connection_is_shown_and_the_app_stays_read_only(folder: Pa
     await chat.stop()
     await run
     assert not any(m.sender == "bob" for m in chat.messages)
+
+
+async def test_as_takes_another_persons_seat_and_gives_the_old_one_back(folder: Path) -> None:
+    """``/as ada`` from the terminal joined as bob: ada answers from here now (the claim is
+    recorded as her ``seat_claimed``), bob's open turn goes back to the chat's own terminal,
+    and what is typed next is posted as ada."""
+    chat, seats = _team()
+    async with ShareServer(chat, seats.claims, folder=folder):
+        run = await _bob_asked(chat)
+        client, name = await open_seat(chat.chat_id, "bob", folder=folder)
+        app = _app(client, name)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: "bob, your turn" in _title(app), "bob's turn")
+            await _type(pilot, app, "/as host")
+            await until(pilot, lambda: noticed(app, "is not a person"), "the refusal")
+            assert app.person == "bob" and seats.claims.holder("bob") is not None
+            await _type(pilot, app, "/as ADA")
+            await until(pilot, lambda: app.person == "ada", "the switch")
+            assert noticed(app, "you are ada")
+            assert app.model.my_request is None  # bob's turn is not answered from here now
+            await until(pilot, lambda: "message as ada" in _title(app), "the idle title")
+            assert seats.claims.names == ["ada"]
+            assert seats.here("bob") and seats.waiting("bob")  # the first terminal has him
+            await _type(pilot, app, "/as")
+            await until(pilot, lambda: _notices(app).count("you are ada") == 2, "who you are")
+            posted = asyncio.create_task(ChatProbe.of(chat).wait_for(MessagePosted, sender="ada"))
+            await _type(pilot, app, "ada here, from the other terminal")
+            await posted
+            await pilot.press("ctrl+q")
+        await chat.stop()
+        await run
+    seats_taken = [(e.type, e.sender) for e in chat.events() if e.type.startswith("seat_")]
+    assert seats_taken[:3] == [
+        ("seat_claimed", "bob"),
+        ("seat_released", "bob"),
+        ("seat_claimed", "ada"),
+    ]
+    assert [m.content for m in chat.messages if m.sender == "ada"] == [
+        "ada here, from the other terminal"
+    ]
+
+
+async def test_kick_and_invite_from_the_joined_terminal(folder: Path) -> None:
+    """``/kick`` and ``/invite`` act on the chat as at its own terminal, as the joiner (the
+    ``control`` event's sender), and ``/invite`` alone says who can come back."""
+    chat, seats = _team()
+    async with ShareServer(chat, seats.claims, folder=folder):
+        run = await _bob_asked(chat)
+        client, name = await open_seat(chat.chat_id, "bob", folder=folder)
+        app = _app(client, name)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: "bob, your turn" in _title(app), "bob's turn")
+            await _type(pilot, app, "/kick bob")
+            await until(pilot, lambda: noticed(app, "you cannot remove yourself"), "the refusal")
+            await _type(pilot, app, "/invite")
+            await until(pilot, lambda: noticed(app, "nobody has left"), "nobody to invite")
+            await _type(pilot, app, "/kick @Host")
+            await until(pilot, lambda: "host" not in app.model.names(), "host to leave")
+            assert "host" not in chat.participants
+            assert noticed(app, "host was removed; /invite host brings them back")
+            await _type(pilot, app, "/invite")
+            await until(pilot, lambda: noticed(app, "can come back: host"), "who can come back")
+            await _type(pilot, app, "/invite host")
+            await until(pilot, lambda: "host" in app.model.names(), "host to come back")
+            assert "host" in chat.participants and noticed(app, "host is back in the chat")
+            await pilot.press("ctrl+q")
+        await chat.stop()
+        await run
+    asked = [
+        (e.sender, e.command, e.name) for e in chat.events() if isinstance(e, ControlRequested)
+    ]
+    assert ("bob", "kick", "host") in asked and ("bob", "invite", "host") in asked
+
+
+async def test_the_joined_terminal_offers_as_kick_and_invite() -> None:
+    """In the help, in the completion of ``/`` (with the people for ``/as``) and the palette."""
+    events = await _events_until_bob_is_asked()
+    app = _app(ScriptedConnection(events), "bob")
+    async with app.run_test(size=(120, 60)) as pilot:  # the help fits, all of it
+        box = app.query_one(ComposerBox)
+        box.editor.focus()
+        box.editor.insert("/")
+        await until(pilot, lambda: bool(box.suggestions), "the commands")
+        labels = [s.label for s in box.suggestions]
+        assert {"/as", "/kick", "/invite"} <= set(labels)
+        box.editor.clear()
+        box.editor.insert("/as ")
+        people = ["bob", "ada"]
+        await until(pilot, lambda: [s.label for s in box.suggestions] == people, "the people")
+        titles = [title for title, _help, _do in app.palette_commands()]
+        assert "Speak as ada" in titles and "Remove host" in titles
+        assert "Speak as bob" not in titles and "Remove bob" not in titles
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
+        await until_shown(pilot)
+        shown = screen_text(app)
+        assert "/as [PERSON]" in shown and "/kick NAME" in shown and "/invite [NAME]" in shown
 
 
 class ScriptedConnection:

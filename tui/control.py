@@ -53,6 +53,11 @@ class ChatControl:
         """Who was here and left, and so can be invited back."""
         return self.chat.departed
 
+    def come_back(self) -> str:
+        """What ``/invite`` alone says: who can come back."""
+        names = self.invitable()
+        return "can come back: " + ", ".join(names) if names else "nobody has left"
+
     async def invite(self, name: str) -> str:
         wanted = name.lstrip("@").lower()
         if any(present.lower() == wanted for present in self.chat.participants):

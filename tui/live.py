@@ -300,8 +300,7 @@ class LiveChatApp(AskedApp):
         if args:
             self.notice(await self.control.invite(args[0]))
             return
-        names = self.control.invitable()
-        self.notice("can come back: " + ", ".join(names) if names else "nobody has left")
+        self.notice(self.control.come_back())
 
     async def action_interrupt(self) -> None:
         if not self.running:

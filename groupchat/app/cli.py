@@ -2,6 +2,10 @@
 
 Exit status: 0 when a chat ends normally, 1 on a runtime failure, 2 on bad input or usage,
 128 + the signal's number when ended by one (130 for Ctrl+C, 143 for SIGTERM, 129 for SIGHUP).
+A reader of the output that goes away (``groupchat show ID | head``) ends the command quietly
+with 0, as a headless chat whose output is closed ends: the reader had what it wanted, and a
+``set -o pipefail`` script does not fail for it.
+
 Each command's module, and the front-ends, are imported only by the command that uses them.
 """
 
@@ -13,7 +17,7 @@ import errno
 import sys
 from collections.abc import Callable, Sequence
 
-from groupchat.app.errors import EXIT_FAILURE, EXIT_USAGE, CommandError, fail
+from groupchat.app.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError, fail
 from groupchat.app.parser import build_parser
 
 __all__ = ["main"]
@@ -53,6 +57,16 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
     return cmd_transcripts
 
 
+def _output_closed() -> int:
+    """The reader of standard output went away: point it at /dev/null, so that what is still
+    buffered and the interpreter's final flush go nowhere instead of raising again (``Exception
+    ignored ... BrokenPipeError``), and end with :data:`EXIT_OK`."""
+    from groupchat.app.session import discard_stdout
+
+    discard_stdout()
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _tolerant_stdout()
@@ -60,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _handler(args.command)(args)
     except CommandError as exc:
         return fail(str(exc), EXIT_USAGE)
+    except BrokenPipeError:
+        return _output_closed()
     except OSError as exc:
         if exc.errno not in _OUTPUT_ERRORS:
             raise

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from groupchat.app.errors import CommandError
+from groupchat.app.output import stdout_console
 from groupchat.app.running import run_async
 from groupchat.app.session import db_path, find_chat, open_store, use_tui
 from groupchat.safe_text import one_line
@@ -21,6 +22,7 @@ from groupchat.safe_text import one_line
 if TYPE_CHECKING:
     from groupchat.events import Event
     from groupchat.models.pricing import CostOf
+    from groupchat.transcripts.store import ChatSummary, SqliteStore
 
 __all__ = [
     "cmd_export",
@@ -55,7 +57,6 @@ def _when(value: datetime | None) -> str:
 
 
 async def cmd_list(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -64,10 +65,11 @@ async def cmd_list(args: argparse.Namespace) -> int:
     store = await open_store(args)
     try:
         chats = await store.chats(search=args.search, limit=args.limit)
+        costs = [await _listed_cost(store, chat) for chat in chats]
     finally:
         await store.close()
     # Piped output is for scripts: wide enough that nothing is cut.
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+    console = stdout_console(highlight=False, width=None if sys.stdout.isatty() else 240)
     if not chats:
         found = f" matching {args.search!r}" if args.search else ""
         console.print(Text(f"no chats{found} in {db_path(args)}"))
@@ -77,10 +79,12 @@ async def cmd_list(args: argparse.Namespace) -> int:
     table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=48)
     table.add_column("participants", no_wrap=True, overflow="ellipsis", max_width=32)
     table.add_column("messages", no_wrap=True, justify="right")
+    table.add_column("tokens", no_wrap=True, justify="right")
+    table.add_column("cost", no_wrap=True, justify="right")
     table.add_column("started", no_wrap=True)
     table.add_column("state", no_wrap=True)
     shared = set(running_chats())
-    for chat in chats:
+    for chat, cost in zip(chats, costs, strict=True):
         state = chat.state if chat.status is None or chat.state != "ended" else chat.status
         if chat.id in shared and is_running(chat.id):
             state = f"{state} · joinable"  # `groupchat join ID` takes part from here
@@ -92,11 +96,31 @@ async def cmd_list(args: argparse.Namespace) -> int:
             Text(title),
             Text(one_line(", ".join(chat.participants))),
             Text(str(chat.messages)),
+            Text(str(chat.usage.total_tokens) if chat.usage.total_tokens else ""),
+            Text(cost),
             Text(_when(chat.started)),
             Text(state),
         )
     console.print(table)
     return 0
+
+
+async def _listed_cost(store: SqliteStore, chat: ChatSummary) -> str:
+    """What ``list`` shows as a chat's cost: the figure ``show`` gives at its end (``$0.0123``,
+    ``≥ $0.0123 (partial)``, ``cost unknown``), priced the same way; empty for a chat whose
+    team has no prices (or a stored spec that no longer validates, as ``show`` prices none),
+    and for one that has not ended, whose per-participant usage only its end records."""
+    from groupchat.events import ChatEnded
+
+    if chat.state != "ended":
+        return ""
+    cost_of, _problem = _stored_costing(await store.spec(chat.id))
+    if cost_of is None:
+        return ""
+    last = await store.events(chat.id, start=chat.last_seq)
+    if not last or not isinstance(last[-1], ChatEnded):
+        return ""
+    return cost_of(last[-1].usage_by).short()
 
 
 async def _chat_events(args: argparse.Namespace) -> tuple[str, list[Event]]:
@@ -109,8 +133,6 @@ async def _chat_events(args: argparse.Namespace) -> tuple[str, list[Event]]:
 
 
 async def cmd_show(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from groupchat.tui.console import ConsoleRenderer
 
     store = await open_store(args)
@@ -120,7 +142,7 @@ async def cmd_show(args: argparse.Namespace) -> int:
         stored = await store.spec(chat_id)
     finally:
         await store.close()
-    console = Console(highlight=False)
+    console = stdout_console(highlight=False)
     cost_of, problem = _stored_costing(stored)
     renderer = ConsoleRenderer(console, cost_of=cost_of)
     for event in events:
@@ -226,7 +248,7 @@ async def cmd_replay(args: argparse.Namespace) -> int:
 
     events = await replay_events(args)
     try:
-        await run_replay_console(events, speed=args.speed)
+        await run_replay_console(events, speed=args.speed, console=stdout_console(highlight=False))
     except ReplayError as exc:
         raise CommandError(str(exc)) from None
     return 0

@@ -37,7 +37,16 @@ from groupchat.tui.palette import PaletteCommand
 from groupchat.tui.screens import ChooseScreen, HelpScreen
 from groupchat.tui.share.client import Incoming, JoinError
 from groupchat.tui.share.join import ENDED, JOIN_COMMANDS, open_seat
-from groupchat.tui.share.protocol import Bye, ClientMessage, Control, ErrorReply, Hello, Ok, Say
+from groupchat.tui.share.protocol import (
+    Bye,
+    Claim,
+    ClientMessage,
+    Control,
+    ErrorReply,
+    Hello,
+    Ok,
+    Say,
+)
 from groupchat.tui.widgets.composer import ComposerBox
 from groupchat.tui.widgets.conversation import WINDOW
 from groupchat.tui.widgets.sidebar import Sidebar
@@ -47,20 +56,25 @@ __all__ = ["JOIN_APP_COMMANDS", "Connection", "JoinChatApp", "join_tui"]
 
 JOIN_APP_COMMANDS: dict[str, Command] = {
     **{name: c for name, c in JOIN_COMMANDS.items() if name not in ("stop", "quit")},
+    "as": Command("as", "[PERSON]", "take PERSON's seat instead (alone: who you are)", 0, 1),
+    "kick": COMMANDS["kick"],
+    "invite": COMMANDS["invite"],
     "export": COMMANDS["export"],
     "theme": COMMANDS["theme"],
     "stop": JOIN_COMMANDS["stop"],
     "quit": JOIN_COMMANDS["quit"],
 }
-"""What a joined terminal's input understands: the console join's commands, and export, theme."""
+"""What a joined terminal's input understands: the console join's commands, taking another
+person's seat (``/as``), kick and invite as at the chat's own terminal, and export, theme."""
 
 LOST = "the connection to the chat was lost"
 
 _NOTES = (
     "\n  @name mentions a participant · // at the start sends a literal /\n"
     "  The chat runs in another terminal. A line sent when you are asked answers; at any\n"
-    "  other time it is posted at once. Leaving (Ctrl+Q, /quit) gives your seat back to\n"
-    "  the chat's own terminal; the chat goes on."
+    "  other time it is posted at once. /as PERSON takes another person's seat (yours goes\n"
+    "  back). Leaving (Ctrl+Q, /quit) gives your seat back to the chat's own terminal;\n"
+    "  the chat goes on."
 )
 
 
@@ -124,12 +138,16 @@ class JoinChatApp(AskedApp):
         self.composer = ComposerBox(
             names=self.model.names,
             descriptions=self.model.descriptions,
-            values=self.theme_values,
+            values=self._argument_values,
             commands=JOIN_APP_COMMANDS,
             blink=self.blink,
             id="composer-box",
         )
         yield self.composer
+
+    def _argument_values(self) -> dict[str, list[str]]:
+        """What the input completes an argument with: themes, and the people for ``/as``."""
+        return {**self.theme_values(), "PERSON": list(self.client.hello.humans)}
 
     # ------------------------------------------------------------------ events in
 
@@ -205,7 +223,7 @@ class JoinChatApp(AskedApp):
                 f"say something{voice}…",
             )
 
-    def _send(self, message: Say | Control, *, quiet: bool = True) -> None:
+    def _send(self, message: Say | Control | Claim, *, quiet: bool = True) -> None:
         """Send ``message`` without holding up the screen; its reply, if any, is a notice."""
         if not self.connected:
             why = self.lost or ("the chat has ended" if self.ended is not None else "you left")
@@ -215,7 +233,7 @@ class JoinChatApp(AskedApp):
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
-    async def _request_reply(self, message: Say | Control, quiet: bool) -> None:
+    async def _request_reply(self, message: Say | Control | Claim, quiet: bool) -> None:
         try:
             reply = await self.client.request(message)
         except JoinError as exc:
@@ -252,8 +270,38 @@ class JoinChatApp(AskedApp):
                 self._send(Say(text=""))
         elif name == "next":
             self._steer(args[0])
+        elif name == "as":
+            self._as(args[0] if args else None)
+        elif name in ("kick", "invite"):  # done by the chat's own terminal, as there
+            self._send(Control(command=name, name=args[0] if args else None), quiet=False)
         elif name in ("pause", "resume", "interrupt", "stop"):
             self._send(Control(command=name), quiet=False)  # type: ignore[arg-type]
+
+    def _as(self, name: str | None) -> None:
+        """``/as PERSON``: answer for PERSON from here instead (the seat left goes back to the
+        chat's own terminal); ``/as`` alone says who you are."""
+        if name is None:
+            self.notice(f"you are {self.person}")
+        elif self.connected:
+            task = asyncio.create_task(self._switch(name))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        else:
+            self._send(Claim(name=name, switch=True))  # says why nothing can be sent
+
+    async def _switch(self, name: str) -> None:
+        try:
+            reply = await self.client.request(Claim(name=name.lstrip("@"), switch=True))
+        except JoinError as exc:
+            self.notice(str(exc), error=True)
+            return
+        if reply.name is not None and reply.name != self.person:
+            self.person = self.model.me = reply.name
+            self.model.here = {reply.name}
+            self.model.changed = True
+            self._show_request()  # what the new seat is asked, or the idle title as them
+            self.changed()
+        self.notice(reply.text)
 
     def _steer(self, name: str | None) -> None:
         if name is not None:
@@ -302,6 +350,16 @@ class JoinChatApp(AskedApp):
             yield from self._steering_commands(
                 "end it, for everyone", lambda: self._send(Control(command="stop"), quiet=False)
             )
+            for name in self.model.names():
+                if name != self.person:
+                    yield (
+                        f"Remove {name}",
+                        "kick them out of the chat",
+                        lambda n=name: self._send(Control(command="kick", name=n), quiet=False),
+                    )
+            for name in self.client.hello.humans:
+                if name != self.person:
+                    yield (f"Speak as {name}", "take their seat", lambda n=name: self._as(n))
         yield ("Leave", "the chat goes on; its own terminal answers for you", self.action_quit)
         yield from super().palette_commands()
 

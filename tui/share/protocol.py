@@ -84,11 +84,15 @@ class Bye(_Wire):
 
 
 class Claim(_Wire):
-    """Answer for ``name`` from this terminal (``None``: the first person not answered for)."""
+    """Answer for ``name`` from this terminal (``None``: the first person not answered for).
+    With ``switch``, a terminal that answers for someone already takes ``name``'s seat instead
+    (``/as NAME``): the new seat is taken before the old one is given back, so a refused switch
+    leaves the terminal where it was."""
 
     op: Literal["claim"] = "claim"
     id: int | None = None
     name: _Name | None = None
+    switch: bool = False
 
 
 class Release(_Wire):
@@ -107,11 +111,12 @@ class Say(_Wire):
 
 
 class Control(_Wire):
-    """Pause, resume, stop, interrupt, or make ``name`` the next speaker (``next``)."""
+    """Pause, resume, stop, interrupt, make ``name`` the next speaker (``next``), remove
+    ``name`` (``kick``) or bring them back (``invite``; without a name: who can come back)."""
 
     op: Literal["control"] = "control"
     id: int | None = None
-    command: Literal["pause", "resume", "stop", "interrupt", "next"]
+    command: Literal["pause", "resume", "stop", "interrupt", "next", "kick", "invite"]
     name: _Name | None = None
 
 

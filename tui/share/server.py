@@ -308,7 +308,7 @@ class _Connection:
         return [n for n, p in self.chat.participants.items() if input_channel(p) is not None]
 
     def _claim(self, message: Claim) -> Ok:
-        if self.seat is not None:
+        if self.seat is not None and not (message.switch and message.name is not None):
             raise ControlError(f"you already answer for {self.seat}; release first")
         humans = self._humans()
         listed = ", ".join(humans) or "none"
@@ -327,7 +327,10 @@ class _Connection:
                 what = "is not a person" if agent else "is not"
                 raise ClaimError(f"{message.name!r} {what} in this chat (people: {listed})")
             name = found[0]
-        self.claims.claim(name, self.holder)
+        if name == self.seat:
+            return Ok(id=message.id, text=f"you are {name} already", name=name)
+        self.claims.claim(name, self.holder)  # first: a seat that is taken leaves the old one
+        self._leave()
         self.chat.claim_seat(name, self.holder)
         self.seat = name
         return Ok(id=message.id, text=f"you are {name}", name=name)
@@ -363,5 +366,14 @@ class _Connection:
             return "resumed"
         if message.command == "interrupt":
             return "interrupted" if await chat.interrupt(by=by) else "nobody is speaking"
+        if message.command == "kick":
+            if message.name is None:
+                raise ControlError("kick needs the name of who to remove")
+            return await ChatControl(chat, by).kick(message.name)
+        if message.command == "invite":
+            control = ChatControl(chat, by)
+            if message.name is None:
+                return control.come_back()
+            return await control.invite(message.name)
         await chat.stop("stopped", by=by)
         return "stopping the chat"
