@@ -15,7 +15,8 @@ each consumer words its own way.
 
 Token totals: selection calls count under their event's ``billed_to``; an attempt stored before
 events carried it counts under ``billed_to`` given here (``selector`` by default), and once the
-chat ends its ``chat_ended`` totals replace what was counted (they are the chat's own).
+chat ends its ``chat_ended`` totals replace what was counted (they are the chat's own; an end
+without totals per participant, as in a hand-made log, keeps those counted).
 """
 
 from __future__ import annotations
@@ -208,8 +209,12 @@ Item: TypeAlias = MessageEntry | Note
 class Timeline:
     """The fold of one chat's events for those who watch it; see the module docstring."""
 
-    def __init__(self, billed_to: str = SELECTOR) -> None:
+    def __init__(self, billed_to: str = SELECTOR, *, messages: bool = True) -> None:
         self.billed_to = billed_to
+        self.keeps_messages = messages
+        """With ``messages=False`` the timeline is a summary (members, counts, totals, the
+        request, the status): it keeps no message, streamed or posted, and costs nothing per
+        streamed piece (the store's summary of each chat)."""
         self.reset()
 
     def reset(self) -> None:
@@ -272,10 +277,11 @@ class Timeline:
     def apply(self, event: EventBase) -> Item | None:
         """Fold one event in; return the message it wrote to or the note it makes, if any."""
         if type(event) is TextDelta:  # the hot path: nothing else changes
-            return self._delta(event)
+            return self._delta(event) if self.keeps_messages else None
         if self.request is not None and ends_request(event):
             self._end_request(event)
-        self.chat.apply(event)
+        if self.keeps_messages or type(event) is not MessagePosted:
+            self.chat.apply(event)
         handler = _HANDLERS.get(type(event))
         return handler(self, event) if handler is not None else None
 
@@ -370,13 +376,18 @@ class Timeline:
             self.next_speaker = None
         self._set(event.speaker, "thinking")
 
-    def _tool_call(self, event: ToolCall) -> MessageEntry:
+    def _tool_call(self, event: ToolCall) -> MessageEntry | None:
+        self._set(event.sender, "tool", event.name)
+        if not self.keeps_messages:
+            return None
         entry = self._entry(event.message_id, event.sender, event)
         entry.tools.append(ToolEntry(event.call_id, event.name, event.arguments.thaw()))
-        self._set(event.sender, "tool", event.name)
         return entry
 
-    def _tool_result(self, event: ToolResult) -> MessageEntry:
+    def _tool_result(self, event: ToolResult) -> MessageEntry | None:
+        self._set(event.sender, "thinking")
+        if not self.keeps_messages:
+            return None
         entry = self._entry(event.message_id, event.sender, event)
         tool = entry.tool(event.call_id)
         if tool is None:
@@ -384,11 +395,21 @@ class Timeline:
             entry.tools.append(tool)
         tool.result = event.content
         tool.is_error = event.is_error
-        self._set(event.sender, "thinking")
         return entry
 
-    def _posted(self, event: MessagePosted) -> MessageEntry:
+    def _posted(self, event: MessagePosted) -> MessageEntry | None:
         message = event.message
+        self.messages += 1
+        if message.kind == "turn":
+            self._set(message.sender, "waiting")
+            if self.speaker == message.sender:
+                self.speaker = None
+            if self.writing == message.sender:
+                self.writing = None
+        if not self.keeps_messages:  # counted as the manager counts it, and not kept
+            if message.usage is not None:
+                self.chat.count_usage(message.sender, message.usage)
+            return None
         entry = self._open.pop(message.id, None)
         if entry is None:
             entry = MessageEntry(message.id, message.sender, event.time)
@@ -414,13 +435,6 @@ class Timeline:
                     entry.tools.append(tool)
                 if tool.result is None:
                     tool.result, tool.is_error = part.content, part.is_error
-        self.messages += 1
-        if message.kind == "turn":
-            self._set(message.sender, "waiting")
-            if self.speaker == message.sender:
-                self.speaker = None
-            if self.writing == message.sender:
-                self.writing = None
         return entry
 
     def _requested(self, event: HumanInputRequested) -> Note:
@@ -480,9 +494,11 @@ class Timeline:
         self.status = "ended"
         self.end = event
         # The chat's own totals are the truth (a chat stored before attempts said whom they
-        # bill is put right here), and a resumed chat counts on from them.
+        # bill is put right here), and a resumed chat counts on from them. An end that does
+        # not say who used what (a hand-made log) leaves the totals per participant counted.
         self.chat.usage = event.usage
-        self.chat.usage_by = dict(event.usage_by)
+        if event.usage_by:
+            self.chat.usage_by = dict(event.usage_by)
         self.settle("waiting")
         return Note("ended", event)
 
