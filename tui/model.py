@@ -60,12 +60,29 @@ class Member:
         self._member = member
         self._screen = screen
 
-    name = property(lambda self: self._member.name)
-    description = property(lambda self: self._member.description)
-    kind = property(lambda self: self._member.kind)
-    human = property(lambda self: self._member.human)
-    colour = property(lambda self: self._member.colour)
-    left = property(lambda self: self._member.left)
+    @property
+    def name(self) -> str:
+        return self._member.name
+
+    @property
+    def description(self) -> str:
+        return self._member.description
+
+    @property
+    def kind(self) -> str:
+        return self._member.kind
+
+    @property
+    def human(self) -> bool:
+        return self._member.human
+
+    @property
+    def colour(self) -> int:
+        return self._member.colour
+
+    @property
+    def left(self) -> bool:
+        return self._member.left
 
     @property
     def state(self) -> str:
@@ -154,18 +171,52 @@ class ChatScreenState:
     def state(self, value: Any) -> None:
         self.timeline.status = value
 
-    chat_id = property(lambda self: self.timeline.chat_id)
-    team = property(lambda self: self.timeline.team)
-    task = property(lambda self: self.timeline.task)
-    policy = property(lambda self: self.timeline.policy)
-    termination = property(lambda self: self.timeline.termination)
-    turn = property(lambda self: self.timeline.turn)
-    messages = property(lambda self: self.timeline.messages)
-    speaker = property(lambda self: self.timeline.speaker)
-    writing = property(lambda self: self.timeline.writing)
-    """Who is streaming text right now."""
-    next_speaker = property(lambda self: self.timeline.next_speaker)
-    next_reason = property(lambda self: self.timeline.next_reason)
+    @property
+    def chat_id(self) -> str:
+        return self.timeline.chat_id
+
+    @property
+    def team(self) -> str:
+        return self.timeline.team
+
+    @property
+    def task(self) -> str | None:
+        return self.timeline.task
+
+    @property
+    def policy(self) -> str:
+        return self.timeline.policy
+
+    @property
+    def termination(self) -> str | None:
+        return self.timeline.termination
+
+    @property
+    def turn(self) -> int:
+        return self.timeline.turn
+
+    @property
+    def messages(self) -> int:
+        """How many messages were posted."""
+        return self.timeline.messages
+
+    @property
+    def speaker(self) -> str | None:
+        """Whose turn is running."""
+        return self.timeline.speaker
+
+    @property
+    def writing(self) -> str | None:
+        """Who is streaming text right now."""
+        return self.timeline.writing
+
+    @property
+    def next_speaker(self) -> str | None:
+        return self.timeline.next_speaker
+
+    @property
+    def next_reason(self) -> str:
+        return self.timeline.next_reason
 
     @property
     def request(self) -> HumanInputRequested | None:
