@@ -546,6 +546,7 @@ class GroupChat(Commands):
             accepted=accepted,
             problem=problem,
             usage=usage,
+            billed_to=self._state.billed_to,
         )
 
     async def _finish(self, error: str | None) -> ChatResult:

@@ -180,7 +180,12 @@ class HumanInputRequested(EventBase):
 class SelectorAttempt(EventBase):
     """One call a selection policy makes to a model (or a person): who speaks next, or for the
     magentic manager a plan, a progress ledger or the final answer. ``usage`` counts in the
-    chat's totals under the policy's ``usage_key`` (``selector``, or ``manager``)."""
+    chat's totals under ``billed_to``, the policy's ``usage_key`` (``selector``, or ``manager``).
+
+    ``billed_to`` is left out of the JSON when unset, so a transcript written before it existed
+    reads back byte for byte; a fold bills such an attempt under the key it is given (the
+    policy's, for the manager; ``selector`` by default), and the chat's ``chat_ended`` totals
+    are the truth once it comes (see :mod:`groupchat.timeline`)."""
 
     type: Literal["selector_attempt"] = "selector_attempt"
     policy: str
@@ -189,6 +194,7 @@ class SelectorAttempt(EventBase):
     accepted: bool
     problem: str = ""
     usage: Usage | None = None
+    billed_to: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class Handoff(EventBase):

@@ -269,5 +269,6 @@ class PolicyView(ChatView):
         usage: Usage | None = None,
     ) -> None:
         """Publish one call to a model (or a person) as a ``selector_attempt`` event and count
-        its tokens in the chat's totals (under ``selector``, or the policy's ``usage_key``)."""
+        its tokens in the chat's totals under the policy's ``usage_key`` (``selector`` unless it
+        names another), which the event carries as ``billed_to``."""
         await self._report(policy, attempt, answer, accepted=accepted, problem=problem, usage=usage)

@@ -36,11 +36,25 @@ if TYPE_CHECKING:
     from groupchat.channel import InputChannel
     from groupchat.participant import MessageLog
 
-__all__ = ["SELECTOR", "ChatState"]
+__all__ = ["SELECTOR", "ChatState", "add_usage", "billed_for"]
 
 SELECTOR = "selector"
 """Whom the tokens of selection calls are counted under, unless the policy names another
 ``usage_key`` (the magentic manager counts under ``manager``)."""
+
+
+def billed_for(event: SelectorAttempt, default: str = SELECTOR) -> str:
+    """Whom ``event``'s tokens count under: the ``billed_to`` it carries, or, for an attempt
+    stored before events carried it, ``default`` (the manager's fold is given the policy's
+    ``usage_key``; a front-end reading a transcript uses ``selector`` until ``chat_ended``
+    gives the chat's own totals)."""
+    return event.billed_to or default
+
+
+def add_usage(usage_by: dict[str, Usage], who: str, usage: Usage) -> None:
+    """Count ``usage`` under ``who`` in ``usage_by`` (the one counting rule of every fold)."""
+    previous = usage_by.get(who)
+    usage_by[who] = usage if previous is None else previous + usage
 
 
 class ChatState:
@@ -141,8 +155,7 @@ class ChatState:
 
     def count_usage(self, who: str, usage: Usage) -> None:
         self.usage = self.usage + usage
-        previous = self.usage_by.get(who)
-        self.usage_by[who] = usage if previous is None else previous + usage
+        add_usage(self.usage_by, who, usage)
 
     # ------------------------------------------------------------------ the events
 
@@ -191,7 +204,7 @@ class ChatState:
 
     def _attempt(self, event: SelectorAttempt) -> None:
         if event.usage is not None:
-            self.count_usage(self.billed_to, event.usage)
+            self.count_usage(event.billed_to or self.billed_to, event.usage)
 
     def _handoff(self, event: Handoff) -> None:
         self.handoff = (event.target, event.note)

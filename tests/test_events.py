@@ -143,6 +143,7 @@ def samples() -> list[EventBase]:
             accepted=False,
             problem="ambiguous",
             usage=Usage(input_tokens=50, output_tokens=3),
+            billed_to="selector",
         ),
         Handoff(**base(10), target="hana", note="over to you"),
         Paused(**base(11), by="hana"),

@@ -10,7 +10,7 @@ from groupchat.bus import EventBus
 from groupchat.events import Event, MessagePosted
 from groupchat.transcripts.replay import read_events, sample_path
 from groupchat.tui.live import LiveChatApp
-from groupchat.tui.model import ChatModel, MessageEntry
+from groupchat.tui.model import ChatScreenState, MessageEntry
 from groupchat.tui.replay_app import ReplayApp
 from groupchat.tui.widgets.composer import ComposerBox
 from groupchat.tui.widgets.replay_bar import Scrubber
@@ -26,7 +26,7 @@ def _app(events: list[Event], **options: object) -> ReplayApp:
     return ReplayApp(events, clock=fixed_clock, animate=False, **options)
 
 
-def _said(model: ChatModel) -> list[tuple[str, str, str, bool]]:
+def _said(model: ChatScreenState) -> list[tuple[str, str, str, bool]]:
     return [
         (e.sender, e.kind, e.text, e.interrupted)
         for e in model.entries
@@ -149,7 +149,7 @@ async def test_an_event_the_views_cannot_show_is_reported_and_the_rest_shown(
 ) -> None:
     from groupchat.tui import model as model_module
 
-    def broken(self: ChatModel, event: object) -> None:
+    def broken(self: ChatScreenState, event: object) -> None:
         raise RuntimeError("no way to show this")
 
     monkeypatch.setitem(model_module._HANDLERS, "handoff", broken)
@@ -174,7 +174,7 @@ def test_tool_arguments_reach_the_view_as_plain_json_values() -> None:
 
     arguments = {"paths": ["a.py"], "opts": {"force": False, "levels": [1, 2]}}
     stamp = {"chat_id": "c", "time": datetime(2024, 5, 1, tzinfo=UTC), "sender": "ada"}
-    model = ChatModel()
+    model = ChatScreenState()
     model.apply(
         ToolCall(seq=0, **stamp, message_id="m1", call_id="c1", name="tag", arguments=arguments)
     )

@@ -1,6 +1,9 @@
 """Read a chat's events once into what an export shows: who took part, what happened, statistics.
 
 The Markdown and HTML exports render the same :class:`Digest`, so both show the same things.
+The chat is folded by the core's :class:`~groupchat.timeline.Timeline` (as the TUI, the console
+and the store fold it): who is present, the streamed text of messages, the token totals. This
+module adds what an export shows: the order of things, notes worded for a document, statistics.
 Streamed deltas are folded into their messages; a turn whose text streamed but whose message was
 never posted (the process died mid-turn) is kept as an *unfinished* message. Event types this
 module does not know (newer than it) still appear, as a generic note.
@@ -14,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from groupchat.chat import SELECTOR
 from groupchat.events import (
     MANAGER,
     ChatEnded,
@@ -40,6 +42,8 @@ from groupchat.events import (
     TurnStarted,
 )
 from groupchat.messages import Message, ToolCallPart, ToolResultPart, Usage
+from groupchat.state import billed_for
+from groupchat.timeline import Timeline
 
 __all__ = [
     "Digest",
@@ -150,23 +154,15 @@ class Digest:
         return stats
 
 
-@dataclass(slots=True)
-class _Pending:
-    """Text streamed for a message that has not been posted (yet)."""
-
-    said: Said
-    chunks: list[str]
-
-
 class _Reader:
     def __init__(self) -> None:
         self.d = Digest()
-        self.pending: dict[str, _Pending] = {}
+        self.timeline = Timeline()
+        self.pending: dict[str, Said] = {}  # message id -> text streamed, not posted (yet)
         self.dropped: set[int] = set()  # ids of placeholder entries replaced by the real thing
         self.tools: dict[tuple[str, str], Tool] = {}  # (message id, call id) -> entry
         self.tool_parts_seen: set[tuple[str, str, str]] = set()  # (message id, kind, call id)
         self.previous: str | None = None  # the last participant who posted a message
-        self.present: set[str] = set()  # who is in the chat now
 
     def person(self, name: str, info: ParticipantInfo | None = None) -> Person:
         people = self.d.people
@@ -185,6 +181,7 @@ class _Reader:
         self.d.entries.append(Note(event.time, kind, who, text))
 
     def read(self, event: EventBase) -> None:
+        self.timeline.apply(event)
         handler = getattr(self, "on_" + str(getattr(event, "type", "")), None)
         if handler is None:
             self.note(event, "event", event.sender, _generic(event))
@@ -205,23 +202,21 @@ class _Reader:
         d.termination = event.termination
         for info in event.participants:
             self.person(info.name, info)
-            self.present.add(info.name)
 
     def on_participant_joined(self, event: ParticipantJoined) -> None:
         info = event.participant
         self.person(info.name, info)
-        self.present.add(info.name)
         self.note(event, "joined", info.name, _joined(info))
 
     def on_participant_left(self, event: ParticipantLeft) -> None:
-        self.present.discard(event.name)
         self.note(event, "left", event.name, "left" + (f": {event.reason}" if event.reason else ""))
 
     def on_speaker_selected(self, event: SpeakerSelected) -> None:
         text = f"speaks next: {event.reason}"
         if event.policy:
             text += f" [{event.policy}]"
-        if set(event.candidates) != self.present:  # worth saying only when someone was left out
+        # Worth saying only when someone was left out.
+        if set(event.candidates) != set(self.timeline.names()):
             text += f" (candidates: {', '.join(event.candidates)})"
         self.note(event, "selected", event.speaker, text)
 
@@ -229,18 +224,15 @@ class _Reader:
         self.person(event.speaker)
 
     def on_text_delta(self, event: TextDelta) -> None:
-        pending = self.pending.get(event.message_id)
-        if pending is None:
+        if event.message_id not in self.pending:
             placeholder = Message(id=event.message_id, sender=event.sender, content="")
-            said = Said(event.time, placeholder, unfinished=True)
-            pending = self.pending[event.message_id] = _Pending(said, [])
+            said = self.pending[event.message_id] = Said(event.time, placeholder, unfinished=True)
             self.d.entries.append(said)
-        pending.chunks.append(event.text)
 
     def _settle(self, message_id: str) -> None:
         pending = self.pending.pop(message_id, None)
         if pending is not None:
-            self.dropped.add(id(pending.said))
+            self.dropped.add(id(pending))
 
     def on_message_posted(self, event: MessagePosted) -> None:
         message: Message = event.message
@@ -254,8 +246,6 @@ class _Reader:
         sender = message.sender
         stats = d.stat(sender)
         stats.messages += 1
-        if message.usage is not None:
-            stats.usage = stats.usage + message.usage
         if sender == MANAGER or message.kind == "task":
             return
         self.person(sender)
@@ -321,8 +311,7 @@ class _Reader:
             text += f": {event.problem}"
         self.note(event, "attempt", None, text)
         if event.usage is not None:
-            stats = self.d.stat(SELECTOR)
-            stats.usage = stats.usage + event.usage
+            self.d.stat(billed_for(event))  # its row comes in order of appearance
 
     def on_handoff(self, event: Handoff) -> None:
         text = f"hands over to {event.target}" + (f": {event.note}" if event.note else "")
@@ -367,13 +356,28 @@ class _Reader:
     # -----------------------------------------------------------------------------------------
 
     def finish(self) -> Digest:
-        for pending in self.pending.values():
-            said = pending.said
-            said.message = said.message.model_copy(update={"content": "".join(pending.chunks)})
+        entries = self.timeline.entries
+        for message_id, said in self.pending.items():
+            text = entries[message_id].text
+            said.message = said.message.model_copy(update={"content": text})
             self.person(said.message.sender)
+        self._usage()
         if self.dropped:
             self.d.entries = [e for e in self.d.entries if id(e) not in self.dropped]
         return self.d
+
+    def _usage(self) -> None:
+        """Each speaker's tokens as the timeline counts them (the chat's own totals once it
+        ended): a row that only held tokens counted under another name goes."""
+        stats = self.d.stats
+        usage_by = self.timeline.usage_by
+        for name, usage in usage_by.items():
+            self.d.stat(name).usage = usage
+        for name in [n for n in stats if n not in usage_by]:
+            row = stats[name]
+            row.usage = Usage()
+            if not (row.messages or row.skipped or row.tool_calls):
+                del stats[name]
 
 
 def digest(events: Iterable[EventBase]) -> Digest:

@@ -15,13 +15,19 @@ from typing import Any
 from groupchat.frozen import FrozenDict
 from groupchat.messages import Usage
 from groupchat.redact import redact_spec
+from groupchat.timeline import Member, Timeline
 from groupchat.transcripts.records import HOST as _HOST
 
 __all__ = ["_Chat"]
 
 
 class _Chat:
-    """The summary of one chat as its events go by: what the ``chats`` row will say."""
+    """The summary of one chat as its events go by: what the ``chats`` row will say.
+
+    Who takes part, how many messages and the token totals come from a summary
+    :class:`~groupchat.timeline.Timeline` (the fold the front-ends use, keeping no message);
+    the times, the title and the team are the store's own.
+    """
 
     __slots__ = (
         "chat_id",
@@ -31,32 +37,40 @@ class _Chat:
         "ended",
         "last_seq",
         "live",
-        "messages",
         "new_messages",
-        "participants",
         "started",
         "status",
         "team",
+        "timeline",
         "title_hint",
-        "usage",
     )
 
     def __init__(self, chat_id: str) -> None:
         self.chat_id = chat_id
+        self.timeline = Timeline(messages=False)
         self.title_hint = ""
         self.team: str | None = None
         self.started: float | None = None
         self.ended: float | None = None
         self.status: str | None = None
         self.end_reason: str | None = None
-        self.usage = Usage()
-        self.participants: list[str] = []
-        self.messages = 0
         self.last_seq = -1
         self.committed_seq = -1
         self.live = False  # a writer holds the chat (see SqliteStore.heartbeat)
         self.dirty = False  # the summary changed since the last commit
         self.new_messages: list[tuple[int, str, str]] = []  # posted since the last commit
+
+    @property
+    def participants(self) -> list[str]:
+        return self.timeline.names()
+
+    @property
+    def messages(self) -> int:
+        return self.timeline.messages
+
+    @property
+    def usage(self) -> Usage:
+        return self.timeline.usage
 
     @classmethod
     def from_row(cls, row: sqlite3.Row | tuple[Any, ...]) -> _Chat:
@@ -64,9 +78,11 @@ class _Chat:
         chat = cls(chat_id)
         chat.team, chat.started, chat.ended = team, started, ended
         chat.status, chat.end_reason = status, reason
-        chat.usage = Usage.model_validate_json(usage) if usage else Usage()
-        chat.participants = list(json.loads(names or "[]"))
-        chat.messages, chat.last_seq = count, last_seq
+        timeline = chat.timeline
+        timeline.chat.usage = Usage.model_validate_json(usage) if usage else Usage()
+        for name in json.loads(names or "[]"):
+            timeline.members[name] = Member(name, colour=len(timeline.members))
+        timeline.messages, chat.last_seq = count, last_seq
         chat.committed_seq = last_seq
         return chat
 
@@ -75,16 +91,12 @@ class _Chat:
         kind = event.type
         if self.ended is not None and kind != "chat_ended":
             self.ended = self.status = self.end_reason = None  # the chat goes on
+        self.timeline.apply(event)
         if kind == "message_posted":
-            self.messages += 1
             self.new_messages.append((event.seq, event.sender, event.message.content))
-            usage = event.message.usage
-            if usage is not None:
-                self.usage = self.usage + usage
         elif kind == "chat_started":
             if self.started is None:
                 self.started = event.time.timestamp()
-            self.participants = [p.name for p in event.participants]
             team = event.metadata.get("team")
             if isinstance(team, str):
                 self.team = team
@@ -95,17 +107,10 @@ class _Chat:
                 clean = redact_spec(event.metadata)
                 if clean != event.metadata:
                     event = event.model_copy(update={"metadata": FrozenDict(clean)})
-        elif kind == "participant_joined":
-            if event.participant.name not in self.participants:
-                self.participants.append(event.participant.name)
-        elif kind == "participant_left":
-            if event.name in self.participants:
-                self.participants.remove(event.name)
         elif kind == "chat_ended":
             self.ended = event.time.timestamp()
             self.status = event.status
             self.end_reason = event.reason
-            self.usage = event.usage
         return event
 
     def summary(self, now: float) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """The Textual app: a chat's events rendered as a conversation, participants and a status line.
 
 :class:`ChatApp` is what live chats and replays share: it reads one chat's events from a bus
-subscription, takes each into its :class:`~groupchat.tui.model.ChatModel`, and brings the views
-up to date at most once per frame (so a fast stream costs a few renders a second, not one per
-token). :class:`~groupchat.tui.live.LiveChatApp` adds the person's input and control of a
+subscription, takes each into its :class:`~groupchat.tui.model.ChatScreenState`, and brings the
+views up to date at most once per frame (so a fast stream costs a few renders a second, not one
+per token). :class:`~groupchat.tui.live.LiveChatApp` adds the person's input and control of a
 running chat; :class:`~groupchat.tui.replay_app.ReplayApp` adds replay controls. Both render
 through the same model and widgets, because both are only events.
 """
@@ -27,7 +27,7 @@ from groupchat.events import Event
 from groupchat.tui.commands import ParsedCommand
 from groupchat.tui.export import ExportError, export_events, read_export_args
 from groupchat.tui.memory import QuietCollector
-from groupchat.tui.model import ChatModel
+from groupchat.tui.model import ChatScreenState
 from groupchat.tui.palette import ChatCommands, PaletteCommand
 from groupchat.tui.screens import HelpScreen
 from groupchat.tui.widgets.conversation import WINDOW, Conversation
@@ -75,7 +75,7 @@ class ChatApp(App[None]):
     ) -> None:
         super().__init__()
         prepare_markdown()
-        self.model = ChatModel(me)
+        self.model = ChatScreenState(me)
         self.clock = clock
         self.collector = QuietCollector() if quiet_gc else None
         self.window = window

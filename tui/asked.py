@@ -2,9 +2,10 @@
 
 Shared by the live app (the chat runs here) and the joined app (``groupchat join``: it runs in
 another terminal). When someone at this keyboard is asked (see
-:attr:`~groupchat.tui.model.ChatModel.my_request`), the input's title says who and how to answer;
-a choice of speaker or an approval opens a dialog (Ctrl+O reopens it); a time limit counts down
-in the input and the status line. Subclasses say what idle looks like and where an answer goes.
+:attr:`~groupchat.tui.model.ChatScreenState.my_request`), the input's title says who and how to
+answer; a choice of speaker or an approval opens a dialog (Ctrl+O reopens it); a time limit
+counts down in the input and the status line. Subclasses say what idle looks like and where an
+answer goes.
 """
 
 from __future__ import annotations

@@ -45,15 +45,14 @@ from groupchat.events import (
     ToolCall,
     ToolResult,
     TurnSkipped,
-    TurnStarted,
 )
 from groupchat.safe_text import one_line, safe_text
+from groupchat.timeline import Timeline
 from groupchat.tui.claims import Claims
 from groupchat.tui.commands import COMMANDS, CommandError, help_text, parse_command, unescape
 from groupchat.tui.completion import PromptCompleter
 from groupchat.tui.control import ChatControl, ControlError
 from groupchat.tui.headless import LineFeeder, costing, usage_and_cost
-from groupchat.tui.model import ends_request
 from groupchat.tui.seats import Seats, addressed
 
 if TYPE_CHECKING:
@@ -77,6 +76,9 @@ PALETTE = (
 class ConsoleRenderer:
     """Turns chat events into console output, streaming each message as it is written.
 
+    The chat is folded by the core's :class:`~groupchat.timeline.Timeline` (as the TUI and the
+    export fold it): what is asked of whom, who writes which message. This class only words it.
+
     ``me`` is the person at the console; ``here`` says whether a participant is one they
     answer for (default: only ``me``). With ``cost_of`` the end of the chat also says what it
     cost.
@@ -95,18 +97,24 @@ class ConsoleRenderer:
         self.me = me
         self.here = here
         self.cost_of = cost_of
-        self.request: HumanInputRequested | None = None
-        """The request to a person that is open as far as the events shown say."""
+        self.timeline = Timeline()
         # Under an active prompt a partial line would be redrawn over; print whole lines then,
         # and show the line being written in the prompt's toolbar instead (see ``partial``).
         self.line_buffered = line_buffered
         self.partial = ""
         self._header_done = False
         self._colors: dict[str, str] = {}
-        self._humans: set[str] = set()
         self._streaming: str | None = None
-        self._streamed: set[str] = set()
-        self._speakers: dict[str, str] = {}
+
+    @property
+    def request(self) -> HumanInputRequested | None:
+        """The request to a person that is open as far as the events shown say."""
+        return self.timeline.request
+
+    def writer(self) -> str:
+        """Who writes the message being streamed now ("" when none is)."""
+        entry = self.timeline.entries.get(self._streaming or "")
+        return entry.sender if entry is not None else ""
 
     def color(self, name: str) -> str:
         if name not in self._colors:
@@ -135,8 +143,7 @@ class ConsoleRenderer:
     def _print_line(self, text: str, tail: Text | None = None) -> None:
         line = Text()
         if not self._header_done:
-            speaker = self._speakers.get(self._streaming or "", "")
-            line = self._name(speaker).append(": ", style="default")
+            line = self._name(self.writer()).append(": ", style="default")
             self._header_done = True
         line.append(safe_text(text))
         if tail is not None:
@@ -146,13 +153,10 @@ class ConsoleRenderer:
     def _delta(self, event: TextDelta) -> None:
         if self._streaming != event.message_id:
             self._end_stream()
-            self._speakers.setdefault(event.message_id, event.sender)
             self._streaming = event.message_id
-            self._streamed.add(event.message_id)
             self._header_done = False
             if not self.line_buffered:
-                speaker = self._speakers[event.message_id]
-                self.console.print(self._name(speaker).append(": ", style="default"), end="")
+                self.console.print(self._name(self.writer()).append(": ", style="default"), end="")
                 self._header_done = True
         if not self.line_buffered:
             self.console.print(Text(safe_text(event.text)), end="")
@@ -169,16 +173,13 @@ class ConsoleRenderer:
         return request if request is not None and self.is_here(request.participant) else None
 
     def render(self, event: Event) -> None:
-        if self.request is not None and ends_request(event):
-            self.request = None
+        self.timeline.apply(event)
         if isinstance(event, TextDelta):
             self._delta(event)
         elif isinstance(event, MessagePosted):
             self._message(event)
         elif isinstance(event, SpeakerSelected):
             self._note(f"→ {event.speaker} · {event.reason}")
-        elif isinstance(event, TurnStarted):
-            self._speakers[event.message_id] = event.speaker
         elif isinstance(event, HumanInputRequested):
             self._input_requested(event)
         elif isinstance(event, SelectorAttempt):
@@ -202,8 +203,6 @@ class ConsoleRenderer:
         elif isinstance(event, ChatStarted):
             self._started(event)
         elif isinstance(event, ParticipantJoined):
-            if event.participant.human:
-                self._humans.add(event.participant.name)
             self._note(f"{event.participant.name} joined", "italic")
         elif isinstance(event, ParticipantLeft):
             reason = f" ({event.reason})" if event.reason else ""
@@ -243,8 +242,6 @@ class ConsoleRenderer:
         team = event.metadata.get("team", "group chat")
         self.console.print(Rule(Text(one_line(f"{team} · policy: {event.policy}"))))
         for info in event.participants:
-            if info.human:
-                self._humans.add(info.name)
             line = self._name(info.name)
             line.append(f" — {safe_text(info.description)}", style="dim")
             self.console.print(line)
@@ -253,8 +250,8 @@ class ConsoleRenderer:
 
     def _message(self, event: MessagePosted) -> None:
         message = event.message
-        if message.id in self._streamed:
-            self._streamed.discard(message.id)
+        entry = self.timeline.entries.get(message.id)
+        if entry is not None and entry.streamed and entry.message is message:
             if self._streaming == message.id:
                 tail = Text()
                 if message.interrupted:
@@ -323,7 +320,6 @@ class ConsoleRenderer:
         return self.here(name) if self.here is not None else name == self.me
 
     def _input_requested(self, event: HumanInputRequested) -> None:
-        self.request = event
         who = event.participant
         if not self.is_here(who):
             self._note(f"waiting for {who}…")
@@ -394,7 +390,7 @@ class ConsoleSession:
         renderer = self.renderer
         if renderer._streaming is None:
             return ""
-        speaker = renderer._speakers.get(renderer._streaming, "")
+        speaker = renderer.writer()
         return one_line(f"{speaker} is writing: {renderer.partial[-100:]}")
 
     async def handle_line(self, line: str, *, sender: str | None = None) -> None:

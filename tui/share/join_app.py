@@ -5,7 +5,7 @@ of this app's own, and :class:`~groupchat.tui.app.ChatApp` reads them from it ex
 a live chat's, so a joined chat goes through the same model, views and rendering. What the live
 app learns from the chat object (who takes part, who is asked, the policy) comes from the events:
 the person here is asked when a ``human_input_requested`` to them is open (see
-:attr:`~groupchat.tui.model.ChatModel.my_request`). Their lines go out as ``say`` and their
+:attr:`~groupchat.tui.model.ChatScreenState.my_request`). Their lines go out as ``say`` and their
 commands as ``control``; leaving closes the connection, and the chat's own terminal answers for
 them again. A lost connection, or a terminal that fell behind, is said in the conversation and the
 status line, and the app stays open to read and export.

@@ -1,4 +1,6 @@
-"""The TUI's widgets, each built from the :class:`~groupchat.tui.model.ChatModel` it shows."""
+"""The TUI's widgets, each built from the
+:class:`~groupchat.tui.model.ChatScreenState` it shows.
+"""
 
 from __future__ import annotations
 

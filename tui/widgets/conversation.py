@@ -20,7 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 
-from groupchat.tui.model import ChatModel, Entry, MessageEntry
+from groupchat.tui.model import ChatScreenState, Entry, MessageEntry
 from groupchat.tui.widgets.message import MAX_SHOWN, MessageView, NoteView
 from groupchat.tui.widgets.text import Clock, colour_of, local_clock
 
@@ -56,7 +56,7 @@ class Conversation(VerticalScroll, can_focus=True):
 
     def __init__(
         self,
-        model: ChatModel,
+        model: ChatScreenState,
         *,
         clock: Clock = local_clock,
         window: int = WINDOW,

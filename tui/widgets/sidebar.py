@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from groupchat.tui.model import ChatModel, Member, Plan
+from groupchat.tui.model import ChatScreenState, Member, Plan
 from groupchat.tui.widgets.text import colour_of, plain, short, show, styled
 
 __all__ = ["Sidebar"]
@@ -37,7 +37,7 @@ class Sidebar(Vertical):
             super().__init__()
             self.participant = participant
 
-    def __init__(self, model: ChatModel, *, id: str | None = None) -> None:
+    def __init__(self, model: ChatScreenState, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.model = model
         self._rows: list[tuple[str, str, bool, bool, int, bool, bool]] = []

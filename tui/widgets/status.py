@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from groupchat.models.pricing import ChatCost
-from groupchat.tui.model import ChatModel
+from groupchat.tui.model import ChatScreenState
 from groupchat.tui.widgets.text import plain, short, show, styled, tokens
 
 __all__ = ["StatusBar", "TitleBar"]
@@ -26,7 +26,7 @@ class TitleBar(Static):
     """``team — task`` in one line."""
 
     def __init__(
-        self, model: ChatModel, *, label: str = "groupchat", id: str | None = None
+        self, model: ChatScreenState, *, label: str = "groupchat", id: str | None = None
     ) -> None:
         super().__init__(id=id)
         self.model = model
@@ -50,7 +50,7 @@ class TitleBar(Static):
 class StatusBar(Horizontal):
     """Left: chat state, turn, messages, tokens and cost. Right: what is happening now."""
 
-    def __init__(self, model: ChatModel, *, live: bool = True, id: str | None = None) -> None:
+    def __init__(self, model: ChatScreenState, *, live: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
         self.model = model
         self.live = live
