@@ -38,7 +38,7 @@ from groupchat.testing import (
     tool_call,
 )
 from groupchat.transcripts.digest import Digest, Said, digest
-from groupchat.transcripts.store import _Chat
+from groupchat.transcripts.summary import _Chat
 from groupchat.tui.console import ConsoleRenderer
 from groupchat.tui.model import ChatScreenState, MessageEntry
 
