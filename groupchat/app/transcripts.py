@@ -22,7 +22,8 @@ from groupchat.safe_text import one_line
 if TYPE_CHECKING:
     from groupchat.events import Event
     from groupchat.models.pricing import CostOf
-    from groupchat.transcripts.store import ChatSummary, SqliteStore
+    from groupchat.transcripts.protocols import TranscriptStore
+    from groupchat.transcripts.records import ChatSummary
 
 __all__ = [
     "cmd_export",
@@ -105,7 +106,7 @@ async def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _listed_cost(store: SqliteStore, chat: ChatSummary) -> str:
+async def _listed_cost(store: TranscriptStore, chat: ChatSummary) -> str:
     """What ``list`` shows as a chat's cost: the figure ``show`` gives at its end (``$0.0123``,
     ``≥ $0.0123 (partial)``, ``cost unknown``), priced the same way; empty for a chat whose
     team has no prices (or a stored spec that no longer validates, as ``show`` prices none),
