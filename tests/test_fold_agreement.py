@@ -38,7 +38,7 @@ from groupchat.testing import (
     tool_call,
 )
 from groupchat.transcripts.digest import Digest, Said, digest
-from groupchat.transcripts.summary import _Chat
+from groupchat.transcripts.summary import ChatRowFold
 from groupchat.tui.console import ConsoleRenderer
 from groupchat.tui.model import ChatScreenState, MessageEntry
 
@@ -193,7 +193,7 @@ class Consumers:
         self.console = ConsoleRenderer(
             Console(file=self.out, width=200, color_system=None), me="you"
         )
-        self.summary = _Chat(events[0].chat_id)
+        self.summary = ChatRowFold(events[0].chat_id)
         self.manager = ChatState(events[0].chat_id, str(getattr(policy, "usage_key", SELECTOR)))
         self.seen: list[Event] = []
 

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic_core import PydanticSerializationError
 
 from groupchat.events import without_surrogates
-from groupchat.transcripts.summary import _Chat
+from groupchat.transcripts.summary import ChatRowFold
 
 __all__ = ["INGEST", "Statement", "ingest_statements", "stored_row", "unicode_text"]
 
@@ -37,7 +37,7 @@ def unicode_text(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def stored_row(chat: _Chat, event: Any, apply: bool) -> bytes:
+def stored_row(chat: ChatRowFold, event: Any, apply: bool) -> bytes:
     """The bytes of :func:`~groupchat.events.dump_event` for ``event`` (the same serializer,
     without decoding to ``str``: a batch is joined as bytes and decoded once). With ``apply``
     the event also updates ``chat``'s summary, which may remove secrets from it.
@@ -59,7 +59,10 @@ def stored_row(chat: _Chat, event: Any, apply: bool) -> bytes:
 
 
 def ingest_statements(
-    rows: list[bytes], runs: list[tuple[_Chat, int, int]], dirty: list[_Chat], now: float
+    rows: list[bytes],
+    runs: list[tuple[ChatRowFold, int, int]],
+    dirty: list[ChatRowFold],
+    now: float,
 ) -> list[Statement]:
     """What to insert into ``ingest`` for buffered ``rows``.
 

@@ -1,7 +1,7 @@
 """The summary of one chat folded from its events as they are stored: what its ``chats`` row says.
 
-A store keeps one :class:`_Chat` per chat it writes and applies every event to it before the
-event is stored (:meth:`_Chat.apply` also removes secrets from a ``chat_started``'s metadata);
+A store keeps one :class:`ChatRowFold` per chat it writes and applies every event to it before the
+event is stored (:meth:`ChatRowFold.apply` also removes secrets from a ``chat_started``'s metadata);
 the summary goes to the database with the batch that changed it.
 """
 
@@ -18,10 +18,10 @@ from groupchat.redact import redact_spec
 from groupchat.timeline import Member, Timeline
 from groupchat.transcripts.records import HOST as _HOST
 
-__all__ = ["_Chat"]
+__all__ = ["ChatRowFold"]
 
 
-class _Chat:
+class ChatRowFold:
     """The summary of one chat as its events go by: what the ``chats`` row will say.
 
     Who takes part, how many messages and the token totals come from a summary
@@ -73,7 +73,7 @@ class _Chat:
         return self.timeline.usage
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row | tuple[Any, ...]) -> _Chat:
+    def from_row(cls, row: sqlite3.Row | tuple[Any, ...]) -> ChatRowFold:
         (chat_id, team, started, ended, status, reason, usage, names, count, last_seq) = row
         chat = cls(chat_id)
         chat.team, chat.started, chat.ended = team, started, ended

@@ -8,7 +8,7 @@ one transaction, unpacked inside SQLite, so the store neither stalls the chat's 
 waits for it. More than :data:`MAX_PENDING` buffered events make ``append`` wait for a commit.
 
 Each chat should have one writer at a time: the writer keeps the summary of the chats it writes
-in memory (:class:`~groupchat.transcripts.summary._Chat`).
+in memory (:class:`~groupchat.transcripts.summary.ChatRowFold`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from groupchat.transcripts.batch import (
     unicode_text,
 )
 from groupchat.transcripts.schema import StoreError
-from groupchat.transcripts.summary import _Chat
+from groupchat.transcripts.summary import ChatRowFold
 
 __all__ = ["MAX_PENDING", "SqliteWriter"]
 
@@ -57,12 +57,12 @@ class SqliteWriter:
         self.path = path
         self._interval = commit_interval
         self._lock = asyncio.Lock()  # one transaction (or read) at a time on the connection
-        self._chats: dict[str, _Chat] = {}
+        self._chats: dict[str, ChatRowFold] = {}
         # The buffer: canonical JSON rows, the runs they form, the chats whose summary changed.
         self._rows: list[bytes] = []
-        self._runs: list[tuple[_Chat, int, int]] = []
-        self._run_chat: _Chat | None = None
-        self._dirty: list[_Chat] = []
+        self._runs: list[tuple[ChatRowFold, int, int]] = []
+        self._run_chat: ChatRowFold | None = None
+        self._dirty: list[ChatRowFold] = []
         self._wake = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
@@ -148,7 +148,7 @@ class SqliteWriter:
         elif self._rows and self._timer is None:
             self._timer = self._loop.call_later(self._interval, self._wake.set)
 
-    def _add(self, chat: _Chat, event: Any) -> None:
+    def _add(self, chat: ChatRowFold, event: Any) -> None:
         seq = event.seq
         if seq <= chat.last_seq:
             raise ValueError(
@@ -224,9 +224,9 @@ class SqliteWriter:
         if not events:
             raise ValueError("there are no events to import")
         chat_id = events[0].chat_id
-        chat = _Chat(chat_id)
+        chat = ChatRowFold(chat_id)
         rows: list[bytes] = []
-        runs: list[tuple[_Chat, int, int]] = []
+        runs: list[tuple[ChatRowFold, int, int]] = []
         for event in events:
             if event.chat_id != chat_id:
                 raise ValueError(
@@ -308,7 +308,7 @@ class SqliteWriter:
         if self._problem is not None:
             raise StoreError(f"writing to {self.path} failed: {self._problem}") from self._problem
 
-    async def _writable_chat(self, chat_id: str) -> _Chat:
+    async def _writable_chat(self, chat_id: str) -> ChatRowFold:
         """The in-memory summary of ``chat_id``, loaded from (or created in) the database."""
         self._check_writable()
         chat = self._chats.get(chat_id)
@@ -317,7 +317,7 @@ class SqliteWriter:
         with self._sqlite_errors("write to"):
             return await self._load_chat(chat_id)
 
-    async def _load_chat(self, chat_id: str) -> _Chat:
+    async def _load_chat(self, chat_id: str) -> ChatRowFold:
         async with self._lock:
             chat = self._chats.get(chat_id)
             if chat is not None:
@@ -334,9 +334,9 @@ class SqliteWriter:
                 await self._db.execute(
                     "INSERT INTO chats (id, created) VALUES (?, ?)", (chat_id, time.time())
                 )
-                chat = _Chat(chat_id)
+                chat = ChatRowFold(chat_id)
             else:
-                chat = _Chat.from_row(row)
+                chat = ChatRowFold.from_row(row)
             self._chats[chat_id] = chat
             return chat
 
