@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "EventBus": "groupchat.bus",
     "Subscription": "groupchat.bus",
     "ChatClosedError": "groupchat.bus",
+    "Timeline": "groupchat.timeline",
     # participants
     "AwaitingInput": "groupchat.participant",
     "ChatView": "groupchat.participant",
@@ -164,6 +165,7 @@ __all__ = [
     "Termination",
     "TextDelta",
     "TextMention",
+    "Timeline",
     "Timeout",
     "TokenBudget",
     "Tool",
