@@ -108,7 +108,7 @@ class JoinChatApp(AskedApp):
         self.left = False
         self._pump: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
-        self._log: list[str] = []
+        self._event_lines: list[str] = []
 
     @property
     def exit_status(self) -> int:
@@ -178,10 +178,10 @@ class JoinChatApp(AskedApp):
         self.changed()
 
     def transcript(self) -> list[Event]:
-        return [parse_event(line) for line in self._log]
+        return [parse_event(line) for line in self._event_lines]
 
     def on_chat_event(self, event: Event) -> None:
-        self._log.append(dump_event(event))  # as text: cheap to keep; /export reads it back
+        self._event_lines.append(dump_event(event))  # as text: cheap to keep; /export reads it back
         if self.model.my_request is not self._request:
             self._show_request()
 
