@@ -7,7 +7,7 @@ extra folders below) there with the ``[tool.mypy]`` settings of pyproject.toml, 
 the paths mypy prints back to the files in the checkout. Arguments are passed on to mypy.
 
     python tools/typecheck.py            # what CI runs
-    python tools/typecheck.py --strict   # try a stricter setting
+    python tools/typecheck.py --warn-unreachable   # try a stricter setting
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "groupchat"
 # Checked beside the package: folders that import it but are not installed.
-EXTRA = ("bench",)
+EXTRA = ("bench", "tools")
 SKIP = {"__pycache__"}
 
 
@@ -67,8 +67,11 @@ def real_paths(text: str, tree: Path) -> str:
     prefix = re.escape(str(tree) + os.sep)
 
     def real(match: re.Match[str]) -> str:
-        path = Path(os.path.realpath(tree / match.group(1)))
-        return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+        linked = tree / match.group(1)
+        if not linked.exists():
+            return match.group(0)  # not a file of the tree: some other text
+        path = Path(os.path.realpath(linked))
+        return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else match.group(0)
 
     # mypy prints paths relative to its working folder (the tree), or absolute ones.
     return re.sub(rf"(?m)(?:^|(?<=[\s\"']))(?:{prefix})?([\w./-]+\.pyi?)(?=[:\"'\s]|$)", real, text)

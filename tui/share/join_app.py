@@ -37,7 +37,16 @@ from groupchat.tui.palette import PaletteCommand
 from groupchat.tui.screens import ChooseScreen, HelpScreen
 from groupchat.tui.share.client import Incoming, JoinError
 from groupchat.tui.share.join import ENDED, JOIN_COMMANDS, open_seat
-from groupchat.tui.share.protocol import Bye, ClientMessage, Control, ErrorReply, Hello, Ok, Say
+from groupchat.tui.share.protocol import (
+    Bye,
+    ClientMessage,
+    Control,
+    ErrorReply,
+    Hello,
+    Ok,
+    Say,
+    is_control,
+)
 from groupchat.tui.widgets.composer import ComposerBox
 from groupchat.tui.widgets.conversation import WINDOW
 from groupchat.tui.widgets.sidebar import Sidebar
@@ -252,8 +261,8 @@ class JoinChatApp(AskedApp):
                 self._send(Say(text=""))
         elif name == "next":
             self._steer(args[0])
-        elif name in ("pause", "resume", "interrupt", "stop"):
-            self._send(Control(command=name), quiet=False)  # type: ignore[arg-type]
+        elif is_control(name):  # pause, resume, interrupt, stop ("next" is above)
+            self._send(Control(command=name), quiet=False)
 
     def _steer(self, name: str | None) -> None:
         if name is not None:
