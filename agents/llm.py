@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 from groupchat.agents.tools import Tool, ToolOutcome
+from groupchat.frozen import FrozenDict
 from groupchat.messages import Message, ToolCallPart, ToolResultPart, Usage
 from groupchat.models.base import (
     ChatModel,
@@ -283,18 +284,17 @@ class LLMAgent:
             pieces: list[str] = []
             response = None
             async for event in model.stream(request):
-                kind = type(event)
-                if kind is TextChunk:
+                if type(event) is TextChunk:
                     if wrote and not pieces:
                         pieces.append("\n\n")
                         if stream:
                             yield "\n\n"
-                    piece = event.text  # type: ignore[union-attr]
+                    piece = event.text
                     pieces.append(piece)
                     if stream:
                         yield piece
-                elif kind is Completed:
-                    response = event.response  # type: ignore[union-attr]
+                elif type(event) is Completed:
+                    response = event.response
             if response is None:
                 raise StreamBroken(f"{model.name}: the answer ended without a result")
             usage = response.usage if usage is None else usage + response.usage
@@ -331,7 +331,7 @@ class LLMAgent:
             problem = None
         except ValueError as exc:
             arguments, problem = {}, str(exc)
-        yield ToolCallPart(call_id=call.id, name=call.name, arguments=arguments)
+        yield ToolCallPart(call_id=call.id, name=call.name, arguments=FrozenDict(arguments))
         tool = offered.get(call.name)
         if problem is not None:
             outcome = ToolOutcome(content=f"invalid arguments: {problem}", is_error=True)

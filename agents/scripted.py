@@ -69,7 +69,7 @@ class ScriptedAgent:
         self.report_usage = report_usage
         self._index: int | None = None
 
-    def _next_line(self, view: ChatView) -> Line | None:
+    def _next_line(self, view: ChatView) -> Line:
         if self._index is None:
             # Continue where a resumed chat left off: one line per message already posted.
             self._index = sum(
@@ -96,12 +96,12 @@ class ScriptedAgent:
         return [text[i : i + size] for i in range(0, len(text), size)]
 
     async def take_turn(self, view: ChatView) -> AsyncIterator[TurnItem]:
+        line: Line
         if self._fn is not None:
-            line = self._fn(view)
-            if inspect.isawaitable(line):
-                line = await line
-            if line is None:
-                line = Pass()
+            said = self._fn(view)
+            if inspect.isawaitable(said):
+                said = await said
+            line = Pass() if said is None else said
         else:
             line = self._next_line(view)
         if isinstance(line, (Pass, EndChat)):

@@ -78,10 +78,7 @@ def _arguments_model(fn: Callable[..., Any], name: str) -> type[BaseModel]:
         if info.description is None and param.name in described:
             info.description = described[param.name]
         fields[param.name] = (info.annotation, info)
-    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
-        f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
-    )
-    return model
+    return create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
 
 
 def _schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -123,7 +120,8 @@ class Tool:
         handoff: str | None = None,
     ) -> None:
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", "")
+        fallback: str = getattr(fn, "__name__", "")
+        self.name = name or fallback
         if not _NAME.match(self.name):
             raise ValueError(
                 f"tool name {self.name!r}: use 1-64 letters, digits, '_' or '-' (a model API rule)"

@@ -169,7 +169,8 @@ def bench_recorder(
         gc.collect()
 
     def us(runs: list[Run], field: str) -> float:
-        return statistics.median(getattr(r, field) for r in runs) / messages * 1e6
+        values: list[float] = [getattr(r, field) for r in runs]
+        return statistics.median(values) / messages * 1e6
 
     added = us(recorded, "seconds") - us(alone, "seconds")
     report: dict[str, object] = {

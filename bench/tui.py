@@ -42,9 +42,11 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from textual import events
+from textual.widgets import TextArea
 
 from bench.orchestration import _peak_rss_mb, _positive
 from bench.replay import record
@@ -72,6 +74,11 @@ async def _until(check: Callable[[], bool], limit: float = 60.0) -> bool:
             return False
         await asyncio.sleep(0.001)
     return True
+
+
+def _longer(editor: TextArea, than: int) -> bool:
+    """Whether ``editor`` holds more than ``than`` characters (a typed key arrived)."""
+    return len(editor.text) > than
 
 
 def _fresh() -> None:
@@ -212,7 +219,7 @@ async def measure_keys_and_stream(rate: int, seconds: float, per_message: int) -
                 typed = len(editor.text)
                 pressed = time.perf_counter()
                 app.post_message(events.Key("x", "x"))
-                if not await _until(lambda typed=typed: len(editor.text) > typed, 10):
+                if not await _until(partial(_longer, editor, typed), 10):
                     problem = f"key {len(key_ms) + 1} did not reach the input within 10 s"
                 key_ms.append((time.perf_counter() - pressed) * 1000)
                 next_key = pressed + 0.2
@@ -304,7 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "peak_rss_mb": round(_peak_rss_mb(), 1),
     }
-    problems = [r.problem for r in [*streams, *opens] if r.problem is not None]
+    runs: list[StreamRun | OpenRun] = [*streams, *opens]
+    problems = [r.problem for r in runs if r.problem is not None]
     missed = missed_targets(report, args.rate, judge_open=args.messages == 10_000)
     report["met_targets"] = not missed
     if missed:

@@ -32,7 +32,7 @@ class InputChannel:
         self._buffer: deque[str] = deque()
         self._waiter: asyncio.Future[object] | None = None
         self._closed = False
-        self._publish: Callable[[str], None] | None = None
+        self._publish: Callable[[str], object] | None = None
         self._answered: asyncio.Future[object] | None = None  # the request a line was sent for
         self._request_changed: asyncio.Event | None = None
 
@@ -47,7 +47,7 @@ class InputChannel:
         waiter = self._waiter
         return waiter is not None and not waiter.done() and waiter is not self._answered
 
-    def attach(self, publish: Callable[[str], None] | None) -> None:
+    def attach(self, publish: Callable[[str], object] | None) -> None:
         """Publish every line sent from now on with ``publish`` (the chat's manager gives it,
         while the chat runs), starting with those waiting; ``None`` keeps lines here again."""
         self._publish = publish

@@ -26,6 +26,7 @@ from groupchat.events import (
     ControlRequested,
     EndStatus,
     ErrorEvent,
+    Event,
     EventBase,
     HumanInput,
     ParticipantJoined,
@@ -240,7 +241,7 @@ class Commands:
             for event in inbox.ready():
                 self._handle(event)
 
-    def _handle(self, event: EventBase) -> None:
+    def _handle(self, event: Event) -> None:
         try:
             if isinstance(event, HumanInput):
                 self._heard(event.sender, event.text)

@@ -105,6 +105,8 @@ class FrozenDict(Mapping[K, V]):
         object) and freeze the result; serialise as that ``dict``, so the JSON is the same and
         ``include`` / ``exclude`` reach inside."""
         key, value = get_args(source) or (Any, Any)
+        # The key and value types are known only at run time; a static checker cannot read
+        # ``dict[key, value]`` built from variables.
         as_dict = handler.generate_schema(dict[key, value])  # type: ignore[valid-type]
         return core_schema.json_or_python_schema(
             json_schema=core_schema.no_info_after_validator_function(cls._adopt, as_dict),

@@ -343,7 +343,8 @@ class FunctionPolicy(SelectionPolicy):
 
     def __init__(self, fn: SelectFn, *, name: str | None = None) -> None:
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", "function")
+        fallback: str = getattr(fn, "__name__", "function")
+        self.name = name or fallback
 
     async def select(self, view: PolicyView, candidates: Sequence[str]) -> Selection:
         result = self.fn(view, candidates)

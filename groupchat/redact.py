@@ -90,8 +90,8 @@ def redact_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
             return shown_url(value)
         return value
 
-    cleaned = clean(spec)
+    cleaned: dict[str, Any] = clean(spec)
     prices = spec.get("prices")
     if isinstance(prices, Mapping):
         cleaned["prices"] = {shown(model): clean(price) for model, price in prices.items()}
-    return cleaned  # type: ignore[no-any-return]
+    return cleaned

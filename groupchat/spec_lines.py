@@ -17,12 +17,15 @@ import bisect
 import re
 import tomllib
 from collections.abc import Callable
-from json.decoder import scanstring
+from json import decoder
 from typing import Any, Protocol, TypeAlias
 
 __all__ = ["FieldPath", "LineFinder", "json_lines", "toml_lines", "yaml_lines"]
 
 FieldPath: TypeAlias = tuple[str | int, ...]
+
+# json's own string scanner (C or Python): there at run time, but left out of the stubs.
+_scanstring: Callable[[str, int], tuple[str, int]] = decoder.scanstring  # type: ignore[attr-defined]
 
 
 class LineFinder(Protocol):
@@ -149,7 +152,7 @@ class _JsonLines(_Lines):
         if char == "{":
             pos = self._space(pos + 1)
             while text[pos] != "}":
-                key, after = scanstring(text, pos + 1)
+                key, after = _scanstring(text, pos + 1)
                 inner = (*path, key)
                 if inner in self.lines:
                     self.forget(inner)  # json.loads keeps the last of repeated keys
@@ -163,7 +166,7 @@ class _JsonLines(_Lines):
         if char == "[":
             return self._array(pos, path)
         if char == '"':
-            return scanstring(text, pos + 1)[1]
+            return _scanstring(text, pos + 1)[1]
         match = _JSON_ATOM.match(text, pos)
         if match is None:
             raise ValueError(f"unexpected {char!r}")

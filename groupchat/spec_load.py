@@ -136,7 +136,8 @@ def _format_errors(source: str, exc: ValidationError, data: Any, lines: LineFind
 _POLICY_KINDS = (
     "one of round_robin, random, manual, mention, graph, function, llm_selector, handoff"
 )
-_KINDS = {
+# The kinds a field may hold, by the field's name (an index of a list has none).
+_KINDS: dict[str | int, str] = {
     "policy": _POLICY_KINDS,
     "fallback": _POLICY_KINDS,
     "then": _POLICY_KINDS,

@@ -95,7 +95,10 @@ class _Combined(Termination):
         for cond in conditions:
             if not isinstance(cond, Termination):
                 raise TypeError(f"not a termination condition: {cond!r}")
-            flat.extend(cond.conditions if type(cond) is type(self) else (cond,))  # type: ignore[attr-defined]
+            if isinstance(cond, _Combined) and type(cond) is type(self):
+                flat.extend(cond.conditions)  # (a | b) | c is flat: a | b | c
+            else:
+                flat.append(cond)
         self.conditions: tuple[Termination, ...] = tuple(flat)
 
     def start(self, trigger: Trigger) -> None:

@@ -322,3 +322,12 @@ def test_snapshot_joined_as_bob_on_his_turn(snap_compare: Any) -> None:
         await until_shown(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=bobs_turn)
+
+
+def test_the_join_app_keeps_textuals_log_method() -> None:
+    # Textual's ``log`` calls ``App._log`` once its devtools console is connected: the app's
+    # own state must not take that name.
+    class Joined:
+        hello = Hello(chat_id="c", humans=["bob"])
+
+    assert callable(_app(Joined(), "bob")._log)

@@ -324,3 +324,11 @@ async def test_export_saves_every_event_of_the_chat(tmp_path: Path) -> None:
         await until(pilot, lambda: (tmp_path / "chat.md").exists(), "the Markdown export")
     assert read_transcript(target) == chat.events()
     assert "Fine, @you?" in (tmp_path / "chat.md").read_text()
+
+
+def test_the_app_keeps_textuals_log_method() -> None:
+    # Textual's ``log`` calls ``App._log`` once its devtools console is connected: the app's
+    # own state must not take that name.
+    you = HumanParticipant("you")
+    app = _app(GroupChat([ScriptedAgent("a", ["hi"]), you]), you)
+    assert callable(app._log)

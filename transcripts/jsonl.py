@@ -163,7 +163,7 @@ def _numbered(source: Source, name: str | None) -> Iterable[tuple[int, Event]]:
         yield from _parse(source, label)
 
 
-def _parse(lines: Iterable[str] | Iterable[bytes], name: str) -> Iterable[tuple[int, Event]]:
+def _parse(lines: Iterable[str | bytes], name: str) -> Iterable[tuple[int, Event]]:
     for number, raw in enumerate(lines, 1):
         if isinstance(raw, bytes):
             try:

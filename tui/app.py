@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -231,7 +232,7 @@ class ChatApp(App[None]):
             yield (
                 f"Export as {label}",
                 f"save the chat to groupchat-<id>.{fmt}",
-                lambda fmt=fmt: self.export((fmt,)),
+                partial(self.export, (fmt,)),
             )
         yield (
             "First message",

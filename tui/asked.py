@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, ClassVar
 
 from textual import events
@@ -224,7 +225,7 @@ class AskedApp(ChatApp):
             yield (
                 f"Next speaker: {name}",
                 "override the policy once",
-                lambda n=name: self._steer(n),
+                partial(self._steer, name),
             )
 
     def help_keys(self) -> Sequence[tuple[str, str]]:

@@ -252,9 +252,9 @@ async def run_headless(
         _print_events(chat, sub, out, err, jsonl, committed, costing(prices, chat))
     )
     channels = {
-        name: p.channel
+        name: channel
         for name, p in chat.participants.items()
-        if isinstance(getattr(p, "channel", None), InputChannel)
+        if isinstance(channel := getattr(p, "channel", None), InputChannel)
     }
     feeder = (
         asyncio.create_task(LineFeeder(stdin or sys.stdin, channels, claims=claims).run())

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
@@ -91,7 +92,7 @@ class LiveChatApp(AskedApp):
         self.result: ChatResult | None = None
         self.failure: BaseException | None = None
         self._runner: asyncio.Task[None] | None = None
-        self._log: list[str] = []
+        self._event_lines: list[str] = []
         seats.claims.listen(self._claimed)
 
     def compose_controls(self) -> ComposeResult:
@@ -175,12 +176,12 @@ class LiveChatApp(AskedApp):
     # ------------------------------------------------------------------ requests to the person
 
     def transcript(self) -> list[Event]:
-        return [*self.history, *(parse_event(line) for line in self._log)]
+        return [*self.history, *(parse_event(line) for line in self._event_lines)]
 
     def on_chat_event(self, event: Event) -> None:
         # Kept as JSON text: a long chat's many streamed pieces then cost the garbage
         # collector nothing; /export reads them back.
-        self._log.append(dump_event(event))
+        self._event_lines.append(dump_event(event))
         if event.type == "participant_joined":
             self.model.here = set(self.seats.names)
         elif isinstance(event, ChatEnded) and self.prices is not None:
@@ -344,12 +345,12 @@ class LiveChatApp(AskedApp):
         yield from self._steering_commands("end it now (the app stays open)", self._stop)
         for name in self.model.names():
             if name != self.model.me:
-                yield (f"Remove {name}", "kick them out of the chat", lambda n=name: self._kick(n))
+                yield (f"Remove {name}", "kick them out of the chat", partial(self._kick, name))
         for name in self.control.invitable():
-            yield (f"Invite {name}", "bring them back", lambda n=name: self._invite((n,)))
+            yield (f"Invite {name}", "bring them back", partial(self._invite, (name,)))
         for name in self.seats.names:
             if name != self.model.me:
-                yield (f"Speak as {name}", "what you type out of turn", lambda n=name: self._as(n))
+                yield (f"Speak as {name}", "what you type out of turn", partial(self._as, name))
         yield from super().palette_commands()
 
     def _as(self, name: str) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import ClassVar, TypeVar
 
 from textual.app import ComposeResult
@@ -50,7 +51,7 @@ class ReplayApp(ChatApp):
     LIVE = False
     AUTO_FOCUS = "#conversation"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle", "Play/Pause"),
+        Binding("space", "play_pause", "Play/Pause"),
         Binding("n", "step", "Step"),
         Binding("b", "back", "Back"),
         Binding("plus,equals_sign", "faster", "Faster"),
@@ -156,7 +157,7 @@ class ReplayApp(ChatApp):
         self._start(new)
         self.changed()
 
-    async def action_toggle(self) -> None:
+    async def action_play_pause(self) -> None:
         r = self.replayer
         if r.done:
             await self.seek(self._first)
@@ -177,6 +178,9 @@ class ReplayApp(ChatApp):
         target = seqs[shown - 2] + 1 if shown >= 2 else self._first
         self.replayer.pause()
         await self.seek(target)
+
+    def _set_speed(self, speed: float) -> None:
+        self.replayer.set_speed(speed)
 
     def action_faster(self) -> None:
         self.replayer.set_speed(faster(self.replayer.speed))
@@ -265,7 +269,7 @@ class ReplayApp(ChatApp):
         ]
 
     def palette_commands(self) -> Iterable[PaletteCommand]:
-        yield ("Play or pause", "hold the replay or play on", self.action_toggle)
+        yield ("Play or pause", "hold the replay or play on", self.action_play_pause)
         yield ("Step", "show up to the next message", self.action_step)
         yield ("Back", "one message back", self.action_back)
         yield ("Restart", "from the first event", self.action_restart)
@@ -274,7 +278,7 @@ class ReplayApp(ChatApp):
             yield (
                 f"Speed {speed_label(speed)}",
                 "replay speed",
-                lambda speed=speed: self.replayer.set_speed(speed),
+                partial(self._set_speed, speed),
             )
         yield from super().palette_commands()
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from groupchat.agents import HumanParticipant, ScriptedAgent
 from groupchat.chat import GroupChat
-from groupchat.participant import ChatView
+from groupchat.participant import ChatView, Participant
 from groupchat.policies import MentionPolicy, RoundRobinPolicy
 from groupchat.termination import MaxMessages, TextMention
 
@@ -115,26 +115,28 @@ def build_demo(
         "The person at the keyboard; decides what the team cannot.",
         timeout=timeout,
     )
-    common = {"chunk": "word", "delay": delay}
-    team = [
+    team: list[Participant] = [
         ScriptedAgent(
             "planner",
             _planner(human_name),
             description="Sketches the plan and wraps up.",
-            **common,  # type: ignore[arg-type]
+            chunk="word",
+            delay=delay,
         ),
         ScriptedAgent(
             "researcher",
             [RESEARCH, "Nothing to add; the numbers above still hold."],
             description="Brings facts and numbers.",
             when_done="cycle",
-            **common,  # type: ignore[arg-type]
+            chunk="word",
+            delay=delay,
         ),
         ScriptedAgent(
             "critic",
             _critic(human_name),
             description="Looks for risks and asks the human.",
-            **common,  # type: ignore[arg-type]
+            chunk="word",
+            delay=delay,
         ),
         human,
     ]

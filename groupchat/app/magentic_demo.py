@@ -18,7 +18,7 @@ from groupchat.magentic.manager import MagenticManager
 from groupchat.magentic.scripted import plan_json, progress_json
 from groupchat.models.base import ModelRequest
 from groupchat.models.scripted import FunctionModel
-from groupchat.participant import ChatView
+from groupchat.participant import ChatView, Participant
 
 __all__ = ["MAGENTIC_DEMO_TASK", "build_magentic_demo"]
 
@@ -124,7 +124,7 @@ def build_magentic_demo(
         "The person at the keyboard; reviews the plan and decides what the team cannot.",
         timeout=timeout,
     )
-    team = [
+    team: list[Participant] = [
         ScriptedAgent(
             "researcher",
             [_NOTES],

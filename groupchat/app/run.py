@@ -102,9 +102,9 @@ def _price_lines(spec: TeamSpec) -> list[str]:
     for who, model in spec.model_users().items():
         users.setdefault(model, []).append(who)
     used: set[str] = set()
-    for model, who in users.items():
+    for model, names in users.items():
         if table.price(model) is None:
-            lines.append(f"  no price:     {model} ({', '.join(who)}): its cost shows as unknown")
+            lines.append(f"  no price:     {model} ({', '.join(names)}): its cost shows as unknown")
         used |= {model, model_part(model)}
     for model in table.prices:
         if model not in used:

@@ -171,8 +171,8 @@ class CachedModel:
             stored = await cache.load(key)
             if stored is not None:
                 cache.hits += 1
-                pieces, response = stored
-                for piece in pieces:
+                recorded, response = stored
+                for piece in recorded:
                     yield TextChunk(piece)
                 for call in response.tool_calls:
                     yield ToolCallChunk(call)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeAlias
@@ -47,7 +47,7 @@ Recipe: TypeAlias = tuple[GroupChat, str | None, dict[str, list[str]]]
 
 
 async def record(
-    chat: GroupChat, task: str | None, answers: dict[str, Sequence[str]]
+    chat: GroupChat, task: str | None, answers: Mapping[str, Sequence[str]]
 ) -> list[Event]:
     """Run ``chat`` and return its events; each person says their ``answers`` in turn, then
     passes. Answers are sent only when asked, so the order of events is always the same."""

@@ -125,7 +125,7 @@ class JoinClient:
 
     def _dispatch(self, item: ServerMessage | Event) -> None:
         if isinstance(item, Ok | ErrorReply) and item.id in self._pending:
-            future = self._pending.pop(item.id)  # type: ignore[arg-type]
+            future = self._pending.pop(item.id)
             if not future.done():
                 future.set_result(item)
         elif isinstance(item, Bye):

@@ -24,7 +24,7 @@ from groupchat.tui.console import ConsoleRenderer
 from groupchat.tui.headless import read_line
 from groupchat.tui.seats import addressed
 from groupchat.tui.share.client import JoinClient, JoinError, find_chat
-from groupchat.tui.share.protocol import Bye, Claim, Control, ErrorReply, Release, Say
+from groupchat.tui.share.protocol import Bye, Claim, Control, ErrorReply, Release, Say, is_control
 
 __all__ = ["ENDED", "JOIN_COMMANDS", "JoinSession", "join_chat", "open_seat"]
 
@@ -116,9 +116,9 @@ class JoinSession:
                 self._say("there is no turn to pass: you are not asked to speak")
             else:
                 await self._send(Say(text=""), quiet=True)
-        else:
+        elif is_control(name):
             target = args[0].lstrip("@") if args else None
-            await self._send(Control(command=name, name=target))  # type: ignore[arg-type]
+            await self._send(Control(command=name, name=target))
         return True
 
     async def _send(self, message: Say | Control, *, quiet: bool = False) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import ClassVar, Protocol
 
@@ -46,6 +47,7 @@ from groupchat.tui.share.protocol import (
     Hello,
     Ok,
     Say,
+    is_control,
 )
 from groupchat.tui.widgets.composer import ComposerBox
 from groupchat.tui.widgets.conversation import WINDOW
@@ -122,7 +124,7 @@ class JoinChatApp(AskedApp):
         self.left = False
         self._pump: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
-        self._log: list[str] = []
+        self._event_lines: list[str] = []
 
     @property
     def exit_status(self) -> int:
@@ -196,10 +198,10 @@ class JoinChatApp(AskedApp):
         self.changed()
 
     def transcript(self) -> list[Event]:
-        return [parse_event(line) for line in self._log]
+        return [parse_event(line) for line in self._event_lines]
 
     def on_chat_event(self, event: Event) -> None:
-        self._log.append(dump_event(event))  # as text: cheap to keep; /export reads it back
+        self._event_lines.append(dump_event(event))  # as text: cheap to keep; /export reads it back
         if self.model.my_request is not self._request:
             self._show_request()
 
@@ -272,10 +274,8 @@ class JoinChatApp(AskedApp):
             self._steer(args[0])
         elif name == "as":
             self._as(args[0] if args else None)
-        elif name in ("kick", "invite"):  # done by the chat's own terminal, as there
+        elif is_control(name):  # pause, resume, interrupt, stop; kick and invite name someone
             self._send(Control(command=name, name=args[0] if args else None), quiet=False)
-        elif name in ("pause", "resume", "interrupt", "stop"):
-            self._send(Control(command=name), quiet=False)  # type: ignore[arg-type]
 
     def _as(self, name: str | None) -> None:
         """``/as PERSON``: answer for PERSON from here instead (the seat left goes back to the
@@ -355,11 +355,11 @@ class JoinChatApp(AskedApp):
                     yield (
                         f"Remove {name}",
                         "kick them out of the chat",
-                        lambda n=name: self._send(Control(command="kick", name=n), quiet=False),
+                        partial(self._send, Control(command="kick", name=name), quiet=False),
                     )
             for name in self.client.hello.humans:
                 if name != self.person:
-                    yield (f"Speak as {name}", "take their seat", lambda n=name: self._as(n))
+                    yield (f"Speak as {name}", "take their seat", partial(self._as, name))
         yield ("Leave", "the chat goes on; its own terminal answers for you", self.action_quit)
         yield from super().palette_commands()
 

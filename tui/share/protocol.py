@@ -10,7 +10,7 @@ socket is validated whole before anything acts on it.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeAlias, TypeGuard, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -23,6 +23,7 @@ __all__ = [
     "Claim",
     "ClientMessage",
     "Control",
+    "ControlName",
     "ErrorReply",
     "Hello",
     "Message",
@@ -32,6 +33,7 @@ __all__ = [
     "Say",
     "ServerMessage",
     "dump_message",
+    "is_control",
     "parse_client_line",
     "parse_server_line",
 ]
@@ -110,13 +112,21 @@ class Say(_Wire):
     text: Annotated[str, Field(max_length=MAX_LINE)]
 
 
+ControlName: TypeAlias = Literal["pause", "resume", "stop", "interrupt", "next", "kick", "invite"]
+
+
+def is_control(name: str) -> TypeGuard[ControlName]:
+    """Whether ``name`` (a typed command's) is one that a :class:`Control` carries."""
+    return name in get_args(ControlName)
+
+
 class Control(_Wire):
     """Pause, resume, stop, interrupt, make ``name`` the next speaker (``next``), remove
     ``name`` (``kick``) or bring them back (``invite``; without a name: who can come back)."""
 
     op: Literal["control"] = "control"
     id: int | None = None
-    command: Literal["pause", "resume", "stop", "interrupt", "next", "kick", "invite"]
+    command: ControlName
     name: _Name | None = None
 
 

@@ -298,7 +298,8 @@ class _Connection:
         if isinstance(message, Release):
             if self.seat is None:
                 raise ControlError("you answer for nobody")
-            name, _ = self.seat, self._leave()
+            name = self.seat
+            self._leave()
             return Ok(id=message.id, text=f"{name} answers from the chat's own terminal again")
         if isinstance(message, Say):
             return Ok(id=message.id, text=self._say(message.text))

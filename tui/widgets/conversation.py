@@ -18,7 +18,6 @@ from typing import ClassVar, TypeAlias
 
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widget import Widget
 
 from groupchat.tui.model import ChatScreenState, Entry, MessageEntry
 from groupchat.tui.widgets.message import MAX_SHOWN, MessageView, NoteView
@@ -281,7 +280,7 @@ class Conversation(VerticalScroll, can_focus=True):
     def _pin(self) -> Callable[[], None]:
         """Remember where the first visible view is on screen; the callable puts it back."""
         top = self.scroll_y
-        pinned: Widget | None = None
+        pinned: EntryView | None = None
         for view in self._views:
             if view.virtual_region.bottom > top:
                 pinned = view
@@ -289,14 +288,14 @@ class Conversation(VerticalScroll, can_focus=True):
         if pinned is None:
             return lambda: None
         offset = pinned.virtual_region.y - top
-        view = pinned
+        shown = pinned
         jumps = self._jumps
 
         def restore() -> None:
-            if view.is_attached and jumps == self._jumps and not self.following:
+            if shown.is_attached and jumps == self._jumps and not self.following:
                 self._restoring = True
                 try:
-                    self.scroll_to(y=view.virtual_region.y - offset, animate=False, immediate=True)
+                    self.scroll_to(y=shown.virtual_region.y - offset, animate=False, immediate=True)
                 finally:
                     self._restoring = False
 

@@ -79,5 +79,7 @@ def show(widget: Static, content: Content) -> None:
     """
     key = (content.plain, tuple(content.spans))
     if getattr(widget, "_groupchat_shown", None) != key:
+        # Kept on the widget itself (any Static, not a class of ours): the stubs know no such
+        # attribute, and a side table would cost a lookup a frame.
         widget._groupchat_shown = key  # type: ignore[attr-defined]
         widget.update(content)
