@@ -41,7 +41,6 @@ from groupchat.tui.share.protocol import (
     Hello,
     Ok,
     ProtocolError,
-    Send,
     claim,
     control,
     dump_message,
@@ -252,7 +251,8 @@ async def test_bad_lines_get_errors_and_the_chat_goes_on(folder: Path) -> None:
         await bob.request(claim("bob"))
         other = await JoinClient.connect(server.path)
         errors = []
-        for line in (b"{oops\n", b'{"op": "dance"}\n', b'{"op": "send", "event": {"type": "human_input", "text": 7}}\n'):
+        bad_text = b'{"op": "send", "event": {"type": "human_input", "text": 7}}\n'
+        for line in (b"{oops\n", b'{"op": "dance"}\n', bad_text):
             other.writer.write(line)
             await other.writer.drain()
             item = await anext(aiter(_errors(other)))
@@ -312,9 +312,7 @@ async def test_a_joined_terminal_can_pause_steer_and_stop(folder: Path) -> None:
         await client.request(claim("bob"))
         run = asyncio.create_task(chat.run())
         await probe.wait_for(HumanInputRequested, participant="bob")
-        assert (await client.request(control("steer", "@Host"))).text == (
-            "host speaks next"
-        )
+        assert (await client.request(control("steer", "@Host"))).text == ("host speaks next")
         assert (await client.request(control("stop"))).text == "stopping the chat"
         result = await run
         await client.close()

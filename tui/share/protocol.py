@@ -43,6 +43,7 @@ __all__ = [
     "claim",
     "control",
     "dump_message",
+    "line_id",
     "parse_client_line",
     "parse_server_line",
     "read_event",
@@ -209,6 +210,17 @@ def _load(line: str | bytes) -> object:
         return json.loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"not JSON: {exc}") from None
+
+
+def line_id(line: str | bytes) -> int | None:
+    """The ``id`` a line that could not be read asked with, if it has one: its error answers
+    that request (a client of another version waits for it)."""
+    try:
+        data = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    ident = data.get("id") if isinstance(data, dict) else None
+    return ident if isinstance(ident, int) and not isinstance(ident, bool) else None
 
 
 def parse_client_line(line: str | bytes) -> ClientMessage:

@@ -45,6 +45,7 @@ from groupchat.tui.share.protocol import (
     ProtocolError,
     Send,
     dump_message,
+    line_id,
     parse_client_line,
     read_event,
 )
@@ -292,7 +293,7 @@ class _Connection:
         try:
             message = parse_client_line(line)
         except ProtocolError as exc:
-            return ErrorReply(error=f"bad message: {exc}")
+            return ErrorReply(id=line_id(line), error=f"bad message: {exc}")
         try:
             event = read_event(
                 message,
