@@ -24,7 +24,9 @@ from groupchat.messages import Message, Usage
 __all__ = [
     "EVENT_ADAPTER",
     "INBOUND",
+    "INBOUND_ADAPTER",
     "MANAGER",
+    "STAMPED",
     "BoolAnswer",
     "ChatEnded",
     "ChatStarted",
@@ -38,6 +40,7 @@ __all__ = [
     "Handoff",
     "HumanInput",
     "HumanInputRequested",
+    "InboundEvent",
     "MessagePosted",
     "ParticipantInfo",
     "ParticipantJoined",
@@ -366,6 +369,18 @@ class SeatReleased(EventBase):
 
 INBOUND: frozenset[str] = frozenset({"human_input", "control", "seat_claimed", "seat_released"})
 """The types of the events sent *to* the manager (commands); it reads them from the bus."""
+
+InboundEvent = Annotated[
+    HumanInput | ControlRequested | SeatClaimed | SeatReleased, Field(discriminator="type")
+]
+"""The events of :data:`INBOUND`, as one union: what another process may ask a chat."""
+
+INBOUND_ADAPTER: TypeAdapter[InboundEvent] = TypeAdapter(InboundEvent)
+"""The codec of an inbound event (e.g. one sent from a joined terminal, see
+:mod:`groupchat.tui.share.protocol`); refuses every other type."""
+
+STAMPED: frozenset[str] = frozenset(EventBase.model_fields)
+"""The fields the bus stamps on every event; whoever asks the chat never chooses them."""
 
 
 class ChatEnded(EventBase):

@@ -37,17 +37,17 @@ from groupchat.tui.share.paths import (
 from groupchat.tui.share.protocol import (
     MAX_LINE,
     Bye,
-    Claim,
-    Control,
     ErrorReply,
     Hello,
     Ok,
     ProtocolError,
-    Release,
-    Say,
+    claim,
+    control,
     dump_message,
     parse_client_line,
     parse_server_line,
+    release,
+    say,
 )
 from groupchat.tui.share.server import FELL_BEHIND, ShareError, ShareServer
 
@@ -84,11 +84,13 @@ def _released(claims: Claims, name: str) -> asyncio.Event:
 
 def test_every_message_goes_over_the_wire_and_back() -> None:
     client_side = [
-        Claim(id=1, name="bob"),
-        Claim(),
-        Release(id=2),
-        Say(id=3, text="hello [bold]x[/] \x1b[31m"),
-        Control(id=4, command="next", name="host"),
+        claim("bob").model_copy(update={"id": 1}),
+        claim(),
+        claim("ada", switch=True),
+        release(),
+        say("hello [bold]x[/] \x1b[31m"),
+        control("steer", "host"),
+        control("stop", reason="enough"),
     ]
     for message in client_side:
         assert parse_client_line(dump_message(message)) == message
@@ -117,9 +119,9 @@ async def test_events_go_as_canonical_event_lines() -> None:
         ("[1, 2]", 'expected an object with an "op"'),
         ('{"op": "dance"}', "does not match any of the expected tags"),
         ('{"op": "hello", "chat_id": "x", "humans": []}', "sent by the server"),
-        ('{"op": "say"}', "text: Field required"),
-        ('{"op": "say", "text": "hi", "as": "ada"}', "as: Extra inputs are not permitted"),
-        ('{"op": "control", "command": "explode"}', "command: Input should be"),
+        ('{"op": "send"}', "event: Field required"),
+        ('{"op": "send", "event": {}, "as": "ada"}', "as: Extra inputs are not permitted"),
+        ('{"op": "say", "text": "hi"}', "'say' is a message of protocol 1, and this chat speaks"),
     ],
 )
 def test_a_bad_client_line_is_refused_naming_the_problem(line: str, problem: str) -> None:
@@ -129,7 +131,7 @@ def test_a_bad_client_line_is_refused_naming_the_problem(line: str, problem: str
 
 def test_a_client_message_from_the_server_is_refused() -> None:
     with pytest.raises(ProtocolError, match="sent by a client"):
-        parse_server_line(dump_message(Say(text="hi")))
+        parse_server_line(dump_message(say("hi")))
 
 
 # ----------------------------------------------------------------------------------- seats
@@ -144,14 +146,14 @@ async def test_a_joined_terminal_answers_for_bob_and_the_first_one_waits(folder:
         assert server.path is not None and stat.S_IMODE(os.stat(server.path).st_mode) == 0o600
         client = await JoinClient.connect(find_chat(chat.chat_id[:4], folder))
         assert client.hello.humans == ["bob", "ada"]
-        claimed = await client.request(Claim())  # the first person the first terminal is not
+        claimed = await client.request(claim())  # the first person the first terminal is not
         assert claimed.name == "bob"
         assert first.seats.names == ["ada"] and not first.seats.here("bob")
         run = asyncio.create_task(first.run(None, interactive=False))
         await probe.wait_for(HumanInputRequested, participant="bob")
         with pytest.raises(ControlError, match="bob answers from another terminal"):
             first.seats.post("I am not bob", "bob")
-        assert (await client.request(Say(text="Looks good to me."))).text == "answered as bob"
+        assert (await client.request(say("Looks good to me."))).text == "answered as bob"
         result = await run
         seen = [event async for event in client.incoming()]
         await client.close()
@@ -175,7 +177,7 @@ async def test_bob_goes_back_to_the_first_terminal_when_the_joined_one_leaves(
     async with ShareServer(chat, first.seats.claims, folder=folder) as server:
         assert server.path is not None
         client = await JoinClient.connect(server.path)
-        await client.request(Claim(name="BOB"))
+        await client.request(claim("BOB"))
         back = _released(first.seats.claims, "bob")
         run = asyncio.create_task(first.run(None, interactive=False))
         await probe.wait_for(HumanInputRequested, participant="bob")
@@ -199,13 +201,13 @@ async def test_release_gives_the_seat_back_without_leaving(folder: Path) -> None
     async with ShareServer(chat, claims, folder=folder) as server:
         assert server.path is not None
         client = await JoinClient.connect(server.path)
-        await client.request(Claim(name="ada"))
+        await client.request(claim("ada"))
         assert claims.names == ["ada"]
-        reply = await client.request(Release())
+        reply = await client.request(release())
         assert reply.text == "ada answers from the chat's own terminal again"
         assert claims.names == []
         with pytest.raises(JoinError, match="claim a person first"):
-            await client.request(Say(text="hello"))
+            await client.request(say("hello"))
         await client.close()
     assert ada.channel.requested is False
 
@@ -219,18 +221,18 @@ async def test_a_switch_takes_the_new_seat_first_and_a_refused_one_changes_nothi
         assert server.path is not None
         first = await JoinClient.connect(server.path)
         second = await JoinClient.connect(server.path)
-        await first.request(Claim(name="bob"))
-        await second.request(Claim(name="ada"))
+        await first.request(claim("bob"))
+        await second.request(claim("ada"))
         with pytest.raises(JoinError, match="release first"):
-            await first.request(Claim(name="ada"))  # without switch, as before
+            await first.request(claim("ada"))  # without switch, as before
         with pytest.raises(JoinError, match="ada already answers from another terminal"):
-            await first.request(Claim(name="ada", switch=True))
+            await first.request(claim("ada", switch=True))
         assert claims.holder("bob") == "joined terminal 1"  # still bob's
-        await second.request(Release())
-        reply = await first.request(Claim(name="ADA", switch=True))
+        await second.request(release())
+        reply = await first.request(claim("ADA", switch=True))
         assert (reply.name, reply.text) == ("ada", "you are ada")
         assert claims.names == ["ada"] and claims.holder("ada") == "joined terminal 1"
-        reply = await first.request(Claim(name="ada", switch=True))
+        reply = await first.request(claim("ada", switch=True))
         assert reply.text == "you are ada already" and claims.names == ["ada"]
         await first.close()
         await second.close()
@@ -246,32 +248,35 @@ async def test_bad_lines_get_errors_and_the_chat_goes_on(folder: Path) -> None:
     async with ShareServer(chat, claims, folder=folder) as server:
         assert server.path is not None
         bob = await JoinClient.connect(server.path)
-        await bob.request(Claim(name="bob"))
+        await bob.request(claim("bob"))
         other = await JoinClient.connect(server.path)
         errors = []
-        for line in (b"{oops\n", b'{"op": "dance"}\n', b'{"op": "say", "text": 7}\n'):
+        bad_text = b'{"op": "send", "event": {"type": "human_input", "text": 7}}\n'
+        for line in (b"{oops\n", b'{"op": "dance"}\n', bad_text):
             other.writer.write(line)
             await other.writer.drain()
             item = await anext(aiter(_errors(other)))
             errors.append(item.error)
         assert errors[0].startswith("bad message: not JSON")
         assert "does not match any of the expected tags" in errors[1]
-        assert "text: Input should be a valid string" in errors[2]
+        assert errors[2] == "bad event: event.text: Input should be a valid string"
         with pytest.raises(
             JoinError, match=r"'host' is not a person in this chat \(people: bob, ada\)"
         ):
-            await other.request(Claim(name="host"))
+            await other.request(claim("host"))
         with pytest.raises(JoinError, match=r"'carol' is not in this chat \(people: bob, ada\)"):
-            await other.request(Claim(name="carol"))
+            await other.request(claim("carol"))
         with pytest.raises(JoinError, match="bob already answers from another terminal"):
-            await other.request(Claim(name="bob"))
+            await other.request(claim("bob"))
         with pytest.raises(JoinError, match="claim a person first"):
-            await other.request(Say(text="hi"))
+            await other.request(say("hi"))
+        with pytest.raises(JoinError, match="claim a person first"):
+            await other.request(control("pause"))  # without a seat, a terminal can only claim
         with pytest.raises(JoinError, match="no participant 'nobody'"):
-            await other.request(Control(command="next", name="nobody"))
+            await bob.request(control("steer", "nobody"))
         run = asyncio.create_task(chat.run())
         await probe.wait_for(HumanInputRequested, participant="bob")
-        await bob.request(Say(text="still here"))
+        await bob.request(say("still here"))
         result = await run
         await bob.close()
         await other.close()
@@ -304,13 +309,11 @@ async def test_a_joined_terminal_can_pause_steer_and_stop(folder: Path) -> None:
     async with ShareServer(chat, claims, folder=folder) as server:
         assert server.path is not None
         client = await JoinClient.connect(server.path)
-        await client.request(Claim(name="bob"))
+        await client.request(claim("bob"))
         run = asyncio.create_task(chat.run())
         await probe.wait_for(HumanInputRequested, participant="bob")
-        assert (await client.request(Control(command="next", name="@Host"))).text == (
-            "host speaks next"
-        )
-        assert (await client.request(Control(command="stop"))).text == "stopping the chat"
+        assert (await client.request(control("steer", "@Host"))).text == ("host speaks next")
+        assert (await client.request(control("stop"))).text == "stopping the chat"
         result = await run
         await client.close()
     assert result.status == "stopped"

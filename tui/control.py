@@ -41,11 +41,11 @@ class ChatControl:
         self.chat.steer(target, by=self.me)
         return f"{target} speaks next"
 
-    async def kick(self, name: str) -> str:
+    async def kick(self, name: str, *, reason: str = "") -> str:
         target = self.resolve(name)
         if target == self.me:
             raise ControlError("you cannot remove yourself; /quit leaves the chat")
-        reason = f"removed by {self.me}" if self.me else "removed"
+        reason = reason or (f"removed by {self.me}" if self.me else "removed")
         await self.chat.remove(target, reason=reason, by=self.me)
         return f"{target} was removed; /invite {target} brings them back"
 

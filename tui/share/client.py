@@ -2,13 +2,15 @@
 
 :meth:`JoinClient.incoming` yields the chat's events in order, and the server's errors that
 answer no command; it ends with the server's :class:`~.protocol.Bye` (or when the connection
-is lost). :meth:`JoinClient.request` sends a command and waits for its reply.
+is lost). :meth:`JoinClient.request` sends an inbound event (see :mod:`.protocol`) and waits
+for its reply.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,11 +26,11 @@ from groupchat.tui.share.paths import (
 from groupchat.tui.share.protocol import (
     PROTOCOL_VERSION,
     Bye,
-    ClientMessage,
     ErrorReply,
     Hello,
     Ok,
     ProtocolError,
+    Send,
     ServerMessage,
     dump_message,
     parse_server_line,
@@ -72,6 +74,25 @@ def find_chat(ident: str, folder: Path | None = None) -> Path:
     return path
 
 
+def _version(line: bytes) -> int | None:
+    """The version a hello of any protocol says (``None``: not a hello)."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(data, dict) and data.get("op") == "hello":
+        version = data.get("version")
+        return version if isinstance(version, int) else None
+    return None
+
+
+def _mismatch(path: Path, version: int) -> str:
+    return (
+        f"{path}: the chat speaks protocol {version}, and this groupchat speaks protocol "
+        f"{PROTOCOL_VERSION}: join with the same version of groupchat as the chat's"
+    )
+
+
 class JoinClient:
     """A connection to a shared chat; see the module docstring."""
 
@@ -94,14 +115,22 @@ class JoinClient:
             reader, writer = await asyncio.open_unix_connection(str(path), limit=CLIENT_LIMIT)
         except OSError as exc:
             raise JoinError(f"cannot connect to {path}: {exc.strerror or exc}") from None
+        line = b""
         try:
-            first = parse_server_line(await reader.readline())
+            line = await reader.readline()
+            first = parse_server_line(line)
         except (ProtocolError, ConnectionError) as exc:
             writer.close()
+            version = _version(line)
+            if version is not None and version != PROTOCOL_VERSION:
+                raise JoinError(_mismatch(path, version)) from None
             raise JoinError(f"{path} does not speak the groupchat protocol: {exc}") from None
-        if not isinstance(first, Hello) or first.version != PROTOCOL_VERSION:
+        if not isinstance(first, Hello):
             writer.close()
             raise JoinError(f"{path}: expected a hello of protocol {PROTOCOL_VERSION}")
+        if first.version != PROTOCOL_VERSION:
+            writer.close()
+            raise JoinError(_mismatch(path, first.version))
         client = cls(reader, writer, first)
         client._reading = asyncio.create_task(client._read())
         return client
@@ -141,7 +170,7 @@ class JoinClient:
             if isinstance(item, Bye):
                 return
 
-    async def request(self, message: ClientMessage) -> Ok:
+    async def request(self, message: Send) -> Ok:
         """Send ``message`` and wait for its reply; raises :class:`JoinError` when refused."""
         self._ids += 1
         message = message.model_copy(update={"id": self._ids})

@@ -19,34 +19,25 @@ from rich.text import Text
 
 from groupchat.events import ChatStarted, Event, ParticipantJoined, ParticipantLeft
 from groupchat.safe_text import one_line
-from groupchat.tui.commands import COMMANDS, Command, CommandError, parse_command, unescape
+from groupchat.tui.commands import CommandError, parse_command, unescape
 from groupchat.tui.console import ConsoleRenderer
 from groupchat.tui.headless import read_line
 from groupchat.tui.seats import addressed
 from groupchat.tui.share.client import JoinClient, JoinError, find_chat
-from groupchat.tui.share.protocol import Bye, Claim, Control, ErrorReply, Release, Say, is_control
+from groupchat.tui.share.join_commands import JOIN_COMMANDS, JoinedTerminal
+from groupchat.tui.share.protocol import Bye, ErrorReply, claim, release, say
 
 __all__ = ["ENDED", "JOIN_COMMANDS", "JoinSession", "join_chat", "open_seat"]
-
-JOIN_COMMANDS: dict[str, Command] = {
-    **{
-        name: COMMANDS[name]
-        for name in ("help", "pause", "resume", "interrupt", "next", "skip", "who")
-    },
-    "stop": Command("stop", "", "end the chat, for everyone"),
-    "quit": Command("quit", "", "leave; the chat's own terminal answers for you again"),
-}
-"""What a joined terminal understands: the console's commands that steer a chat, and leaving."""
 
 ENDED = "the chat ended"
 
 
-class JoinSession:
+class JoinSession(JoinedTerminal):
     """One person at a joined terminal, speaking as ``name`` through ``client``."""
 
     def __init__(self, client: JoinClient, name: str, *, console: Console | None = None) -> None:
         self.client = client
-        self.name = name
+        self.person = name
         self.console = console or Console(highlight=False)
         self.renderer = ConsoleRenderer(self.console, me=name)
         self.participants: dict[str, bool] = {}
@@ -84,8 +75,19 @@ class JoinSession:
             self.participants.pop(event.name, None)
         self.renderer.render(event)
 
+    @property
+    def name(self) -> str:
+        """Who this terminal answers for (``/as`` changes it)."""
+        return self.person
+
     def _say(self, text: str, style: str = "dim") -> None:
         self.renderer._note(text, style)
+
+    def notice(self, text: str, *, error: bool = False) -> None:
+        self._say(text, "red" if error else "dim")
+
+    def seated(self, name: str) -> None:
+        self.renderer.me = name
 
     # ------------------------------------------------------------------ what goes out
 
@@ -97,11 +99,13 @@ class JoinSession:
             self._say(str(exc), "red")
             return True
         if command is None:
-            await self._send(Say(text=unescape(line)), quiet=True)
+            await self.send(say(unescape(line)), quiet=True)
             return True
-        name, args = command.name, command.args
+        name = command.name
         if name == "quit":
             return False
+        if await self.ask_chat(command):
+            return True
         if name == "help":
             width = max(len(f"/{c.name} {c.args}") for c in JOIN_COMMANDS.values())
             for c in JOIN_COMMANDS.values():
@@ -115,20 +119,8 @@ class JoinSession:
             if request is None or request.request != "turn":
                 self._say("there is no turn to pass: you are not asked to speak")
             else:
-                await self._send(Say(text=""), quiet=True)
-        elif is_control(name):
-            target = args[0].lstrip("@") if args else None
-            await self._send(Control(command=name, name=target))
+                await self.send(say(""), quiet=True)
         return True
-
-    async def _send(self, message: Say | Control, *, quiet: bool = False) -> None:
-        try:
-            reply = await self.client.request(message)
-        except JoinError as exc:
-            self._say(str(exc), "red")
-            return
-        if not quiet or reply.text.startswith("nothing"):
-            self._say(reply.text)
 
     def _prompt_text(self) -> str:
         request = self.renderer.asked
@@ -164,9 +156,9 @@ class JoinSession:
             line = await read_line(stream)
             if line is None:
                 with contextlib.suppress(JoinError):
-                    await self.client.request(Release())
+                    await self.client.request(release())
                 return
-            await self._send(Say(text=line), quiet=True)
+            await self.send(say(line), quiet=True)
             answered = request
 
     async def run(self, *, interactive: bool, stdin: IO[str] | None = None) -> int:
@@ -208,7 +200,7 @@ async def open_seat(
     :class:`JoinError` when that cannot be done (nothing stays open then)."""
     client = await JoinClient.connect(find_chat(ident, folder))
     try:
-        claimed = await client.request(Claim(name=name))
+        claimed = await client.request(claim(name))
     except JoinError as exc:
         await client.close()
         raise JoinError(f"{'--as ' + name if name else 'join'}: {exc}") from None

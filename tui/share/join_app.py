@@ -14,11 +14,11 @@ status line, and the app stays open to read and export.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -36,19 +36,14 @@ from groupchat.tui.commands import (
 )
 from groupchat.tui.palette import PaletteCommand
 from groupchat.tui.screens import ChooseScreen, HelpScreen
-from groupchat.tui.share.client import Incoming, JoinError
-from groupchat.tui.share.join import ENDED, JOIN_COMMANDS, open_seat
-from groupchat.tui.share.protocol import (
-    Bye,
-    Claim,
-    ClientMessage,
-    Control,
-    ErrorReply,
-    Hello,
-    Ok,
-    Say,
-    is_control,
+from groupchat.tui.share.join import ENDED, open_seat
+from groupchat.tui.share.join_commands import (
+    CHAT_COMMANDS,
+    JOIN_COMMANDS,
+    Connection,
+    JoinedTerminal,
 )
+from groupchat.tui.share.protocol import Bye, ErrorReply, Ok, Send, control, say
 from groupchat.tui.widgets.composer import ComposerBox
 from groupchat.tui.widgets.conversation import WINDOW
 from groupchat.tui.widgets.sidebar import Sidebar
@@ -58,16 +53,12 @@ __all__ = ["JOIN_APP_COMMANDS", "Connection", "JoinChatApp", "join_tui"]
 
 JOIN_APP_COMMANDS: dict[str, Command] = {
     **{name: c for name, c in JOIN_COMMANDS.items() if name not in ("stop", "quit")},
-    "as": Command("as", "[PERSON]", "take PERSON's seat instead (alone: who you are)", 0, 1),
-    "kick": COMMANDS["kick"],
-    "invite": COMMANDS["invite"],
     "export": COMMANDS["export"],
     "theme": COMMANDS["theme"],
     "stop": JOIN_COMMANDS["stop"],
     "quit": JOIN_COMMANDS["quit"],
 }
-"""What a joined terminal's input understands: the console join's commands, taking another
-person's seat (``/as``), kick and invite as at the chat's own terminal, and export, theme."""
+"""What a joined terminal's input understands: the console join's commands, and export, theme."""
 
 LOST = "the connection to the chat was lost"
 
@@ -80,19 +71,7 @@ _NOTES = (
 )
 
 
-class Connection(Protocol):
-    """What the app needs of a joined chat (a :class:`~.client.JoinClient`, or a test's)."""
-
-    hello: Hello
-
-    def incoming(self) -> AsyncIterator[Incoming]: ...
-
-    async def request(self, message: ClientMessage) -> Ok: ...
-
-    async def close(self) -> None: ...
-
-
-class JoinChatApp(AskedApp):
+class JoinChatApp(AskedApp, JoinedTerminal):
     """The chat behind ``client``, with the person claimed as ``name`` at the keyboard."""
 
     LABEL = "groupchat join"
@@ -211,7 +190,7 @@ class JoinChatApp(AskedApp):
     ENTER_HELP = "send (when you are asked: your answer; empty passes)"
 
     def _post_answer(self, request: HumanInputRequested, answer: str) -> None:
-        self._send(Say(text=answer))
+        self._send(say(answer))
 
     def _set_idle_title(self) -> None:
         if self.lost is not None:
@@ -225,24 +204,28 @@ class JoinChatApp(AskedApp):
                 f"say something{voice}…",
             )
 
-    def _send(self, message: Say | Control | Claim, *, quiet: bool = True) -> None:
+    def _send(self, message: Send, *, quiet: bool = True) -> None:
         """Send ``message`` without holding up the screen; its reply, if any, is a notice."""
-        if not self.connected:
-            why = self.lost or ("the chat has ended" if self.ended is not None else "you left")
-            self.notice(f"{why}: nothing can be sent from here (Ctrl+Q quits)", error=True)
-            return
-        task = asyncio.create_task(self._request_reply(message, quiet))
+        self._spawn(self.send(message, quiet=quiet))
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
-    async def _request_reply(self, message: Say | Control | Claim, quiet: bool) -> None:
-        try:
-            reply = await self.client.request(message)
-        except JoinError as exc:
-            self.notice(str(exc), error=True)
-            return
-        if not quiet or reply.text.startswith("nothing"):
-            self.notice(reply.text)
+    async def send(self, message: Send, *, quiet: bool = False) -> Ok | None:
+        if not self.connected:
+            why = self.lost or ("the chat has ended" if self.ended is not None else "you left")
+            self.notice(f"{why}: nothing can be sent from here (Ctrl+Q quits)", error=True)
+            return None
+        return await super().send(message, quiet=quiet)
+
+    def seated(self, name: str) -> None:
+        self.model.me = name
+        self.model.here = {name}
+        self.model.changed = True
+        self._show_request()  # what the new seat is asked, or the idle title as them
+        self.changed()
 
     async def on_composer_box_submitted(self, message: ComposerBox.Submitted) -> None:
         text = message.text
@@ -254,65 +237,38 @@ class JoinChatApp(AskedApp):
         if command is not None:
             await self.run_command(command)
             return
-        self._send(Say(text=unescape(text)))
+        self._send(say(unescape(text)))
         if self.connected:
             await self.conversation.action_jump_end()  # what you said, and what follows
 
     async def run_command(self, command: ParsedCommand) -> None:
         if await self.run_shared_command(command):
             return
-        name, args = command.name, command.args
-        if name == "who":
+        if command.name in CHAT_COMMANDS:
+            self._spawn(self.ask_chat(command))
+        elif command.name == "who":
             self.notice(self._who())
-        elif name == "skip":
+        elif command.name == "skip":
             request = self.model.my_request
             if request is None or request.request != "turn":
                 self.notice("there is no turn to pass: you are not asked to speak", error=True)
             else:
-                self._send(Say(text=""))
-        elif name == "next":
-            self._steer(args[0])
-        elif name == "as":
-            self._as(args[0] if args else None)
-        elif is_control(name):  # pause, resume, interrupt, stop; kick and invite name someone
-            self._send(Control(command=name, name=args[0] if args else None), quiet=False)
+                self._send(say(""))
 
-    def _as(self, name: str | None) -> None:
-        """``/as PERSON``: answer for PERSON from here instead (the seat left goes back to the
-        chat's own terminal); ``/as`` alone says who you are."""
-        if name is None:
-            self.notice(f"you are {self.person}")
-        elif self.connected:
-            task = asyncio.create_task(self._switch(name))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-        else:
-            self._send(Claim(name=name, switch=True))  # says why nothing can be sent
-
-    async def _switch(self, name: str) -> None:
-        try:
-            reply = await self.client.request(Claim(name=name.lstrip("@"), switch=True))
-        except JoinError as exc:
-            self.notice(str(exc), error=True)
-            return
-        if reply.name is not None and reply.name != self.person:
-            self.person = self.model.me = reply.name
-            self.model.here = {reply.name}
-            self.model.changed = True
-            self._show_request()  # what the new seat is asked, or the idle title as them
-            self.changed()
-        self.notice(reply.text)
+    def _as(self, name: str) -> None:
+        """Answer for ``name`` from here instead (the palette's "Speak as")."""
+        self._spawn(self.switch(name))
 
     def _steer(self, name: str | None) -> None:
         if name is not None:
-            self._send(Control(command="next", name=name.lstrip("@")), quiet=False)
+            self._send(control("steer", name.lstrip("@")), quiet=False)
 
     def action_interrupt(self) -> None:
-        self._send(Control(command="interrupt"), quiet=False)
+        self._send(control("interrupt"), quiet=False)
 
     def action_pause_resume(self) -> None:
         paused = self.model.state == "paused"
-        self._send(Control(command="resume" if paused else "pause"), quiet=False)
+        self._send(control("resume" if paused else "pause"), quiet=False)
 
     def action_choose_next(self) -> None:
         self.push_screen(
@@ -348,14 +304,14 @@ class JoinChatApp(AskedApp):
     def palette_commands(self) -> Iterable[PaletteCommand]:
         if self.connected:
             yield from self._steering_commands(
-                "end it, for everyone", lambda: self._send(Control(command="stop"), quiet=False)
+                "end it, for everyone", lambda: self._send(control("stop"), quiet=False)
             )
             for name in self.model.names():
                 if name != self.person:
                     yield (
                         f"Remove {name}",
                         "kick them out of the chat",
-                        partial(self._send, Control(command="kick", name=name), quiet=False),
+                        partial(self._send, control("kick", name), quiet=False),
                     )
             for name in self.client.hello.humans:
                 if name != self.person:

@@ -2,7 +2,10 @@
 
 Each joined terminal gets a :class:`~.protocol.Hello`, the chat's events so far (the earlier
 ones from the store, through ``earlier``; the rest from the bus) and then live, and may claim one
-of the team's people and speak as them, or pause, resume, steer and stop the chat. A terminal
+of the team's people and then send the chat's inbound events as them: lines, and pause, resume,
+steer, kick, invite and stop. The client never chooses who sends: an event is published as the
+person the terminal answers for, through the chat (which uses that person's own publisher, so
+the bus stamps the sender). A terminal
 that stops reading never slows the chat: its subscription is not durable, and past ``backlog``
 unsent lines it is told it fell behind and let go. Whatever arrives is validated; a bad line
 gets an error reply, and nothing a client sends can end the chat except ``stop``.
@@ -19,7 +22,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from groupchat.bus import SubscriberLagged, SubscriberStalled, Subscription
-from groupchat.events import Event, dump_event
+from groupchat.events import (
+    ControlRequested,
+    Event,
+    HumanInput,
+    InboundEvent,
+    SeatClaimed,
+    SeatReleased,
+    dump_event,
+)
 from groupchat.tui.claims import ClaimError, Claims
 from groupchat.tui.control import ChatControl, ControlError
 from groupchat.tui.seats import input_channel
@@ -27,18 +38,16 @@ from groupchat.tui.share.paths import is_live, share_folder, socket_path, sweep_
 from groupchat.tui.share.protocol import (
     MAX_LINE,
     Bye,
-    Claim,
-    ClientMessage,
-    Control,
     ErrorReply,
     Hello,
     Message,
     Ok,
     ProtocolError,
-    Release,
-    Say,
+    Send,
     dump_message,
+    line_id,
     parse_client_line,
+    read_event,
 )
 
 if TYPE_CHECKING:
@@ -284,36 +293,50 @@ class _Connection:
         try:
             message = parse_client_line(line)
         except ProtocolError as exc:
-            return ErrorReply(error=f"bad message: {exc}")
+            return ErrorReply(id=line_id(line), error=f"bad message: {exc}")
         try:
-            return await self._do(message)
+            event = read_event(
+                message,
+                chat_id=self.chat.chat_id,
+                sender=self.seat or self.holder,
+                holder=self.holder,
+            )
+        except ProtocolError as exc:
+            return ErrorReply(id=message.id, error=f"bad event: {exc}")
+        try:
+            return await self._do(message, event)
         except (ClaimError, ControlError) as exc:
             return ErrorReply(id=message.id, error=str(exc))
         except Exception as exc:  # whatever goes wrong here, the chat goes on
-            return ErrorReply(id=message.id, error=f"{message.op} failed: {exc}")
+            return ErrorReply(id=message.id, error=f"{event.type} failed: {exc}")
 
-    async def _do(self, message: ClientMessage) -> Ok | ErrorReply:
-        if isinstance(message, Claim):
+    async def _do(self, message: Send, event: InboundEvent) -> Ok:
+        """Publish ``event`` as the person this terminal answers for (a claim: as the person
+        claimed), through the chat, which publishes with that person's own publisher."""
+        if isinstance(event, SeatClaimed):
             return self._claim(message)
-        if isinstance(message, Release):
+        if isinstance(event, SeatReleased):
             if self.seat is None:
                 raise ControlError("you answer for nobody")
             name = self.seat
             self._leave()
             return Ok(id=message.id, text=f"{name} answers from the chat's own terminal again")
-        if isinstance(message, Say):
-            return Ok(id=message.id, text=self._say(message.text))
-        return Ok(id=message.id, text=await self._control(message))
+        if self.seat is None:
+            raise ControlError("claim a person first: nobody answers from this terminal")
+        if isinstance(event, HumanInput):
+            return Ok(id=message.id, text=self._say(self.seat, event.text))
+        return Ok(id=message.id, text=await self._control(self.seat, event))
 
     def _humans(self) -> list[str]:
         return [n for n, p in self.chat.participants.items() if input_channel(p) is not None]
 
-    def _claim(self, message: Claim) -> Ok:
-        if self.seat is not None and not (message.switch and message.name is not None):
+    def _claim(self, message: Send) -> Ok:
+        wanted_name = message.seat
+        if self.seat is not None and not (message.switch and wanted_name is not None):
             raise ControlError(f"you already answer for {self.seat}; release first")
         humans = self._humans()
         listed = ", ".join(humans) or "none"
-        if message.name is None:
+        if wanted_name is None:
             free = [name for name in humans if name not in self.claims]
             home = self.claims.home() if self.claims.home is not None else None
             free.sort(key=lambda name: name == home)  # the chat's own terminal's voice last
@@ -321,12 +344,12 @@ class _Connection:
                 raise ClaimError(f"every person already answers from a terminal ({listed})")
             name = free[0]
         else:
-            wanted = message.name.lstrip("@").lower()
+            wanted = wanted_name.lstrip("@").lower()
             found = [name for name in humans if name.lower() == wanted]
             if not found:
                 agent = any(name.lower() == wanted for name in self.chat.participants)
                 what = "is not a person" if agent else "is not"
-                raise ClaimError(f"{message.name!r} {what} in this chat (people: {listed})")
+                raise ClaimError(f"{wanted_name!r} {what} in this chat (people: {listed})")
             name = found[0]
         if name == self.seat:
             return Ok(id=message.id, text=f"you are {name} already", name=name)
@@ -336,10 +359,7 @@ class _Connection:
         self.seat = name
         return Ok(id=message.id, text=f"you are {name}", name=name)
 
-    def _say(self, text: str) -> str:
-        name = self.seat
-        if name is None:
-            raise ControlError("claim a person first: nobody answers from this terminal")
+    def _say(self, name: str, text: str) -> str:
         channel = input_channel(self.chat.participants.get(name))
         if channel is None:
             raise ControlError(f"{name} is not in the chat now")
@@ -353,28 +373,28 @@ class _Connection:
         channel.send(text)
         return f"posted as {name}"
 
-    async def _control(self, message: Control) -> str:
-        chat, by = self.chat, self.seat
-        if message.command == "next":
-            if message.name is None:
+    async def _control(self, by: str, event: ControlRequested) -> str:
+        chat, command, name = self.chat, event.command, event.name
+        if command == "steer":
+            if name is None:
                 raise ControlError("next needs the name of the next speaker")
-            return ChatControl(chat, by).steer(message.name)
-        if message.command == "pause":
+            return ChatControl(chat, by).steer(name)
+        if command == "pause":
             await chat.pause(by=by)
             return "paused"
-        if message.command == "resume":
+        if command == "resume":
             await chat.resume(by=by)
             return "resumed"
-        if message.command == "interrupt":
+        if command == "interrupt":
             return "interrupted" if await chat.interrupt(by=by) else "nobody is speaking"
-        if message.command == "kick":
-            if message.name is None:
+        if command == "kick":
+            if name is None:
                 raise ControlError("kick needs the name of who to remove")
-            return await ChatControl(chat, by).kick(message.name)
-        if message.command == "invite":
+            return await ChatControl(chat, by).kick(name, reason=event.reason)
+        if command == "invite":
             control = ChatControl(chat, by)
-            if message.name is None:
+            if name is None:
                 return control.come_back()
-            return await control.invite(message.name)
-        await chat.stop("stopped", by=by)
+            return await control.invite(name)
+        await chat.stop(event.reason or "stopped", by=by)
         return "stopping the chat"
