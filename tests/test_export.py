@@ -30,6 +30,8 @@ from groupchat.events import (
     ParticipantJoined,
     ParticipantLeft,
     Paused,
+    SeatClaimed,
+    SeatReleased,
     SelectorAttempt,
     SpeakerSelected,
     TextDelta,
@@ -411,6 +413,17 @@ def test_an_unknown_event_type_still_shows() -> None:
     assert "sent plan_updated {&quot;plan&quot;: &quot;&lt;b&gt;1&lt;/b&gt;&quot;}" in to_html(
         events
     )
+
+
+def test_a_seat_note_names_the_person_once() -> None:
+    log = Events()
+    log.add(ChatStarted)
+    log.add(SeatClaimed, "bob", holder="joined terminal 2")
+    log.add(SeatReleased, "bob", holder="joined terminal 2")
+    md = to_markdown(log.events)
+    assert "**bob** answers from joined terminal 2" in md
+    assert "**bob** no longer answers from joined terminal 2" in md
+    assert "bob bob" not in md and "bob** bob" not in md
 
 
 def test_empty_and_partial_logs_export() -> None:

@@ -309,11 +309,6 @@ async def test_falling_behind_is_said_like_a_lost_connection() -> None:
     assert app.lost == FELL_BEHIND and app.exit_status == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the seat note says the name twice ('bobbob answers from ...'): "
-    "ChatScreenState._seat in tui/model.py puts the name in the note's text and in its who",
-)
 async def test_a_seat_note_names_the_person_once() -> None:
     events = await _events_until_bob_is_asked()
     last = events[-1]

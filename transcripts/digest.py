@@ -342,11 +342,11 @@ class _Reader:
         """A command to the manager: what it did (a pause, a steer, a removal) is shown."""
 
     def on_seat_claimed(self, event: SeatClaimed) -> None:
-        self.note(event, "seat", event.sender, f"{event.sender} answers from {event.holder}")
+        self.note(event, "seat", event.sender, f"answers from {event.holder}")
 
     def on_seat_released(self, event: SeatReleased) -> None:
         self.note(
-            event, "seat", event.sender, f"{event.sender} no longer answers from {event.holder}"
+            event, "seat", event.sender, f"no longer answers from {event.holder}"
         )
 
     def on_chat_ended(self, event: ChatEnded) -> None:

@@ -433,7 +433,7 @@ class ChatScreenState:
 
     def _seat(self, event: Any) -> None:
         where = "answers from" if event.type == "seat_claimed" else "no longer answers from"
-        self._note(event, "seat", f"{event.sender} {where} {event.holder}", event.sender)
+        self._note(event, "seat", f" {where} {event.holder}", event.sender)
 
     def _generic(self, event: EventBase) -> None:
         """An event type this model does not know (newer than it): shown with its fields."""
