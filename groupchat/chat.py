@@ -21,9 +21,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from groupchat._fields import share_fields_set
 from groupchat.bus import Bus, EventBus, EventsUnavailableError, Publisher
-from groupchat.channel import InputChannel
 from groupchat.commands import Commands
 from groupchat.events import (
     MANAGER,
@@ -33,21 +31,17 @@ from groupchat.events import (
     Event,
     EventBase,
     HumanInputRequested,
-    MessagePosted,
-    SelectorAttempt,
     SpeakerSelected,
     TurnSkipped,
     TurnStarted,
 )
-from groupchat.messages import Message, MessageKind, Part, Usage, parse_mentions
+from groupchat.messages import Message, Usage
 from groupchat.participant import (
     ChatView,
     EndChat,
     Participant,
     Pass,
     PolicyView,
-    participant_info,
-    validate_name,
 )
 from groupchat.policies import (
     ChatComplete,
@@ -56,6 +50,7 @@ from groupchat.policies import (
     SelectionError,
     SelectionPolicy,
 )
+from groupchat.publishing import ManagerActions
 from groupchat.result import ChatResult
 from groupchat.state import SELECTOR, ChatState
 from groupchat.termination import Termination
@@ -67,30 +62,6 @@ E = TypeVar("E", bound=EventBase)
 
 YIELD_EVERY = 0.005
 """Seconds the manager may run turns back to back before it lets other tasks run."""
-
-
-class ManagerActions:
-    """What a policy that conducts the chat may do besides choosing who speaks: publish events
-    and post messages as the manager.
-
-    A policy with a ``bind_chat(actions)`` method gets one when the chat is built (the magentic
-    manager does); participants never do, so their view stays read-only.
-    """
-
-    __slots__ = ("_chat",)
-
-    def __init__(self, chat: GroupChat) -> None:
-        self._chat = chat
-
-    async def emit(self, cls: type[E], /, **fields: Any) -> E:
-        """Publish an event as the manager."""
-        return await self._chat._emit(None, cls, **fields)
-
-    async def post(self, content: str, kind: MessageKind) -> Message:
-        """Post a message from the manager; it joins the history and counts for termination
-        like any other message."""
-        chat = self._chat
-        return await chat._post(chat._pub, chat._message(MANAGER, content, kind))
 
 
 class GroupChat(Commands):
@@ -472,83 +443,6 @@ class GroupChat(Commands):
         if outcome.cancelled_outside:
             raise asyncio.CancelledError
 
-    # ------------------------------------------------------------------ publishing
-
-    async def _emit(self, pub: Publisher | None, cls: type[E], /, **fields: Any) -> E:
-        """Publish an event (as the manager when ``pub`` is ``None``) and fold it in."""
-        event = await (self._pub if pub is None else pub).emit(cls, **fields)
-        self._state.apply(event)
-        return event
-
-    def _emit_now(self, pub: Publisher | None, cls: type[E], /, **fields: Any) -> E:
-        """:meth:`_emit` without waiting, for what must not be deferred (see ``emit_nowait``)."""
-        event = (self._pub if pub is None else pub).emit_nowait(cls, **fields)
-        self._state.apply(event)
-        return event
-
-    def _message(
-        self,
-        sender: str,
-        content: str,
-        kind: MessageKind,
-        *,
-        message_id: str | None = None,
-        parts: tuple[Part, ...] = (),
-        interrupted: bool = False,
-        usage: Usage | None = None,
-    ) -> Message:
-        message = Message(
-            id=message_id or self._state.next_message_id(),
-            sender=sender,
-            content=content,
-            kind=kind,
-            parts=parts,
-            mentions=parse_mentions(content, self._participants) if "@" in content else (),
-            interrupted=interrupted,
-            usage=usage,
-        )
-        share_fields_set(message)
-        return message
-
-    async def _post(self, pub: Publisher, message: Message) -> Message:
-        await self._emit(pub, MessagePosted, message=message)
-        self._check(message)
-        return message
-
-    def _post_now(self, pub: Publisher, message: Message) -> Message:
-        self._emit_now(pub, MessagePosted, message=message)
-        self._check(message)
-        return message
-
-    def _check(self, message: Message) -> None:
-        """A message is on the bus: check termination."""
-        if self.termination is not None and self._end is None and self._runner is not None:
-            reason = self.termination.check(message, self.view)
-            if reason is not None:
-                self._end = (reason, "completed")
-
-    async def _report_attempt(
-        self,
-        policy: str,
-        attempt: int,
-        answer: str,
-        *,
-        accepted: bool,
-        problem: str = "",
-        usage: Usage | None = None,
-    ) -> None:
-        await self._emit(
-            None,
-            SelectorAttempt,
-            policy=policy,
-            attempt=attempt,
-            answer=answer,
-            accepted=accepted,
-            problem=problem,
-            usage=usage,
-            billed_to=self._state.billed_to,
-        )
-
     async def _finish(self, error: str | None) -> ChatResult:
         self._drain()  # what people said at the very end is posted before the end
         reason, status = self._end or ("ended", "completed")
@@ -580,28 +474,6 @@ class GroupChat(Commands):
         return self.result
 
     # ------------------------------------------------------------------ people
-
-    def _forget(self, name: str) -> None:
-        channel = self._state.channels.pop(name, None)
-        if channel is not None:
-            channel.attach(None)
-        self._departed[name] = self._participants.pop(name)
-        del self._publishers[name]
-        del self._state.infos[name]
-
-    def _register(self, participant: Participant) -> Any:
-        name = validate_name(participant.name)
-        if name.lower() in (n.lower() for n in self._participants):
-            raise ValueError(f"duplicate participant name {name!r} (names ignore case)")
-        info = participant_info(participant)
-        self._participants[name] = participant
-        self._publishers[name] = self.bus.publisher(self.chat_id, name)
-        self._state.infos[name] = info
-        self._departed.pop(name, None)
-        channel = getattr(participant, "channel", None)
-        if isinstance(channel, InputChannel):
-            self._state.channels[name] = channel
-        return info
 
     async def _ask(
         self,

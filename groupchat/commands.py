@@ -36,12 +36,12 @@ from groupchat.events import (
     SeatClaimed,
     SeatReleased,
 )
+from groupchat.publishing import Publishing
 
 if TYPE_CHECKING:
-    from groupchat.bus import Bus, Publisher
-    from groupchat.messages import Message, MessageKind
+    from groupchat.bus import Publisher
+    from groupchat.messages import Message
     from groupchat.participant import Participant
-    from groupchat.state import ChatState
 
 __all__ = ["Commands"]
 
@@ -55,26 +55,12 @@ class _Cancel:
         self.kind = kind
 
 
-class Commands:
+class Commands(Publishing):
     """The commands a running chat takes, the people who may be invited back, and the
     cancellation of the manager's own task that interrupts and stops rely on."""
 
     if TYPE_CHECKING:
-        bus: Bus
-        chat_id: str
-        _state: ChatState
-        _pub: Publisher
-        _participants: dict[str, Participant]
-        _publishers: dict[str, Publisher]
         _started: bool
-
-        def _emit_now(self, pub: Publisher | None, cls: type[Any], /, **fields: Any) -> Any: ...
-        def _post_now(self, pub: Publisher, message: Message) -> Message: ...
-        def _message(self, sender: str, content: str, kind: MessageKind) -> Message: ...
-        async def _post(self, pub: Publisher, message: Message) -> Message: ...
-        async def _emit(self, pub: Publisher | None, cls: type[Any], /, **fields: Any) -> Any: ...
-        def _register(self, participant: Participant) -> Any: ...
-        def _forget(self, name: str) -> None: ...
 
     def __init__(self) -> None:
         self._runner: asyncio.Task[Any] | None = None
