@@ -345,9 +345,7 @@ class _Reader:
         self.note(event, "seat", event.sender, f"answers from {event.holder}")
 
     def on_seat_released(self, event: SeatReleased) -> None:
-        self.note(
-            event, "seat", event.sender, f"no longer answers from {event.holder}"
-        )
+        self.note(event, "seat", event.sender, f"no longer answers from {event.holder}")
 
     def on_chat_ended(self, event: ChatEnded) -> None:
         self.d.end = event
