@@ -370,22 +370,38 @@ class GroupChat(Commands):
             None, TurnStarted, speaker=speaker, message_id=message_id, turn=self._state.turn + 1
         )
         self._in_turn = self._interruptible = True
+        cut: list[str] = []
+
+        def claim_cancel() -> bool:
+            cancel = self._take_cancel()
+            if cancel is not None:
+                cut.append(cancel.kind)
+            return cancel is not None
+
         outcome = await stream_turn(
             self._participants[speaker],
             self.view,
             message_id,
             self._publishers[speaker],
             self._emit,
-            lambda: self._take_cancel() is not None,
+            claim_cancel,
             self._settle_turn,
         )
-        await self._conclude(speaker, message_id, outcome)
+        # A stop (``/stop``, quitting the app), not a condition, cut the turn: it is to be
+        # given again when the chat is resumed.
+        stopped = "stop" in cut and self._end is not None and self._end[1] == "stopped"
+        await self._conclude(speaker, message_id, outcome, stopped=stopped)
 
     def _settle_turn(self) -> None:
         self._in_turn = self._interruptible = False
 
-    async def _conclude(self, speaker: str, message_id: str, outcome: TurnOutcome) -> None:
-        """Post the turn's message (or its skip), report a failure, apply what it ended."""
+    async def _conclude(
+        self, speaker: str, message_id: str, outcome: TurnOutcome, *, stopped: bool = False
+    ) -> None:
+        """Post the turn's message (or its skip), report a failure, apply what it ended.
+
+        ``stopped``: a stop of the chat cut the turn short; with nothing said, the turn is
+        recorded as cancelled (as after Ctrl+C), so that a resumed chat asks again."""
         failure = outcome.failure
         interrupted = outcome.interrupted
         if failure is not None:
@@ -405,7 +421,7 @@ class GroupChat(Commands):
         if isinstance(final, Pass) or (not content and not parts):
             if failure is not None:
                 reason = "failed"
-            elif outcome.cancelled_outside:
+            elif outcome.cancelled_outside or (stopped and not isinstance(final, Pass | EndChat)):
                 reason = "cancelled"  # a resumed chat gives this turn again
             elif isinstance(final, (Pass, EndChat)):
                 reason = final.reason

@@ -9,6 +9,7 @@ A condition stays fired until the next run resets it; ``a & b`` fires once both 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Iterable
 
 from groupchat.messages import Message
@@ -24,9 +25,21 @@ __all__ = [
     "TextMention",
     "Timeout",
     "TokenBudget",
+    "ends_only_the_run",
 ]
 
 Trigger = Callable[[str], None]
+
+_RUN_LIMITS = re.compile(r"reached \d+ messages?|timed out after \S+ s")
+"""The reasons of the conditions that limit one run (:class:`MaxMessages`, :class:`Timeout`)."""
+
+
+def ends_only_the_run(reason: str) -> bool:
+    """Whether a chat that ended with ``reason`` ended because a limit of that run was reached
+    (a number of messages, a time), which the next run starts afresh: the conversation itself
+    did not come to its end, and resuming it goes on."""
+    return _RUN_LIMITS.fullmatch(reason) is not None
+
 
 _SPOKEN = frozenset({"turn", "interjection"})
 """Message kinds that participants say. The task, and a conducting manager's plan, instructions

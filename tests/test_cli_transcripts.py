@@ -304,6 +304,28 @@ def test_demo_is_recorded_and_can_be_resumed(tmp_path: Path) -> None:
     assert out.splitlines()[0] == "task: One more thing?"
 
 
+@pytest.mark.parametrize("demo", [("demo",), ("demo", "--magentic")])
+def test_resume_of_a_chat_that_came_to_its_end_is_refused(
+    demo: tuple[str, ...], tmp_path: Path
+) -> None:
+    """A chat its team ended (the planner said DONE, the magentic manager answered) has
+    nothing to go on from: resuming it would post its last turn again. ``resume`` says it has
+    ended and what goes on instead, and changes nothing."""
+    db = tmp_path / "chats.db"
+    ok(gc(*demo, "--headless", "--delay", "0", db=db))
+    [(chat_id, before)] = stored(db)
+    result = gc("resume", chat_id, "--headless", db=db)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"chat {chat_id} has ended (completed: " in result.stderr
+    assert f"groupchat resume {chat_id} --task TEXT" in result.stderr
+    assert f"groupchat fork {chat_id} --at SEQ" in result.stderr
+    assert result.stdout == ""
+    assert stored(db) == [(chat_id, before)]
+    again = ok(gc("resume", chat_id, "--task", "One more thing?", "--headless", db=db))
+    assert again.splitlines()[0] == "task: One more thing?"
+
+
 def test_replay_a_recorded_chat_a_file_and_a_sample(spec: Path, tmp_path: Path) -> None:
     db = tmp_path / "chats.db"
     ok(gc("run", str(spec), "--headless", db=db))

@@ -258,3 +258,34 @@ def test_a_rejected_magentic_demo_resumes_with_a_new_plan(tmp_path: Path) -> Non
     assert "critic checks it against your review notes" in lines[0]
     assert any("When and where: Sunday, in the park." in line for line in lines)
     assert "chat ended (completed)" in resumed.stderr
+
+
+async def test_a_person_asked_when_the_chat_was_stopped_is_asked_again_after_a_resume() -> None:
+    """Quitting while the manager waits on the person's answer: the resumed manager gives the
+    person the turn again, and does not go on as if they had answered."""
+    you = HumanParticipant("you", description="Knows the shelves.")
+    first = chat_with([PLAN, go("you")], [*team(), you])
+    probe = ChatProbe.of(first)
+    running = asyncio.create_task(first.run(TASK))
+    await probe.wait_for(HumanInputRequested, participant="you", request="turn")
+    await first.stop("stopped", by="you")  # what Ctrl+Q does
+    await asyncio.wait_for(running, 5)
+    assert [e.reason for e in first.events() if e.type == "turn_skipped"] == ["cancelled"]  # type: ignore[attr-defined]
+
+    you_again = HumanParticipant("you", description="Knows the shelves.")
+    resumed = chat_with([DONE, ANSWER], [*team(), you_again])
+    resumed.load(first.events())
+    probe = ChatProbe.of(resumed, start=resumed.bus.next_seq(CHAT))
+    running = asyncio.create_task(resumed.run())
+    await probe.wait_for(HumanInputRequested, participant="you", request="turn")
+    you_again.send("three shelves")
+    result = await asyncio.wait_for(running, 5)
+    assert result.status == "completed"
+    said = [
+        (e.message.sender, e.message.content)
+        for e in resumed.events()
+        if isinstance(e, MessagePosted)
+    ]
+    assert said[0] == ("you", "three shelves")
+    assert said[-1] == ("manager", ANSWER)
+    assert rounds(resumed.events()) == [(2, 0, "")]  # the next ledger follows the answer

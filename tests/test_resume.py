@@ -263,3 +263,43 @@ async def test_load_after_running_is_refused() -> None:
 
 def test_usage_type_is_the_one_of_messages() -> None:
     assert Usage(input_tokens=1) + Usage(output_tokens=2) == Usage(input_tokens=1, output_tokens=2)
+
+
+async def test_a_person_asked_when_the_chat_was_stopped_is_asked_again() -> None:
+    """Quitting the app stops the chat (``chat.stop``) while the person is asked: their turn
+    was not passed, and a resumed chat asks them again, as after Ctrl+C or a kill."""
+    you = HumanParticipant("you")
+    chat = GroupChat(
+        [ScriptedAgent("bot", ["hi", "bye"]), you], chat_id=CHAT, bus=EventBus(retain=None)
+    )
+    probe = ChatProbe.of(chat)
+    run = asyncio.create_task(chat.run("task"))
+    await probe.wait_for(HumanInputRequested, participant="you")
+    await chat.stop("stopped", by="you")  # what Ctrl+Q and /stop do
+    result = await asyncio.wait_for(run, 5)
+    assert result.status == "stopped"
+    events = chat.events()
+    skipped = [e for e in events if e.type == "turn_skipped"]
+    assert [e.reason for e in skipped] == ["cancelled"]  # type: ignore[union-attr]
+
+    you2 = HumanParticipant("you")
+    resumed = GroupChat(
+        [ScriptedAgent("bot", ["hi", "bye"]), you2],
+        chat_id=CHAT,
+        bus=EventBus(retain=None),
+        max_turns=2,
+    )
+    resumed.load(events)
+    probe2 = ChatProbe.of(resumed)
+    run2 = asyncio.create_task(resumed.run())
+    selected = await probe2.wait_for(SpeakerSelected)
+    assert selected.speaker == "you"
+    assert selected.reason == "resumed: you's turn had not finished"
+    await probe2.wait_for(HumanInputRequested, participant="you")
+    you2.send("here again")
+    result2 = await asyncio.wait_for(run2, 5)
+    assert [(m.sender, m.content) for m in result2.messages if m.kind == "turn"] == [
+        ("bot", "hi"),
+        ("you", "here again"),
+        ("bot", "bye"),
+    ]

@@ -492,6 +492,97 @@ def test_join_says_when_no_chat_is_running(folder: Path) -> None:
     )
 
 
+async def test_a_chat_that_has_ended_is_not_joinable_while_its_terminal_stays_open(
+    _private_chat_db: Path,
+) -> None:
+    """The app stays open after the end to be read, sharing and all: the chat is no longer
+    listed ``joinable``, its socket is gone, and ``join`` says it has ended (exit 2)."""
+    from groupchat.transcripts.recorder import StoreRecorder
+
+    chat = GroupChat([ScriptedAgent("host", ["Hello.", "Bye."])], max_turns=2)
+    store = await SqliteStore.open(_private_chat_db)
+    recorder = StoreRecorder(store, chat.bus, chat.chat_id, title="ended")
+    await recorder.start()
+    server = ShareServer(chat, Claims())  # in the user's folder, where `list` and `join` look
+    path = await server.start()
+    try:
+        result = await chat.run("task")
+        assert result.status == "max_turns"
+        await recorder.wait()
+
+        async def gc(*args: str) -> tuple[int, str, str]:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "groupchat",
+                *args,
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)
+            assert proc.returncode is not None
+            return proc.returncode, out.decode(), err.decode()
+
+        code, listed, _ = await gc("list")
+        assert code == 0 and chat.chat_id in listed
+        assert "max_turns" in listed and "joinable" not in listed
+        code, _out, err = await gc("join", chat.chat_id[:6], "--plain")
+        assert code == 2, err
+        assert err == (
+            f"groupchat: error: chat {chat.chat_id} has ended: nothing to join; see it with "
+            f"`groupchat show {chat.chat_id}` or `groupchat replay {chat.chat_id}`\n"
+        )
+        assert not path.exists()  # gone at the end, not when the terminal closes
+    finally:
+        await server.close()
+        await store.close()
+
+
+def test_a_live_socket_of_a_chat_recorded_as_ended_is_not_joinable(
+    _private_chat_db: Path,
+) -> None:
+    """A socket still answering for a chat the store says has ended (an older groupchat
+    keeps it open) is not ``joinable``, and joining it says the chat has ended."""
+    chat = GroupChat([ScriptedAgent("host", ["Hello."])], max_turns=1)
+
+    async def record() -> None:
+        async with await SqliteStore.open(_private_chat_db) as store:
+            await store.create_chat(chat.chat_id, title="ended")
+            await chat.run("task")
+            await store.append_many(chat.events())
+            await store.flush()
+
+    asyncio.run(record())
+    path = socket_path(chat.chat_id, share_folder())
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen()
+    try:
+        env = dict(os.environ)
+        run = [sys.executable, "-m", "groupchat"]
+        listed = subprocess.run(
+            [*run, "list"], cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT
+        )
+        assert chat.chat_id in listed.stdout and "joinable" not in listed.stdout
+        listener.close()  # nobody answers any more: the joiner finds no running chat
+        joined = subprocess.run(
+            [*run, "join", chat.chat_id, "--plain"],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+    finally:
+        listener.close()
+    assert joined.returncode == 2, joined.stderr
+    assert f"chat {chat.chat_id} has ended" in joined.stderr
+    assert f"groupchat show {chat.chat_id}" in joined.stderr
+
+
 # ----------------------------------------------------------------------------------- the app
 
 

@@ -855,3 +855,14 @@ async def test_the_end_reason_counts_in_good_english() -> None:
     assert (await GroupChat([one], max_turns=1).run("go")).reason == "reached 1 turn"
     chat = GroupChat([ScriptedAgent("a", ["x"], when_done="cycle")], termination=MaxMessages(1))
     assert (await chat.run("go")).reason == "reached 1 message"
+
+
+def test_only_the_limits_of_a_run_end_only_the_run() -> None:
+    from groupchat.termination import ends_only_the_run
+
+    assert ends_only_the_run("reached 1 message")
+    assert ends_only_the_run("reached 12 messages")
+    assert ends_only_the_run("timed out after 0.5 s")
+    assert not ends_only_the_run("planner said 'DONE'")
+    assert not ends_only_the_run("magentic: the request is satisfied: done")
+    assert not ends_only_the_run("nobody said anything for a round")

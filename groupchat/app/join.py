@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 from groupchat.app.errors import EXIT_USAGE, fail
 from groupchat.app.running import run_async
@@ -14,7 +17,7 @@ __all__ = ["cmd_join"]
 
 def cmd_join(args: argparse.Namespace) -> int:
     from groupchat.tui.share.client import JoinError
-    from groupchat.tui.share.join import join_chat
+    from groupchat.tui.share.join import has_ended, join_chat
 
     if use_tui(args):
         from groupchat.tui.share.join_app import join_tui
@@ -25,4 +28,29 @@ def cmd_join(args: argparse.Namespace) -> int:
     try:
         return run_async(joining)
     except JoinError as exc:  # names and text from the other side are data: one plain line
+        ended = _quietly(_ended_chat(args))
+        if ended is not None:
+            return fail(has_ended(ended), EXIT_USAGE)
         return fail(one_line(str(exc)), EXIT_USAGE)
+
+
+def _quietly(main: Coroutine[Any, Any, str | None]) -> str | None:
+    try:
+        return asyncio.run(main)
+    except Exception:  # the store is only asked to say more: its failures say nothing
+        return None
+
+
+async def _ended_chat(args: argparse.Namespace) -> str | None:
+    """The id of the recorded chat ``args.id`` names if it has ended (``None``: it has not, it
+    is not recorded, or there is no database; none is made here)."""
+    from groupchat.app.session import db_path, open_store
+
+    if not db_path(args).exists():
+        return None
+    store = await open_store(args)
+    try:
+        summary = await store.chat(args.id)
+    finally:
+        await store.close()
+    return summary.id if summary.state == "ended" else None

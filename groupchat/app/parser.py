@@ -212,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     join.add_argument(
         "--plain", action="store_true", help="the plain console instead of the terminal app"
     )
+    db_option(join)
 
     replay = commands.add_parser("replay", help="replay a recorded chat (no model is called)")
     replay.add_argument("source", nargs="?", metavar="ID|FILE.jsonl")

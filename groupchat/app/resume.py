@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from groupchat.app.errors import CommandError
@@ -12,6 +13,7 @@ from groupchat.app.session import Prepared, find_chat, seated
 
 if TYPE_CHECKING:
     from groupchat.chat import GroupChat
+    from groupchat.events import Event
     from groupchat.models.pricing import PriceTable
     from groupchat.spec import TeamSpec
     from groupchat.transcripts.protocols import TranscriptStore
@@ -96,6 +98,27 @@ def _prices(spec: TeamSpec | dict[str, Any]) -> PriceTable | None:
     return None if isinstance(spec, dict) else spec.price_table()
 
 
+def _refuse_a_finished_chat(chat_id: str, events: Sequence[Event]) -> None:
+    """A chat that came to its end (its team's condition, its manager's answer, someone
+    ending it) has nowhere to go on from: resuming it would only repeat its last turn. Say so,
+    and what does go on: a new task, or a fork. A chat cut short (stopped, cancelled, failed,
+    or at a limit of its run, such as ``--max-messages``) resumes."""
+    from groupchat.events import ChatEnded
+    from groupchat.safe_text import one_line
+    from groupchat.termination import ends_only_the_run
+
+    last = events[-1] if events else None
+    if not isinstance(last, ChatEnded) or last.status != "completed":
+        return
+    if ends_only_the_run(last.reason):
+        return
+    raise CommandError(
+        f"chat {chat_id} has ended ({last.status}: {one_line(last.reason)}); go on with a new "
+        f"task with `groupchat resume {chat_id} --task TEXT`, or branch it off at an event "
+        f"with `groupchat fork {chat_id} --at SEQ` (`groupchat show {chat_id}` shows it)"
+    )
+
+
 async def prepare_resume(store: TranscriptStore, args: argparse.Namespace) -> Prepared:
     """The stored chat rebuilt and ready to continue (with ``--spec``, another team)."""
     chat_id = await find_chat(store, args.id)
@@ -105,9 +128,11 @@ async def prepare_resume(store: TranscriptStore, args: argparse.Namespace) -> Pr
             f"chat {chat_id} is running in another groupchat; take part with "
             f"`groupchat join {chat_id}`, or resume it once it has ended"
         )
+    events = await store.events(chat_id)
+    if not args.task:
+        _refuse_a_finished_chat(chat_id, events)
     spec = _load_spec_file(args.spec) or _spec_from(await store.spec(chat_id), chat_id)
     chat = _build(spec, chat_id)
-    events = await store.events(chat_id)
     try:
         chat.load(events)
     except ValueError as exc:

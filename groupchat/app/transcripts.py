@@ -87,7 +87,8 @@ async def cmd_list(args: argparse.Namespace) -> int:
     shared = set(running_chats())
     for chat, cost in zip(chats, costs, strict=True):
         state = chat.state if chat.status is None or chat.state != "ended" else chat.status
-        if chat.id in shared and is_running(chat.id):
+        # An ended chat is not joinable, even while its terminal stays open to be read.
+        if chat.state != "ended" and chat.id in shared and is_running(chat.id):
             state = f"{state} · joinable"  # `groupchat join ID` takes part from here
         title = one_line(chat.title or chat.team or "")
         if chat.parent_id:

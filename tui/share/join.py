@@ -27,9 +27,18 @@ from groupchat.tui.share.client import JoinClient, JoinError, find_chat
 from groupchat.tui.share.join_commands import JOIN_COMMANDS, JoinedTerminal
 from groupchat.tui.share.protocol import Bye, ErrorReply, claim, release, say
 
-__all__ = ["ENDED", "JOIN_COMMANDS", "JoinSession", "join_chat", "open_seat"]
+__all__ = ["ENDED", "JOIN_COMMANDS", "JoinSession", "has_ended", "join_chat", "open_seat"]
 
 ENDED = "the chat ended"
+
+
+def has_ended(chat_id: str) -> str:
+    """What joining a chat that has ended says: there is nothing to join, only to read."""
+    chat_id = one_line(chat_id)
+    return (
+        f"chat {chat_id} has ended: nothing to join; see it with `groupchat show {chat_id}` "
+        f"or `groupchat replay {chat_id}`"
+    )
 
 
 class JoinSession(JoinedTerminal):
@@ -203,6 +212,8 @@ async def open_seat(
         claimed = await client.request(claim(name))
     except JoinError as exc:
         await client.close()
+        if client.ended is not None and client.ended.reason == ENDED:  # ended as it connected
+            raise JoinError(has_ended(client.hello.chat_id)) from None
         raise JoinError(f"{'--as ' + name if name else 'join'}: {exc}") from None
     assert claimed.name is not None
     return client, claimed.name

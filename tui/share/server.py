@@ -94,6 +94,7 @@ class ShareServer:
         self._inode: int | None = None
         self._connections: set[_Connection] = set()
         self._count = 0
+        self._watch: asyncio.Task[None] | None = None
 
     @property
     def connections(self) -> int:
@@ -115,10 +116,25 @@ class ShareServer:
         os.chmod(path, 0o600)
         self._inode = os.stat(path).st_ino
         self.path = path
+        ended = self.chat.bus.subscribe(
+            self.chat.chat_id, start=None, durable=False, kinds=frozenset({"chat_ended"})
+        )
+        self._watch = asyncio.create_task(self._unshare_at_the_end(ended))
         return path
 
-    async def close(self) -> None:
-        """Stop listening, let joined terminals read to the end, remove the socket."""
+    async def _unshare_at_the_end(self, ended: Subscription) -> None:
+        """Once the chat has ended, nobody can join it any more: the socket goes at once, even
+        while the front-end stays open to be read (those joined read to the end)."""
+        try:
+            async for _event in ended:
+                self._stop_listening()
+                return
+        except (SubscriberLagged, SubscriberStalled):
+            pass
+        finally:
+            ended.close()
+
+    def _stop_listening(self) -> None:
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -127,6 +143,15 @@ class ShareServer:
             with contextlib.suppress(OSError):
                 if os.stat(path).st_ino == self._inode:  # ours, not a later process's
                     path.unlink()
+
+    async def close(self) -> None:
+        """Stop listening, let joined terminals read to the end, remove the socket."""
+        self._stop_listening()
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
         tasks = [c.task for c in self._connections if c.task is not None]
         if tasks:
             _done, pending = await asyncio.wait(tasks, timeout=self.grace)
