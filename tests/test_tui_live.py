@@ -105,7 +105,7 @@ async def test_escape_interrupts_the_speaker_and_the_message_is_marked() -> None
     app = _app(chat, you)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, writer.waiting.is_set, "the writer to be mid-message")
-        await pilot.press("escape")
+        await pilot.press("escape", "escape")  # the second press, at once, interrupts
         await until(
             pilot,
             lambda: any(m.interrupted for m in _messages(app)),

@@ -11,6 +11,8 @@ answer goes.
 from __future__ import annotations
 
 import asyncio
+import inspect
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -31,6 +33,9 @@ from groupchat.tui.widgets.text import styled
 
 __all__ = ["AskedApp"]
 
+ESCAPE_AGAIN_S = 2.0
+"""Esc interrupts the speaker only when pressed again within this many seconds."""
+
 _WHAT = {"turn": "your turn", "approval": "approval asked", "select_speaker": "your choice"}
 
 
@@ -44,7 +49,7 @@ class AskedApp(ChatApp):
 
     AUTO_FOCUS = "#composer"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "interrupt", "Interrupt"),
+        Binding("escape", "escape", "Interrupt"),
         Binding("f2", "pause_resume", "Pause/Resume"),
         Binding("ctrl+n", "choose_next", "Next speaker"),
         Binding("ctrl+o", "answer", "Answer"),
@@ -58,6 +63,9 @@ class AskedApp(ChatApp):
         self._request: HumanInputRequested | None = None
         self._deadline: float | None = None
         self._dialog: ModalScreen[str | None] | None = None
+        self._escaped_at: float | None = None
+        self.clock_s: Callable[[], float] = time.monotonic
+        """Seconds for the Esc-twice window (a test sets its own)."""
 
     # ------------------------------------------------------------------ for subclasses
 
@@ -76,6 +84,22 @@ class AskedApp(ChatApp):
     def action_pause_resume(self) -> object:
         """Hold the chat after this turn, or let it go on."""
         raise NotImplementedError
+
+    async def action_escape(self) -> None:
+        """Esc: the first press says a second one interrupts; a second press within
+        :data:`ESCAPE_AGAIN_S` does (a stray Esc, say one after closing the suggestions, never
+        cuts anyone short)."""
+        now = self.clock_s()
+        speaker = self.model.speaker
+        armed = self._escaped_at is not None and now - self._escaped_at <= ESCAPE_AGAIN_S
+        if speaker is None or armed:
+            self._escaped_at = None
+            done = self.action_interrupt()
+            if inspect.isawaitable(done):
+                await done
+            return
+        self._escaped_at = now
+        self.notice(f"Esc again to interrupt {speaker}")
 
     def _steer(self, name: str | None) -> None:
         """Make ``name`` the next speaker, once (``None``: nobody was picked)."""
@@ -234,7 +258,7 @@ class AskedApp(ChatApp):
             ("Ctrl+J", "new line (also Shift+Enter, Alt+Enter)"),
             ("↑ / ↓", "what you sent before"),
             ("Tab", "complete @names and /commands"),
-            ("Esc", "interrupt whoever is speaking"),
+            ("Esc", "twice: interrupt whoever is speaking (once closes suggestions)"),
             ("F2", "pause / resume the chat"),
             ("Ctrl+N", "choose who speaks next (also: click a name)"),
             ("Ctrl+O", "answer what you were asked"),

@@ -2,7 +2,7 @@
 
 They are a participant like any other: when the policy picks them the input is focused and
 highlighted (with a countdown if the turn has a time limit); a line sent at any other time is
-posted at once. Escape interrupts whoever is speaking; Ctrl+N, ``/next`` or a click in the
+posted at once. Escape twice interrupts whoever is speaking; Ctrl+N, ``/next`` or a click in the
 sidebar picks the next speaker; a choice of speaker or an approval asked of them opens a
 dialog. The chat runs in this app's event loop and ends when they stop it or quit.
 

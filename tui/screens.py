@@ -7,12 +7,13 @@ that into input for the chat. Chat text in them is plain text or Markdown, never
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.css.scalar import Scalar
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
@@ -21,7 +22,9 @@ from groupchat.safe_text import safe_text
 from groupchat.tui.commands import COMMANDS, Command
 from groupchat.tui.widgets.text import plain
 
-__all__ = ["ApprovalScreen", "ChooseScreen", "HelpScreen"]
+__all__ = ["ApprovalScreen", "ChooseScreen", "FittedScreen", "HelpScreen"]
+
+ResultType = TypeVar("ResultType")
 
 APPROVE = "yes"
 REJECT = "no"
@@ -34,6 +37,39 @@ _NOTES = (
     "  for whoever of them is asked (the input names them); /as NAME picks who you\n"
     "  are the rest of the time."
 )
+
+
+class FittedScreen(ModalScreen[ResultType]):
+    """A dialog that fits the terminal: its ``.dialog-shrink`` part (the plan, the choices) gives
+    up rows so the input, the buttons and the key hints stay on screen; when even that is not
+    enough the dialog itself scrolls (``.dialog`` has ``overflow-y: auto``)."""
+
+    MOST_ROWS = 16
+    """The most rows the shrinking part takes (it scrolls beyond)."""
+    MIN_ROWS = 2
+    """The fewest it keeps."""
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        parts = self.query(".dialog-shrink")
+        if not parts or not self.query(".dialog"):
+            return
+        dialog, part = self.query_one(".dialog"), parts.first()
+        limit = dialog.styles.max_height
+        room = int(limit.resolve(self.size, self.size)) if limit is not None else self.size.height
+        rest = dialog.gutter.height + sum(
+            child.outer_size.height + child.styles.margin.height
+            for child in dialog.children
+            if child is not part and child.display
+        )
+        rows = max(self.MIN_ROWS, min(self.MOST_ROWS, room - rest))
+        if part.styles.max_height != Scalar.from_number(rows):
+            part.styles.max_height = rows
 
 
 class HelpScreen(ModalScreen[None]):
@@ -88,10 +124,11 @@ class HelpScreen(ModalScreen[None]):
         return Content.assemble(*parts)
 
 
-class ChooseScreen(ModalScreen[str | None]):
+class ChooseScreen(FittedScreen[str | None]):
     """Pick one participant (who speaks next)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Close")]
+    MOST_ROWS = 12
 
     def __init__(self, title: str, choices: Sequence[str], *, prompt: str = "") -> None:
         super().__init__()
@@ -104,10 +141,15 @@ class ChooseScreen(ModalScreen[str | None]):
             yield Static(Content(self.title_text), classes="dialog-title")
             if self.prompt:
                 yield Static(plain(self.prompt), classes="dialog-prompt")
-            yield OptionList(*(Option(plain(c), id=c) for c in self.choices), id="choices")
+            yield OptionList(
+                *(Option(plain(c), id=c) for c in self.choices),
+                id="choices",
+                classes="dialog-shrink",
+            )
             yield Static(Content("Enter picks · Esc closes"), classes="dialog-hint")
 
     def on_mount(self) -> None:
+        super().on_mount()
         self.query_one(OptionList).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -115,7 +157,7 @@ class ChooseScreen(ModalScreen[str | None]):
         self.dismiss(event.option.id)
 
 
-class ApprovalScreen(ModalScreen[str | None]):
+class ApprovalScreen(FittedScreen[str | None]):
     """Approve, revise (with text) or reject what a participant asks to do.
 
     The answer is worded for the request's ``choices``: a plan review (``approve``, ``revise``,
@@ -147,7 +189,7 @@ class ApprovalScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog approval"):
             yield Static(Content(self.title_text), classes="dialog-title")
-            with VerticalScroll(classes="dialog-body"):
+            with VerticalScroll(classes="dialog-body dialog-shrink"):
                 if self.plan:
                     steps = "\n".join(f"{n}. {step}" for n, step in enumerate(self.plan, 1))
                     yield Markdown(safe_text(steps), open_links=False, classes="dialog-plan")
@@ -158,12 +200,13 @@ class ApprovalScreen(ModalScreen[str | None]):
                 yield Button("Revise", variant="primary", id="revise")
                 yield Button("Reject", variant="error", id="reject")
             yield Static(
-                Content("Ctrl+Y approve · Enter in the box revises · Ctrl+R reject · Esc later"),
+                Content("Enter revises, or approves if empty · Ctrl+R reject · Esc later"),
                 classes="dialog-hint",
             )
 
     def on_mount(self) -> None:
-        self.query_one("#approve", Button).focus()
+        super().on_mount()
+        self.query_one("#revision", Input).focus()  # typing says what to change
 
     @property
     def _text(self) -> str:
@@ -197,5 +240,9 @@ class ApprovalScreen(ModalScreen[str | None]):
             self._revise()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the box: revise with what it says, or approve when it is empty."""
         event.stop()
-        self._revise()
+        if self._text:
+            self._revise()
+        else:
+            self.action_approve()

@@ -2,8 +2,11 @@
 
 Enter sends (Ctrl+J, Shift+Enter or Alt+Enter start a new line); Up and Down on the first or
 last line walk through what was sent before; Tab (or Enter on a suggestion) completes. While
-suggestions show, Up and Down choose among them and Escape hides them. The border says whose
-turn it is and, for a command being typed, its usage and help.
+suggestions show, Up and Down choose among them and Escape hides them, except on a line
+recalled from the history: there Up and Down keep walking it (Tab still completes). Keys come
+faster than the suggestions follow them, so Enter and Tab first bring them up to date: Enter
+never takes a suggestion made for an older text. The border says whose turn it is and, for a
+command being typed, its usage and help.
 """
 
 from __future__ import annotations
@@ -96,7 +99,9 @@ class ComposerBox(Vertical):
         self.history: list[str] = []
         self._history_at: int | None = None
         self._draft = ""
+        self._recalled: str | None = None  # the history line in the editor, until it is edited
         self._suggestions: list[Suggestion] = []
+        self._suggested_for: str | None = None  # the text before the cursor they were made for
         self._title = "message"
         self._blink = blink
 
@@ -141,18 +146,24 @@ class ComposerBox(Vertical):
         editor = self.editor
         return editor.get_text_range((0, 0), editor.cursor_location)
 
+    def _is_recalled(self) -> bool:
+        """Whether the editor holds a line just recalled from the history, unedited."""
+        return self._recalled is not None and self.editor.text == self._recalled
+
     def _refresh_suggestions(self) -> None:
         editor = self.editor
         at_end = editor.cursor_location == editor.document.end
+        before = self._before_cursor()
+        self._suggested_for = before
         found = (
             suggest(
-                self._before_cursor(),
+                before,
                 self.names(),
                 values=self.values(),
                 commands=self.commands,
                 descriptions=self.descriptions(),
             )
-            if editor.has_focus and at_end
+            if editor.has_focus and at_end and not self._is_recalled()
             else []
         )
         self._suggestions = found
@@ -183,6 +194,21 @@ class ComposerBox(Vertical):
         editor.replace(chosen.text, (row, column - chosen.replace), (row, column))
         return True
 
+    def _catch_up(self) -> bool:
+        """Bring the suggestions up to the text now typed (keys may have come faster than they
+        followed). ``True`` if the highlighted one is still offered, and highlighted again."""
+        if self._suggested_for == self._before_cursor():
+            return True
+        options = self.query_one("#suggestions", OptionList)
+        was = options.highlighted
+        chosen = self._suggestions[was] if self._suggestions and was is not None else None
+        self._refresh_suggestions()
+        texts = [s.text for s in self._suggestions]
+        if chosen is None or chosen.text not in texts:
+            return False
+        options.highlighted = texts.index(chosen.text)
+        return True
+
     def _would_change(self) -> bool:
         options = self.query_one("#suggestions", OptionList)
         if not self._suggestions or options.highlighted is None:
@@ -193,6 +219,7 @@ class ComposerBox(Vertical):
 
     def hide_suggestions(self) -> None:
         self._suggestions = []
+        self._suggested_for = None
         self.query_one("#suggestions").display = False
         self.editor.suggestion = ""
 
@@ -201,7 +228,15 @@ class ComposerBox(Vertical):
     def intercept_key(self, key: str) -> bool:
         """Keys the box takes before the editor does; ``True`` if handled."""
         options = self.query_one("#suggestions", OptionList)
-        showing = bool(self._suggestions) and options.display
+        recalled = self._is_recalled()
+        if recalled and key == "tab":  # complete the recalled line after all
+            self._recalled = None
+            self._refresh_suggestions()
+            return self._accept()
+        showing = bool(self._suggestions) and options.display and not recalled
+        if showing and key in ("up", "down", "tab"):
+            self._catch_up()
+            showing = bool(self._suggestions)
         if showing and key in ("up", "down"):
             if key == "up":
                 options.action_cursor_up()
@@ -214,7 +249,7 @@ class ComposerBox(Vertical):
         if showing and key == "tab":
             return self._accept()
         if key == "enter":
-            if showing and self._would_change():
+            if showing and self._catch_up() and self._would_change():
                 return self._accept()
             self.submit()
             return True
@@ -240,10 +275,12 @@ class ComposerBox(Vertical):
         editor = self.editor
         if position >= len(self.history):
             self._history_at = None
+            self._recalled = None
             editor.load_text(self._draft)
         else:
             self._history_at = position
-            editor.load_text(self.history[position])
+            self._recalled = self.history[position]
+            editor.load_text(self._recalled)
         editor.move_cursor(editor.document.end)
         self.hide_suggestions()
 
@@ -254,6 +291,7 @@ class ComposerBox(Vertical):
         if text.strip() and (not self.history or self.history[-1] != text):
             self.history.append(text)
         self._history_at = None
+        self._recalled = None
         self._draft = ""
         editor.load_text("")
         self.hide_suggestions()
