@@ -32,6 +32,7 @@ import tempfile
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["FIGURES", "compare", "install_tree", "main"]
 
@@ -88,7 +89,7 @@ def _checkout(revision: str, target: Path) -> Path:
     return source
 
 
-def _run(site: Path, cwd: Path, args: Sequence[str]) -> dict[str, object]:
+def _run(site: Path, cwd: Path, args: Sequence[str]) -> dict[str, Any]:
     """One ``bench.orchestration`` run in a process of its own, importing from ``site``."""
     env = {"PYTHONPATH": str(site), "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
@@ -106,7 +107,7 @@ def _run(site: Path, cwd: Path, args: Sequence[str]) -> dict[str, object]:
             f"bench.orchestration from {cwd} failed (exit {done.returncode}): "
             f"{(done.stderr or done.stdout).strip()[-2000:]}"
         )
-    report: dict[str, object] = json.loads(lines[-1])
+    report: dict[str, Any] = json.loads(lines[-1])
     return report
 
 
@@ -119,14 +120,14 @@ def compare(revision: str, args: Sequence[str], rounds: int) -> dict[str, object
             "this": (install_tree(_ROOT, work / "this"), _ROOT),
             "base": (install_tree(base_source, work / "base"), base_source),
         }
-        runs: dict[str, list[dict[str, object]]] = {"this": [], "base": []}
+        runs: dict[str, list[dict[str, Any]]] = {"this": [], "base": []}
         for _ in range(rounds):
             for side, (site, cwd) in sides.items():
                 runs[side].append(_run(site, cwd, args))
     medians: dict[str, dict[str, float]] = {}
     for side, reports in runs.items():
         medians[side] = {
-            figure: round(statistics.median(float(r[figure]) for r in reports), 3)  # type: ignore[arg-type]
+            figure: round(statistics.median(float(r[figure]) for r in reports), 3)
             for figure in FIGURES
             if all(figure in r for r in reports)
         }

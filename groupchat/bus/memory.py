@@ -61,10 +61,12 @@ class MemoryPublisher:
             **fields,
         )
         share_fields_set(event)
-        if cls is MessagePosted and event.message.sender != self.sender:  # type: ignore[attr-defined]
-            raise ValueError(
-                f"{self.sender} cannot post a message as {event.message.sender}"  # type: ignore[attr-defined]
-            )
+        if (
+            cls is MessagePosted
+            and isinstance(event, MessagePosted)
+            and event.message.sender != self.sender
+        ):
+            raise ValueError(f"{self.sender} cannot post a message as {event.message.sender}")
         log.append(event)
         return event
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
+from groupchat.events import ControlCommand
 from groupchat.tui.commands import COMMANDS, Command, ParsedCommand
 from groupchat.tui.share.client import Incoming, JoinError
 from groupchat.tui.share.protocol import Hello, Ok, Send, claim, control
@@ -54,6 +55,17 @@ class Connection(Protocol):
     async def close(self) -> None: ...
 
 
+_ASKED: dict[str, ControlCommand] = {
+    "kick": "kick",
+    "invite": "invite",
+    "pause": "pause",
+    "resume": "resume",
+    "interrupt": "interrupt",
+    "stop": "stop",
+}
+"""Typed commands that become a ``control`` event of the same name."""
+
+
 def chat_request(command: ParsedCommand) -> Send | None:
     """The request a command that asks the chat sends (``None``: not one of them, or ``/as``,
     which :meth:`JoinedTerminal.switch` does)."""
@@ -61,11 +73,10 @@ def chat_request(command: ParsedCommand) -> Send | None:
     target = args[0].lstrip("@") if args else None
     if name == "next":
         return control("steer", target) if target is not None else None
-    if name in ("kick", "invite"):
-        return control(name, target)  # type: ignore[arg-type]
-    if name in ("pause", "resume", "interrupt", "stop"):
-        return control(name)  # type: ignore[arg-type]
-    return None
+    asked = _ASKED.get(name)
+    if asked is None:
+        return None
+    return control(asked, target) if asked in ("kick", "invite") else control(asked)
 
 
 class JoinedTerminal:
