@@ -353,6 +353,25 @@ async def test_gaps_in_sequence_numbers_are_kept(store: SqliteStore) -> None:
         await store.append(events[2])
 
 
+async def test_a_writer_goes_on_from_the_last_stored_event_not_the_summary(
+    tmp_path: Path,
+) -> None:
+    """The events are the record: a summary row that claims more than was stored (as a disk
+    that filled up mid-commit can leave it) does not make the next writer refuse what follows."""
+    path = tmp_path / "chats.db"
+    events = chat_events("ahead", [("ada", "one"), ("ada", "two"), ("ada", "three")])
+    async with await SqliteStore.open(path) as store:
+        await store.append_many(events[:4])
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE chats SET last_seq = 1000 WHERE id = 'ahead'")
+    db.close()
+    async with await SqliteStore.open(path) as store:
+        await store.append_many(events[4:])
+        assert [e.seq for e in await store.events("ahead")] == [e.seq for e in events]
+        with pytest.raises(ValueError, match="already has event 2"):
+            await store.append(events[2])
+
+
 async def test_a_full_buffer_makes_appends_wait(store: SqliteStore, monkeypatch: Any) -> None:
     monkeypatch.setattr(writer_module, "MAX_PENDING", 3)
     events = chat_events("full", [("ada", str(i)) for i in range(5)])

@@ -325,7 +325,9 @@ class SqliteWriter:
             async with self._db.execute(
                 "SELECT id, team, started, ended, status, end_reason, usage_json, "
                 "participants_json, message_count, "
-                "max(last_seq, coalesce((SELECT max(seq) FROM event_log WHERE chat_id = id), -1)) "
+                # The events are the record: a writer goes on from the last one stored,
+                # whatever the summary row says (a commit cut short can leave it ahead).
+                "coalesce((SELECT max(seq) FROM event_log WHERE chat_id = id), -1) "
                 "FROM chats WHERE id = ?",
                 (chat_id,),
             ) as cur:
