@@ -124,6 +124,16 @@ def test_export_then_import_gives_back_an_identical_chat(spec: Path, tmp_path: P
             await store.close()
 
     assert asyncio.run(events(other)) == original == asyncio.run(events(db))
+
+    async def titles(path: Path) -> list[str]:
+        store = await SqliteStore.open(path)
+        try:
+            return [chat.title for chat in await store.chats()]
+        finally:
+            await store.close()
+
+    # The chat keeps its own title, not the file's name.
+    assert asyncio.run(titles(other)) == asyncio.run(titles(db)) != ["chat"]
     again = gc("import", str(out), db=other)
     assert again.returncode == 2 and "already" in again.stderr
 

@@ -165,7 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = commands.add_parser("import", help="import a chat from a JSONL transcript")
     imp.add_argument("file", metavar="FILE.jsonl")
-    imp.add_argument("--title", help="title of the imported chat (default: the file name)")
+    imp.add_argument(
+        "--title",
+        help="title of the imported chat (default: its own, 'team: task' as run names it; "
+        "else the file name)",
+    )
     db_option(imp)
 
     resume = commands.add_parser("resume", help="continue a recorded chat where it stopped")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -199,6 +200,20 @@ async def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def own_title(events: Sequence[Event]) -> str:
+    """The title a chat had where it was recorded, from its start: ``team: task`` as ``run``
+    names a chat (either alone if the other is missing; empty if it has neither)."""
+    from groupchat.events import ChatStarted
+
+    start = next((e for e in events if isinstance(e, ChatStarted)), None)
+    if start is None:
+        return ""
+    team = start.metadata.get("team")
+    task = next(iter((start.task or "").strip().splitlines()), "")
+    parts = [part for part in (team if isinstance(team, str) else "", task) if part]
+    return ": ".join(parts)
+
+
 async def cmd_import(args: argparse.Namespace) -> int:
     from groupchat.transcripts.jsonl import JsonlError, read_transcript
 
@@ -212,7 +227,8 @@ async def cmd_import(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     store = await open_store(args)
     try:
-        chat_id = await store.import_events(events, title=args.title or Path(args.file).stem)
+        title = args.title or own_title(events) or Path(args.file).stem
+        chat_id = await store.import_events(events, title=title)
     except ValueError as exc:
         raise CommandError(f"{args.file}: {exc}") from None
     finally:
