@@ -469,6 +469,29 @@ def test_check_without_conditions_says_none(tmp_path: Path) -> None:
     assert "task:" not in proc.stdout
 
 
+def test_check_warns_of_what_keeps_a_team_from_running_here(tmp_path: Path) -> None:
+    """A valid team whose models need a key nobody set, and an SDK that is not installed:
+    ``check`` still exits 0 but says both (naming the variable, never a key)."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    proc = groupchat("check", "examples/llm_team.yaml", env=env)
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line.strip() for line in proc.stdout.splitlines() if "warning:" in line]
+    assert warnings == [
+        "warning:      no API key: set OPENAI_API_KEY (for ideas, critic, selector)"
+    ]
+    # Without the openai package (a module that refuses to import stands in its place).
+    blocker = tmp_path / "openai.py"
+    blocker.write_text("raise ImportError('not installed here')\n")
+    env["PYTHONPATH"] = str(tmp_path)
+    env["OPENAI_API_KEY"] = "sk-test-never-shown"
+    proc = groupchat("check", "examples/llm_team.yaml", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "warning:      the OpenAI-compatible model client needs the openai package" in proc.stdout
+    )
+    assert "no API key" not in proc.stdout and "sk-test" not in proc.stdout + proc.stderr
+
+
 def test_check_a_bad_spec_exits_2(tmp_path: Path) -> None:
     spec = write(tmp_path, "team.yaml", SMALL.replace("name: bob", "name: alice"))
     proc = groupchat("check", spec)

@@ -81,9 +81,51 @@ def cmd_check(args: argparse.Namespace) -> int:
     if spec.task:
         lines.append(f"  task:         {spec.task}")
     lines += _price_lines(spec)
+    lines += _readiness_lines(chat)
     for line in lines:  # the spec's text is data: never terminal control sequences
         print(one_line(line))
     return EXIT_OK
+
+
+def _readiness_lines(chat: GroupChat) -> list[str]:
+    """Warnings for what keeps a valid team from running on this machine: the ``openai``
+    extra not installed, an API key not set (named by its variable, never shown)."""
+    import os
+
+    from groupchat.models.base import MissingExtraError
+    from groupchat.models.openai_compat import OpenAICompatModel, import_openai
+
+    users: dict[int, tuple[OpenAICompatModel, list[str]]] = {}
+
+    def note(model: object, who: str) -> None:
+        if isinstance(model, OpenAICompatModel):
+            users.setdefault(id(model), (model, []))[1].append(who)
+
+    for name, participant in chat.participants.items():
+        note(getattr(participant, "model", None), name)
+    pending: list[object] = [chat.policy]
+    seen: set[int] = set()
+    while pending:  # the policy and those it wraps, as prices find them
+        policy = pending.pop()
+        if policy is None or id(policy) in seen:
+            continue
+        seen.add(id(policy))
+        note(getattr(policy, "model", None), str(getattr(policy, "usage_key", "selector")))
+        pending.extend(getattr(policy, attr, None) for attr in ("policy", "fallback", "then"))
+    if not users:
+        return []
+    lines = []
+    try:
+        import_openai()
+    except MissingExtraError as exc:
+        lines.append(f"  warning:      {exc}")
+    missing: dict[str, list[str]] = {}
+    for model, who in users.values():
+        if model.key_required and model.key_env and not os.environ.get(model.key_env):
+            missing.setdefault(model.key_env, []).extend(who)
+    for env, who in missing.items():
+        lines.append(f"  warning:      no API key: set {env} (for {', '.join(dict.fromkeys(who))})")
+    return lines
 
 
 def _price_lines(spec: TeamSpec) -> list[str]:
