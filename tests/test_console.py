@@ -117,6 +117,31 @@ async def test_renderer_marks_an_interrupted_message() -> None:
     assert "streamer: partial text [interrupted]" in buf.getvalue()
 
 
+def test_a_pass_says_why_only_when_there_is_more_to_say() -> None:
+    """A pass reads "you passed", not "you passed (passed)"; a timeout still says why."""
+    from datetime import UTC, datetime
+
+    from groupchat.events import TurnSkipped
+    from groupchat.tui.model import ChatScreenState, NoteEntry
+
+    stamp = {"chat_id": "c", "time": datetime(2024, 5, 1, tzinfo=UTC), "sender": "manager"}
+    skips = [
+        TurnSkipped(seq=0, **stamp, speaker="you", message_id="m1", reason="passed"),
+        TurnSkipped(seq=1, **stamp, speaker="you", message_id="m2", reason="timed out"),
+    ]
+    console, buf = _console()
+    renderer = ConsoleRenderer(console)
+    model = ChatScreenState()
+    for event in skips:
+        renderer.render(event)
+        model.apply(event)
+    shown = buf.getvalue()
+    assert "you passed\n" in shown and "(passed)" not in shown
+    assert "you passed (timed out)" in shown
+    notes = [e.text for e in model.entries if isinstance(e, NoteEntry)]
+    assert notes == [" passed", " passed (timed out)"]
+
+
 def test_tool_arguments_show_as_plain_python_values() -> None:
     from datetime import UTC, datetime
 

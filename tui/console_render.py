@@ -182,7 +182,8 @@ class ConsoleRenderer:
             note = f" ({one_line(event.note)[:80]})" if event.note else ""
             self._note(f"  ↪ {event.sender} hands over to {event.target}{note}")
         elif isinstance(event, TurnSkipped):
-            self._note(f"{event.speaker} passed ({event.reason})")
+            why = "" if event.reason == "passed" else f" ({event.reason})"
+            self._note(f"{event.speaker} passed{why}")
         elif isinstance(event, ToolCall):
             args = ", ".join(f"{k}={v!r}" for k, v in event.arguments.thaw().items())
             self._note(f"  ⚙ {event.sender} calls {event.name}({args})")

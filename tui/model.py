@@ -345,7 +345,8 @@ class ChatScreenState:
         self._note(event, "selected", f" · {event.reason}", event.speaker)
 
     def _skipped(self, event: TurnSkipped) -> None:
-        self._note(event, "skipped", f" passed ({event.reason})", event.speaker)
+        why = "" if event.reason == "passed" else f" ({event.reason})"
+        self._note(event, "skipped", f" passed{why}", event.speaker)
 
     def _requested(self, event: HumanInputRequested) -> None:
         who = event.participant
