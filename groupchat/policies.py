@@ -10,7 +10,7 @@ import inspect
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from groupchat.events import EndStatus, Event
 from groupchat.participant import ChatView, PolicyView
@@ -28,7 +28,28 @@ __all__ = [
     "SelectionPolicy",
     "TransitionGraphPolicy",
     "exclude_last_speaker",
+    "policies_in",
 ]
+
+
+WRAPPED = ("policy", "fallback", "then")
+"""Attributes through which a policy holds others: a filter's inner policy, a fallback, a chain."""
+
+
+def policies_in(policy: object) -> list[Any]:
+    """``policy`` and every policy it holds (wrapped, fallback, chained), each once, each before
+    those it holds: what pricing, ``check`` and spec building walk to find models and hooks."""
+    found: list[Any] = []
+    seen: set[int] = set()
+    pending: list[object] = [policy]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        found.append(current)
+        pending.extend(getattr(current, attr, None) for attr in reversed(WRAPPED))
+    return found
 
 
 class SelectionError(RuntimeError):

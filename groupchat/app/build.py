@@ -309,9 +309,6 @@ def build_termination(spec: TerminationSpec) -> Termination | None:
 
 def _nested_selection(policy: Any, method: str) -> list[Any]:
     """Every built policy in ``policy`` (wrapped or fallback ones too) that has ``method``."""
-    found = [policy] if callable(getattr(policy, method, None)) else []
-    for attr in ("policy", "fallback", "then"):
-        sub = getattr(policy, attr, None)
-        if sub is not None and sub is not policy:
-            found.extend(_nested_selection(sub, method))
-    return found
+    from groupchat.policies import policies_in
+
+    return [p for p in policies_in(policy) if callable(getattr(p, method, None))]

@@ -53,10 +53,15 @@ def _team(path: str, model: str | None = None) -> tuple[TeamSpec, GroupChat]:
         raise CommandError(f"{path}: {exc}") from None
 
 
+def chat_title(team: str, task: str | None) -> str:
+    """What ``run`` titles a chat: ``team: task``, or the team alone."""
+    return f"{team}: {task}" if task else team
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     spec, chat = _team(args.spec, args.model)
     task = args.task if args.task is not None else spec.task
-    title = f"{spec.name}: {task}" if task else spec.name
+    title = chat_title(spec.name, task)
 
     async def prepare(store: object) -> Prepared:
         stored = spec.model_dump(mode="json")
@@ -94,6 +99,7 @@ def _readiness_lines(chat: GroupChat) -> list[str]:
 
     from groupchat.models.base import MissingExtraError
     from groupchat.models.openai_compat import OpenAICompatModel, import_openai
+    from groupchat.policies import policies_in
 
     users: dict[int, tuple[OpenAICompatModel, list[str]]] = {}
 
@@ -103,15 +109,8 @@ def _readiness_lines(chat: GroupChat) -> list[str]:
 
     for name, participant in chat.participants.items():
         note(getattr(participant, "model", None), name)
-    pending: list[object] = [chat.policy]
-    seen: set[int] = set()
-    while pending:  # the policy and those it wraps, as prices find them
-        policy = pending.pop()
-        if policy is None or id(policy) in seen:
-            continue
-        seen.add(id(policy))
+    for policy in policies_in(chat.policy):
         note(getattr(policy, "model", None), str(getattr(policy, "usage_key", "selector")))
-        pending.extend(getattr(policy, attr, None) for attr in ("policy", "fallback", "then"))
     if not users:
         return []
     lines = []

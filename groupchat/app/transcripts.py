@@ -201,17 +201,20 @@ async def cmd_export(args: argparse.Namespace) -> int:
 
 
 def own_title(events: Sequence[Event]) -> str:
-    """The title a chat had where it was recorded, from its start: ``team: task`` as ``run``
-    names a chat (either alone if the other is missing; empty if it has neither)."""
+    """The title a chat had where it was recorded, from its start: as ``run`` names it
+    (:func:`~groupchat.app.run.chat_title`), or its task alone without a team."""
     from groupchat.events import ChatStarted
 
     start = next((e for e in events if isinstance(e, ChatStarted)), None)
     if start is None:
         return ""
+    from groupchat.app.run import chat_title
+
     team = start.metadata.get("team")
-    task = next(iter((start.task or "").strip().splitlines()), "")
-    parts = [part for part in (team if isinstance(team, str) else "", task) if part]
-    return ": ".join(parts)
+    task = start.task or ""
+    if isinstance(team, str) and team:
+        return chat_title(team, task)
+    return next(iter(task.strip().splitlines()), "")
 
 
 async def cmd_import(args: argparse.Namespace) -> int:

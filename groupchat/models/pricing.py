@@ -191,18 +191,13 @@ def models_in(chat: Any) -> dict[str, str]:
             found[name] = model.name
     policy = chat.policy
     key = getattr(policy, "usage_key", "selector")
+    from groupchat.policies import policies_in
+
     used: set[str] = set()
-    seen: set[int] = set()
-    pending = [policy]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
+    for current in policies_in(policy):
         model = getattr(current, "model", None)
         if model is not None and hasattr(model, "name"):
             used.add(model.name)
-        pending.extend(getattr(current, attr, None) for attr in ("policy", "fallback", "then"))
     if len(used) == 1:
         found.setdefault(key, used.pop())
     return found
