@@ -12,6 +12,7 @@ from groupchat.events import MANAGER, ParticipantInfo
 from groupchat.messages import Message, Part, ToolCallPart, ToolResultPart, Usage
 
 if TYPE_CHECKING:
+    from groupchat.events import TurnStarted
     from groupchat.state import ChatState
 
 __all__ = [
@@ -192,6 +193,11 @@ class ChatView:
     def speaker(self) -> str | None:
         """Who holds the current turn, if anyone."""
         return self._state.speaker
+
+    @property
+    def current_turn(self) -> TurnStarted | None:
+        """The ``turn_started`` event of the turn being taken, if one is."""
+        return self._state.open_turn
 
     @property
     def last_speaker(self) -> str | None:

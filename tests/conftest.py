@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis_server import RedisServer
 
 
 @pytest.fixture(autouse=True)
@@ -25,3 +27,18 @@ def _private_runtime_dir(
     path = tmp_path_factory.mktemp("run")
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real ``redis-server`` on a loopback port, shared by the tests of one run."""
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The URL of an emptied database of the shared server (also ``$GROUPCHAT_BUS``)."""
+    redis_server.flush()
+    monkeypatch.setenv("GROUPCHAT_BUS", redis_server.url)
+    return redis_server.url

@@ -48,6 +48,14 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
             "resume": run.cmd_continue,
             "fork": run.cmd_continue,
         }[command]
+    if command == "worker":
+        from groupchat.app.worker import cmd_worker
+
+        return cmd_worker
+    if command == "list":
+        from groupchat.app.bus_list import cmd_list
+
+        return cmd_list
     if command == "join":
         from groupchat.app.join import cmd_join
 

@@ -58,6 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
             help="the chat database (default: $GROUPCHAT_DB, else in your data directory)",
         )
 
+    def bus_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--bus",
+            metavar="URL",
+            help="run the chat on this Redis (redis://[user:password@]host:port/db, or "
+            "rediss:// for TLS), so that workers and people on other machines take part "
+            "(default: $GROUPCHAT_BUS, else in this process only)",
+        )
+
     def seat_option(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--as",
@@ -140,6 +149,30 @@ def build_parser() -> argparse.ArgumentParser:
     share_option(run)
     seat_option(run)
     record_options(run)
+    bus_option(run)
+    run.add_argument(
+        "--wait-for",
+        nargs="+",
+        metavar="NAME",
+        help="with --bus: wait (up to 10 s) for workers to host these agents before starting",
+    )
+
+    worker = commands.add_parser(
+        "worker",
+        help="host some of a team's agents for its chats on a bus",
+        description=(
+            "Host agents of a team for every chat of that team that runs on the bus (or one "
+            "chat, with --chat): their turns run here, with what this machine has (a model "
+            "server, credentials, tools). Ctrl+C or SIGTERM stops hosting."
+        ),
+    )
+    worker.add_argument("spec", metavar="SPEC", help="the team spec the chats run")
+    worker.add_argument(
+        "--only", nargs="+", metavar="NAME", help="host these agents (default: every agent)"
+    )
+    worker.add_argument("--chat", metavar="ID", help="host them in this chat only")
+    worker.add_argument("--model", metavar="MODEL", help="as for run")
+    bus_option(worker)
 
     check = commands.add_parser("check", help="validate a team spec and show what it builds")
     check.add_argument("spec", metavar="SPEC")
@@ -148,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--search", metavar="TEXT", help="only chats whose messages match TEXT")
     listing.add_argument("--limit", type=_positive_int, metavar="N", help="at most N chats")
     db_option(listing)
+    listing.add_argument(
+        "--bus",
+        metavar="URL",
+        help="list the chats running on this bus instead, and who hosts their agents",
+    )
 
     show = commands.add_parser("show", help="show a recorded chat in the terminal")
     show.add_argument("id", metavar="ID", help="chat id (or a unique prefix)")
@@ -181,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     share_option(resume)
     seat_option(resume)
     db_option(resume)
+    bus_option(resume)
 
     fork = commands.add_parser("fork", help="branch a recorded chat off at an event")
     fork.add_argument("id", metavar="ID")
@@ -217,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--plain", action="store_true", help="the plain console instead of the terminal app"
     )
     db_option(join)
+    join.add_argument(
+        "--bus",
+        metavar="URL",
+        help="join a chat running on this Redis, from any machine (default: $GROUPCHAT_BUS)",
+    )
 
     replay = commands.add_parser("replay", help="replay a recorded chat (no model is called)")
     replay.add_argument("source", nargs="?", metavar="ID|FILE.jsonl")

@@ -4,6 +4,7 @@ shows what a team spec builds without running it."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from groupchat.app.errors import EXIT_OK, CommandError
@@ -58,7 +59,24 @@ def chat_title(team: str, task: str | None) -> str:
     return f"{team}: {task}" if task else team
 
 
+def _spec(path: str, model: str | None = None) -> TeamSpec:
+    from groupchat.spec import SpecError, load_spec
+
+    try:
+        spec = load_spec(path)
+        return spec.with_model(model) if model is not None else spec
+    except SpecError as exc:
+        raise CommandError(str(exc)) from None
+    except ValueError as exc:
+        raise CommandError(f"{path}: {exc}") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from groupchat.app.bus import bus_requested
+
+    url = bus_requested(args)
+    if url is not None:
+        return run_async(run_session(args, _prepare_on_bus(args, url)))
     spec, chat = _team(args.spec, args.model)
     task = args.task if args.task is not None else spec.task
     title = chat_title(spec.name, task)
@@ -68,6 +86,37 @@ def cmd_run(args: argparse.Namespace) -> int:
         return Prepared(chat, task, title=title, spec=stored, prices=spec.price_table())
 
     return run_async(run_session(args, prepare))
+
+
+def _prepare_on_bus(args: argparse.Namespace, url: str) -> Callable[[object], Awaitable[Prepared]]:
+    """``run --bus``: the team's chat on the bus, its agents hostable by workers."""
+    spec = _spec(args.spec, args.model)
+    task = args.task if args.task is not None else spec.task
+    title = chat_title(spec.name, task)
+    stored = spec.model_dump(mode="json")
+
+    async def prepare(store: object) -> Prepared:
+        from groupchat.app.bus import BusChat, connect_bus, hosted_chat
+
+        bus = await connect_bus(url)
+        try:
+            chat, hosting = hosted_chat(spec, bus)
+            on_bus = BusChat(bus, chat, hosting, title=title, team=spec.name, spec=stored)
+            notes = await on_bus.start(wait_for=list(args.wait_for or ()))
+        except BaseException:
+            await bus.aclose()
+            raise
+        return Prepared(
+            chat,
+            task,
+            title=title,
+            spec=stored,
+            prices=spec.price_table(),
+            notes=[f"on the bus {bus.url.shown}: chat {chat.chat_id}", *notes],
+            on_bus=on_bus,
+        )
+
+    return prepare
 
 
 def cmd_check(args: argparse.Namespace) -> int:

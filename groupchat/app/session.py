@@ -20,6 +20,7 @@ from groupchat.app.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, Comman
 
 if TYPE_CHECKING:
     from groupchat.agents import HumanParticipant
+    from groupchat.app.bus import BusChat
     from groupchat.chat import ChatResult, GroupChat
     from groupchat.events import Event
     from groupchat.models.pricing import PriceTable
@@ -53,6 +54,8 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     prices: PriceTable | None = None
     """The team's prices: the front-ends show the chat's cost with them."""
+    on_bus: BusChat | None = None
+    """The chat's hold on a bus, when it runs on one: let go of once the run is over."""
 
 
 Prepare = Callable[["TranscriptStore | None"], Awaitable[Prepared]]
@@ -227,6 +230,7 @@ async def run_session(args: argparse.Namespace, prepare: Prepare, *, record: boo
     store = None
     if record and not getattr(args, "no_store", False):
         store = await open_store(args)
+    prepared: Prepared | None = None
     try:
         prepared = await prepare(store)
         chat = prepared.chat
@@ -271,6 +275,8 @@ async def run_session(args: argparse.Namespace, prepare: Prepare, *, record: boo
         if recorder is not None:
             await recorder.wait()
     finally:
+        if prepared is not None and prepared.on_bus is not None:
+            await prepared.on_bus.close()
         if store is not None:
             await store.close()
     if stdout_closed():

@@ -1,0 +1,392 @@
+"""The manager's side of a distributed chat: participants hosted by workers, and what
+workers and joined terminals send it.
+
+:class:`Hosting` reads the chat's inboxes (one per agent, ``host:NAME``, and one for joined
+terminals, ``join``). A worker registers a name by beating on its inbox; the name is then
+hosted there while the beats keep coming (:data:`BEAT_TIMEOUT`). The sender of everything in
+a name's inbox is that name: a worker can speak only as the names it hosts, and a Redis user
+can be limited to those inboxes by an ACL. :class:`HostedParticipant` stands in the chat for
+an agent: when a live worker hosts it, its turn is asked of the worker (a
+:class:`~groupchat.distributed.wire.Turn` on the worker's reply stream) and the pieces the
+worker sends back are yielded as the agent's own, so the manager streams, posts, interrupts
+and times out a hosted turn as any other; else the agent takes its turn in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from groupchat.distributed import keys
+from groupchat.distributed.errors import WorkerLost
+from groupchat.distributed.wire import (
+    REPLY_ADAPTER,
+    WORKER_ADAPTER,
+    Answer,
+    Ask,
+    Beat,
+    Call,
+    Done,
+    Ended,
+    Failed,
+    Hand,
+    Hosted,
+    Item,
+    JoinLine,
+    Passed,
+    Piece,
+    Refused,
+    Reply,
+    Result,
+    Text,
+    Turn,
+    Unhost,
+    Waiting,
+)
+from groupchat.participant import AwaitingInput, EndChat, HandTo, Pass
+from groupchat.participant import Reply as TurnReply
+
+if TYPE_CHECKING:
+    from groupchat.chat import GroupChat
+    from groupchat.distributed.redis_bus import RedisBus
+    from groupchat.participant import ChatView, Participant, TurnItem
+
+__all__ = [
+    "BEAT_INTERVAL",
+    "BEAT_TIMEOUT",
+    "HostRecord",
+    "HostedParticipant",
+    "Hosting",
+    "RemoteTurnError",
+]
+
+BEAT_INTERVAL = 1.0
+"""Seconds between a worker's beats."""
+
+BEAT_TIMEOUT = 3.0
+"""Seconds without a beat after which a worker is taken for gone, and its turn fails."""
+
+REPLY_KEEP = 1000
+"""Entries a reply stream keeps (a client reads them as they come)."""
+
+JoinHandler = Callable[[JoinLine], Awaitable[list[str]]]
+"""Handles a joined terminal's line; returns the server lines to send back to it."""
+
+
+class RemoteTurnError(RuntimeError):
+    """The hosted participant raised in its worker; the message is its ``Type: text``."""
+
+
+@dataclass
+class HostRecord:
+    """Who hosts a name: the worker's id, where it runs, when it was last heard of."""
+
+    worker: str
+    where: str
+    since: float
+    seen: float
+
+    def live(self, timeout: float, now: float | None = None) -> bool:
+        return (now if now is not None else time.monotonic()) - self.seen < timeout
+
+
+class Hosting:
+    """Reads a chat's inboxes and keeps who hosts what; see the module docstring."""
+
+    def __init__(
+        self,
+        bus: RedisBus,
+        *,
+        beat_timeout: float = BEAT_TIMEOUT,
+        on_join: JoinHandler | None = None,
+    ) -> None:
+        self.bus = bus
+        self.client = bus.client
+        self.beat_timeout = beat_timeout
+        self.on_join = on_join
+        self.chat: GroupChat | None = None
+        self.hosts: dict[str, HostRecord] = {}
+        self._turns: dict[str, tuple[str, asyncio.Queue[Piece]]] = {}  # message id -> worker
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._changed = asyncio.Event()
+
+    def attach(self, chat: GroupChat) -> None:
+        self.chat = chat
+
+    @property
+    def chat_id(self) -> str:
+        assert self.chat is not None, "attach the chat first"
+        return self.chat.chat_id
+
+    def _agents(self) -> list[str]:
+        assert self.chat is not None
+        return [
+            name
+            for name, participant in self.chat.participants.items()
+            if not getattr(participant, "human", False)
+        ]
+
+    # ------------------------------------------------------------------ life
+
+    async def start(self) -> None:
+        """Start reading the inboxes, from what is sent from now on."""
+        chat_id = self.chat_id
+        streams = [keys.host_inbox(chat_id, name) for name in self._agents()]
+        streams.append(keys.join_inbox(chat_id))
+        async with self.client.pipeline(transaction=False) as pipe:
+            for stream in streams:
+                pipe.xrevrange(stream, count=1)
+            lasts = await pipe.execute()
+        positions = {
+            stream: (last[0][0] if last else b"0-0")
+            for stream, last in zip(streams, lasts, strict=True)
+        }
+        self._task = asyncio.create_task(self._read(positions), name=f"inboxes {chat_id}")
+
+    async def close(self) -> None:
+        for task in [self._task, *self._tasks]:
+            if task is not None:
+                task.cancel()
+        for task in [self._task, *self._tasks]:
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._task = None
+
+    async def __aenter__(self) -> Hosting:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _read(self, positions: dict[str, Any]) -> None:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        pause = 0.05
+        while True:
+            try:
+                answer = await self.client.xread(positions, count=500, block=1000)
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                await asyncio.sleep(pause)  # Redis is away; the stream writer bounds the wait
+                pause = min(pause * 2, 1.0)
+                continue
+            pause = 0.05
+            for stream, entries in answer or ():
+                key = stream.decode() if isinstance(stream, bytes) else stream
+                for entry_id, fields in entries:
+                    positions[key] = entry_id
+                    await self._dispatch(key, fields)
+
+    async def _dispatch(self, key: str, fields: dict[Any, Any]) -> None:
+        data = fields.get(b"m", b"")
+        if key == keys.join_inbox(self.chat_id):
+            if self.on_join is not None:
+                try:
+                    line = JoinLine.model_validate_json(data)
+                except ValidationError:
+                    return  # not from a terminal of this version: nobody to answer
+                self._spawn(self._join(line))
+            return
+        name = key.rsplit(":host:", 1)[1]
+        try:
+            message = WORKER_ADAPTER.validate_json(data)
+        except ValidationError:
+            return  # a worker of another version, or garbage: it gets no turn from this
+        if isinstance(message, Beat):
+            await self._beat(name, message)
+        elif isinstance(message, Unhost):
+            record = self.hosts.get(name)
+            if record is not None and record.worker == message.worker:
+                del self.hosts[name]
+                await self.client.hdel(keys.hosts(self.chat_id), name)
+                self._changed.set()
+        elif isinstance(message, Item):
+            turn = self._turns.get(message.message_id)
+            if turn is not None and turn[0] == message.worker:
+                turn[1].put_nowait(message.piece)
+        elif isinstance(message, Ask):
+            self._spawn(self._ask(name, message))
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, client: str, message: Any) -> None:
+        await self.client.xadd(
+            keys.reply(self.chat_id, client),
+            {"m": message.model_dump_json()},
+            maxlen=REPLY_KEEP,
+            approximate=True,
+        )
+
+    async def _beat(self, name: str, beat: Beat) -> None:
+        now = time.monotonic()
+        if name not in self._agents():
+            await self._send(
+                beat.worker, Refused(name=name, error=f"{name} is not an agent of this chat")
+            )
+            return
+        record = self.hosts.get(name)
+        if record is not None and record.worker == beat.worker:
+            record.seen = now
+            return
+        if record is not None and record.live(self.beat_timeout, now):
+            await self._send(
+                beat.worker,
+                Refused(name=name, error=f"{name} is hosted by the worker on {record.where}"),
+            )
+            return
+        self.hosts[name] = HostRecord(beat.worker, beat.where, time.time(), now)
+        self._changed.set()
+        await self.client.hset(
+            keys.hosts(self.chat_id),
+            name,
+            json.dumps({"worker": beat.worker, "where": beat.where, "since": time.time()}),
+        )
+        await self._send(beat.worker, Hosted(name=name))
+
+    async def _ask(self, name: str, ask: Ask) -> None:
+        assert self.chat is not None
+        text: str | None = None
+        turn = self.chat.view.current_turn
+        if turn is not None and turn.speaker == name:  # only the turn being taken may ask
+            with contextlib.suppress(Exception):
+                text = await self.chat.view.ask(
+                    ask.participant,
+                    ask.prompt,
+                    request=ask.request,
+                    choices=ask.choices,
+                    timeout=ask.timeout,
+                )
+        await self._send(ask.worker, Answer(ask_id=ask.ask_id, text=text))
+
+    async def _join(self, line: JoinLine) -> None:
+        assert self.on_join is not None
+        for reply in await self.on_join(line):
+            await self._send(line.client, Reply(line=reply))
+
+    # ------------------------------------------------------------------ turns
+
+    async def wait_hosted(self, names: list[str], timeout: float) -> list[str]:
+        """Wait up to ``timeout`` seconds until live workers host all of ``names``; returns
+        those still not hosted then."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            missing = [name for name in names if self.live(name) is None]
+            left = deadline - loop.time()
+            if not missing or left <= 0:
+                return missing
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), left)
+
+    def live(self, name: str) -> HostRecord | None:
+        """The worker hosting ``name`` if it is alive."""
+        record = self.hosts.get(name)
+        if record is not None and record.live(self.beat_timeout):
+            return record
+        return None
+
+    async def remote_turn(
+        self, name: str, record: HostRecord, view: ChatView
+    ) -> AsyncIterator[TurnItem]:
+        """Ask the worker of ``record`` for ``name``'s turn and yield what it sends back."""
+        turn = view.current_turn
+        if turn is None or turn.speaker != name:
+            raise RuntimeError(f"{name} has no turn to take")
+        queue: asyncio.Queue[Piece] = asyncio.Queue()
+        self._turns[turn.message_id] = (record.worker, queue)
+        try:
+            await self._send(
+                record.worker, Turn(name=name, message_id=turn.message_id, seq=turn.seq)
+            )
+            while True:
+                try:
+                    piece = await asyncio.wait_for(queue.get(), self.beat_timeout / 3)
+                except TimeoutError:
+                    if not record.live(self.beat_timeout):
+                        silent = time.monotonic() - record.seen
+                        raise WorkerLost(
+                            f"{name}'s worker on {record.where} stopped answering "
+                            f"(no beat for {silent:.1f} s)"
+                        ) from None
+                    continue
+                item = _item(piece)
+                if isinstance(piece, Failed):
+                    raise RemoteTurnError(piece.error)
+                yield item
+                if isinstance(piece, Done | Passed | Ended):
+                    return
+        finally:
+            self._turns.pop(turn.message_id, None)
+
+
+def _item(piece: Piece) -> Any:
+    """What the participant yielded, from the piece its worker sent."""
+    if isinstance(piece, Text):
+        return piece.text
+    if isinstance(piece, Call | Result):
+        return piece.part
+    if isinstance(piece, Hand):
+        return HandTo(piece.target, piece.note)
+    if isinstance(piece, Waiting):
+        return AwaitingInput(piece.prompt, piece.timeout)
+    if isinstance(piece, Done):
+        return TurnReply(piece.content, piece.parts, piece.usage)
+    if isinstance(piece, Passed):
+        return Pass(piece.reason)
+    if isinstance(piece, Ended):
+        return EndChat(piece.reason)
+    return None
+
+
+class HostedParticipant:
+    """An agent of a distributed chat: its turns run on the worker that hosts it, if one
+    does, else here (see the module docstring). Everything else is the agent's own."""
+
+    def __init__(self, local: Participant, hosting: Hosting) -> None:
+        self.local = local
+        self.hosting = hosting
+
+    @property
+    def name(self) -> str:
+        return self.local.name
+
+    @property
+    def description(self) -> str:
+        return self.local.description
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.local, attribute)
+
+    async def take_turn(self, view: ChatView) -> AsyncIterator[TurnItem]:
+        record = self.hosting.live(self.name)
+        if record is None:
+            turn = self.local.take_turn(view)
+            try:
+                async for item in turn:
+                    yield item
+            finally:
+                aclose = getattr(turn, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            return
+        async for item in self.hosting.remote_turn(self.name, record, view):
+            yield item
+
+
+def parse_reply(data: bytes | str) -> Any:
+    """A message of a reply stream (for clients)."""
+    return REPLY_ADAPTER.validate_json(data)

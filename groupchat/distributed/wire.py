@@ -1,0 +1,204 @@
+"""What workers and joined terminals send a chat's manager through Redis, and its answers.
+
+Everything here crosses a process boundary, so it is modelled once as pydantic models in two
+discriminated unions, each read with one TypeAdapter: :data:`WORKER_ADAPTER` for what a worker
+writes to a hosted name's inbox, :data:`REPLY_ADAPTER` for what the manager writes to a
+client's reply stream. A turn's pieces mirror what a participant yields
+(:data:`~groupchat.participant.TurnItem`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from groupchat.messages import Part, ToolCallPart, ToolResultPart, Usage
+
+__all__ = [
+    "REPLY_ADAPTER",
+    "WORKER_ADAPTER",
+    "Answer",
+    "Ask",
+    "Beat",
+    "Call",
+    "Done",
+    "Ended",
+    "Failed",
+    "Hand",
+    "Hosted",
+    "Item",
+    "JoinLine",
+    "Passed",
+    "Piece",
+    "Refused",
+    "Reply",
+    "Result",
+    "Text",
+    "Turn",
+    "Unhost",
+    "Waiting",
+    "WorkerMessage",
+]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ---------------------------------------------------------------------- a turn's pieces
+
+
+class Text(_Wire):
+    kind: Literal["text"] = "text"
+    text: str
+
+
+class Call(_Wire):
+    kind: Literal["call"] = "call"
+    part: ToolCallPart
+
+
+class Result(_Wire):
+    kind: Literal["result"] = "result"
+    part: ToolResultPart
+
+
+class Hand(_Wire):
+    kind: Literal["hand"] = "hand"
+    target: str
+    note: str = ""
+
+
+class Waiting(_Wire):
+    kind: Literal["waiting"] = "waiting"
+    prompt: str = ""
+    timeout: float | None = None
+
+
+class Done(_Wire):
+    """The turn ended with a message (``content=None``: the text streamed)."""
+
+    kind: Literal["done"] = "done"
+    content: str | None = None
+    parts: tuple[Part, ...] = ()
+    usage: Usage | None = None
+
+
+class Passed(_Wire):
+    kind: Literal["passed"] = "passed"
+    reason: str = "passed"
+
+
+class Ended(_Wire):
+    kind: Literal["ended"] = "ended"
+    reason: str
+
+
+class Failed(_Wire):
+    """The participant raised: what, as ``Type: message``."""
+
+    kind: Literal["failed"] = "failed"
+    error: str
+
+
+Piece = Annotated[
+    Text | Call | Result | Hand | Waiting | Done | Passed | Ended | Failed,
+    Field(discriminator="kind"),
+]
+
+
+# ---------------------------------------------------------------------- worker -> manager
+
+
+class Beat(_Wire):
+    """A worker hosts ``name`` and is alive; sent every beat (the first one registers)."""
+
+    op: Literal["beat"] = "beat"
+    worker: str
+    where: str
+    """``host:pid`` of the worker, as shown to people."""
+
+
+class Unhost(_Wire):
+    """The worker stops hosting the name (it is leaving)."""
+
+    op: Literal["unhost"] = "unhost"
+    worker: str
+
+
+class Item(_Wire):
+    """One piece of the turn of ``message_id``."""
+
+    op: Literal["item"] = "item"
+    worker: str
+    message_id: str
+    piece: Piece
+
+
+class Ask(_Wire):
+    """The turn asks a person (a tool's approval, say); answered with :class:`Answer`."""
+
+    op: Literal["ask"] = "ask"
+    worker: str
+    ask_id: str
+    participant: str
+    prompt: str
+    request: Literal["turn", "select_speaker", "approval"] = "turn"
+    choices: tuple[str, ...] = ()
+    timeout: float | None = None
+
+
+WorkerMessage = Annotated[Beat | Unhost | Item | Ask, Field(discriminator="op")]
+WORKER_ADAPTER: TypeAdapter[WorkerMessage] = TypeAdapter(WorkerMessage)
+
+
+class JoinLine(_Wire):
+    """A line of the sharing protocol (:mod:`groupchat.tui.share.protocol`) from a terminal
+    joined over the bus; ``client`` names its reply stream, ``holder`` who it is."""
+
+    op: Literal["join"] = "join"
+    client: str
+    holder: str
+    line: str
+
+
+# ---------------------------------------------------------------------- manager -> client
+
+
+class Hosted(_Wire):
+    op: Literal["hosted"] = "hosted"
+    name: str
+
+
+class Refused(_Wire):
+    op: Literal["refused"] = "refused"
+    name: str
+    error: str
+
+
+class Turn(_Wire):
+    """Take ``name``'s turn ``message_id``, once the chat is read up to ``seq`` (its
+    ``turn_started``)."""
+
+    op: Literal["turn"] = "turn"
+    name: str
+    message_id: str
+    seq: int
+
+
+class Answer(_Wire):
+    op: Literal["answer"] = "answer"
+    ask_id: str
+    text: str | None
+
+
+class Reply(_Wire):
+    """An answer of the sharing protocol to a joined terminal (one server line)."""
+
+    op: Literal["reply"] = "reply"
+    line: str
+
+
+ReplyMessage = Annotated[Hosted | Refused | Turn | Answer | Reply, Field(discriminator="op")]
+REPLY_ADAPTER: TypeAdapter[ReplyMessage] = TypeAdapter(ReplyMessage)

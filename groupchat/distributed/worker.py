@@ -1,0 +1,370 @@
+"""A worker: hosts some of a team's agents for the chats of that team that run on a bus.
+
+The worker finds the team's running chats (the bus's list, then the chats announced as they
+start), and for each one beats on the inboxes of the names it hosts, reads the chat's stream
+to keep its own view of the chat, and takes a turn when the manager asks for one: the agent
+runs here, with a view rebuilt from the stream, and what it yields goes back to the manager,
+which publishes it as the agent's. A turn the manager concludes (an interrupt, a stop, a
+timeout) is cancelled here as soon as the chat's stream says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import sys
+import uuid
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from groupchat.distributed import keys
+from groupchat.distributed.follow import parse_entry
+from groupchat.distributed.hosting import BEAT_INTERVAL
+from groupchat.distributed.wire import (
+    REPLY_ADAPTER,
+    Answer,
+    Ask,
+    Beat,
+    Call,
+    Done,
+    Ended,
+    Failed,
+    Hand,
+    Hosted,
+    Item,
+    Passed,
+    Piece,
+    Refused,
+    Result,
+    Text,
+    Turn,
+    Unhost,
+    Waiting,
+)
+from groupchat.events import ChatEnded, ChatStarted, Event, MessagePosted, TurnSkipped
+from groupchat.messages import ToolCallPart, ToolResultPart
+from groupchat.participant import AwaitingInput, ChatView, EndChat, HandTo, Pass, Reply
+from groupchat.state import ChatState
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from groupchat.participant import Participant
+
+__all__ = ["Worker"]
+
+Note = Callable[[str], None]
+
+
+def _stderr(text: str) -> None:
+    sys.stderr.write(f"groupchat worker: {text}\n")
+    sys.stderr.flush()
+
+
+class Worker:
+    """Hosts ``participants`` for the running chats of ``team`` (only ``chat``, if given).
+
+    :meth:`run` serves until cancelled, or, with ``chat``, until that chat ends. ``note`` is
+    told what happens (hosting, refusals, turns that failed).
+    """
+
+    def __init__(
+        self,
+        client: Redis,
+        participants: Mapping[str, Participant],
+        *,
+        team: str,
+        chat: str | None = None,
+        beat_interval: float = BEAT_INTERVAL,
+        note: Note = _stderr,
+    ) -> None:
+        self.client = client
+        self.participants = dict(participants)
+        self.team = team
+        self.only_chat = chat
+        self.beat_interval = beat_interval
+        self.note = note
+        self.id = uuid.uuid4().hex[:12]
+        self.where = f"{socket.gethostname()}:{os.getpid()}"
+        self._serving: dict[str, asyncio.Task[None]] = {}
+        self.hosted: dict[str, set[str]] = {}
+        """Chat id -> the names the manager accepted from this worker."""
+        self.refused: dict[str, dict[str, str]] = {}
+        """Chat id -> name -> why the manager refused it."""
+
+    async def run(self) -> None:
+        if self.only_chat is not None:
+            info = await self.client.hget(keys.CHATS, self.only_chat)
+            await self._serve(self.only_chat, _described(info) or {})
+            return
+        try:
+            last = await self._announce_position()
+            for chat_id, info in (await self.client.hgetall(keys.CHATS)).items():
+                self._maybe_serve(chat_id.decode(), info)
+            while True:
+                answer = await self.client.xread({keys.ANNOUNCE: last}, block=1000, count=100)
+                for _stream, entries in answer or ():
+                    for entry_id, fields in entries:
+                        last = entry_id
+                        chat = fields.get(b"chat", b"").decode()
+                        self._maybe_serve(chat, fields.get(b"info", b"{}"))
+        finally:
+            for task in self._serving.values():
+                task.cancel()
+            for task in list(self._serving.values()):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _announce_position(self) -> Any:
+        last = await self.client.xrevrange(keys.ANNOUNCE, count=1)
+        return last[0][0] if last else b"0-0"
+
+    def _maybe_serve(self, chat_id: str, info: bytes | str) -> None:
+        described = _described(info)
+        if described is None or described.get("team") != self.team:
+            return
+        task = self._serving.get(chat_id)
+        if task is None or task.done():
+            self._serving[chat_id] = asyncio.create_task(self._serve(chat_id, described))
+
+    async def _serve(self, chat_id: str, info: dict[str, Any]) -> None:
+        host = _ChatHost(self, chat_id)
+        agents = info.get("agents")
+        if isinstance(agents, list):
+            host.host([name for name in agents if isinstance(name, str)])
+        try:
+            await host.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.note(f"chat {chat_id}: {type(exc).__name__}: {exc}")
+        finally:
+            await host.leave()
+
+
+class _ChatHost:
+    """This worker in one chat."""
+
+    def __init__(self, worker: Worker, chat_id: str) -> None:
+        self.worker = worker
+        self.client = worker.client
+        self.chat_id = chat_id
+        self.state = ChatState(chat_id)
+        self.view = ChatView(self.state, self._ask)
+        self.applied = -1
+        self.names: list[str] = []
+        self.beating: set[str] = set()
+        self.pending: list[Turn] = []
+        self.running: dict[str, asyncio.Task[None]] = {}  # message id -> turn
+        self.asks: dict[str, asyncio.Future[str | None]] = {}
+        self.beats: asyncio.Task[None] | None = None
+        self.ended = False
+
+    async def run(self) -> None:
+        events = keys.events(self.chat_id)
+        replies = keys.reply(self.chat_id, self.worker.id)
+        positions: dict[str, Any] = {events: "0-0", replies: "0-0"}
+        while not self.ended:
+            answer = await self.client.xread(positions, block=1000, count=500)
+            for stream, entries in answer or ():
+                key = stream.decode() if isinstance(stream, bytes) else stream
+                for entry_id, fields in entries:
+                    positions[key] = entry_id
+                    if key == events:
+                        self._event(parse_entry(self.chat_id, entry_id, fields))
+                    else:
+                        await self._reply(fields.get(b"m", b""))
+            self._start_pending()
+
+    # ------------------------------------------------------------------ the chat
+
+    def _event(self, event: Event) -> None:
+        self.state.apply(event)
+        self.applied = event.seq
+        if isinstance(event, ChatStarted):
+            self.host([info.name for info in event.participants if not info.human])
+            if not self.names:
+                self.ended = True
+        elif isinstance(event, MessagePosted):
+            self._cancel(event.message.id)
+        elif isinstance(event, TurnSkipped):
+            self._cancel(event.message_id)
+        elif isinstance(event, ChatEnded):
+            for message_id in list(self.running):
+                self._cancel(message_id)
+            self.ended = True
+
+    def host(self, agents: list[str]) -> None:
+        """Beat for those of ``agents`` this worker has (once: later calls add nothing)."""
+        if self.names:
+            return
+        wanted = self.worker.participants
+        self.names = [name for name in agents if name in wanted]
+        self.beating = set(self.names)
+        if self.names and self.beats is None:
+            self.beats = asyncio.create_task(self._beat())
+
+    def _cancel(self, message_id: str) -> None:
+        task = self.running.pop(message_id, None)
+        if task is not None:
+            task.cancel()
+
+    async def _beat(self) -> None:
+        while True:
+            beat = Beat(worker=self.worker.id, where=self.worker.where).model_dump_json()
+            async with self.client.pipeline(transaction=False) as pipe:
+                for name in self.beating:
+                    pipe.xadd(keys.host_inbox(self.chat_id, name), {"m": beat}, maxlen=1000)
+                with contextlib.suppress(Exception):
+                    await pipe.execute()
+            await asyncio.sleep(self.worker.beat_interval)
+
+    async def leave(self) -> None:
+        if self.beats is not None:
+            self.beats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.beats
+        for task in list(self.running.values()):
+            task.cancel()
+        if not self.ended:
+            bye = Unhost(worker=self.worker.id).model_dump_json()
+            with contextlib.suppress(Exception):
+                for name in self.beating:
+                    await self.client.xadd(keys.host_inbox(self.chat_id, name), {"m": bye})
+
+    # ------------------------------------------------------------------ the manager
+
+    async def _reply(self, data: bytes) -> None:
+        try:
+            message = REPLY_ADAPTER.validate_json(data)
+        except ValidationError:
+            return
+        worker = self.worker
+        if isinstance(message, Hosted):
+            worker.hosted.setdefault(self.chat_id, set()).add(message.name)
+            worker.note(f"hosting {message.name} in chat {self.chat_id}")
+        elif isinstance(message, Refused):
+            self.beating.discard(message.name)
+            worker.refused.setdefault(self.chat_id, {})[message.name] = message.error
+            worker.note(f"chat {self.chat_id}: cannot host {message.name}: {message.error}")
+            if not self.beating:
+                self.ended = True
+        elif isinstance(message, Turn):
+            self.pending.append(message)
+        elif isinstance(message, Answer):
+            future = self.asks.pop(message.ask_id, None)
+            if future is not None and not future.done():
+                future.set_result(message.text)
+
+    def _start_pending(self) -> None:
+        waiting = []
+        for turn in self.pending:
+            if self.applied < turn.seq:
+                waiting.append(turn)  # the view must hold the chat up to the turn's start
+                continue
+            participant = self.worker.participants.get(turn.name)
+            open_turn = self.state.open_turn
+            if participant is None or open_turn is None or open_turn.message_id != turn.message_id:
+                continue  # the turn was concluded meanwhile
+            self.running[turn.message_id] = asyncio.create_task(
+                self._take(participant, turn), name=f"turn {turn.message_id}"
+            )
+        self.pending = waiting
+
+    async def _take(self, participant: Participant, turn: Turn) -> None:
+        inbox = keys.host_inbox(self.chat_id, turn.name)
+
+        async def send(piece: Piece) -> None:
+            item = Item(worker=self.worker.id, message_id=turn.message_id, piece=piece)
+            await self.client.xadd(inbox, {"m": item.model_dump_json()})
+
+        stream = participant.take_turn(self.view)
+        try:
+            async for item in stream:
+                piece = _piece(item)
+                await send(piece)
+                if isinstance(piece, Done | Passed | Ended):
+                    return
+            await send(Done())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await send(Failed(error=f"{type(exc).__name__}: {exc}"))
+        finally:
+            self.running.pop(turn.message_id, None)
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await aclose()
+
+    async def _ask(
+        self,
+        participant: str,
+        prompt: str,
+        *,
+        request: str = "turn",
+        choices: tuple[str, ...] = (),
+        timeout: float | None = None,
+    ) -> str | None:
+        turn = self.state.open_turn
+        if turn is None or turn.speaker not in self.names:
+            return None
+        ask_id = uuid.uuid4().hex[:12]
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self.asks[ask_id] = future
+        ask = Ask(
+            worker=self.worker.id,
+            ask_id=ask_id,
+            participant=participant,
+            prompt=prompt,
+            request=request,  # type: ignore[arg-type]
+            choices=tuple(choices),
+            timeout=timeout,
+        )
+        await self.client.xadd(
+            keys.host_inbox(self.chat_id, turn.speaker), {"m": ask.model_dump_json()}
+        )
+        try:
+            return await future
+        finally:
+            self.asks.pop(ask_id, None)
+
+
+def _described(info: bytes | str | None) -> dict[str, Any] | None:
+    """A chat's entry in the bus's list of running chats, if it reads as one."""
+    if info is None:
+        return None
+    try:
+        described = json.loads(info)
+    except ValueError:
+        return None
+    return described if isinstance(described, dict) else None
+
+
+def _piece(item: Any) -> Piece:
+    """What the worker sends the manager for an item a turn yielded."""
+    if isinstance(item, str):
+        return Text(text=item)
+    if isinstance(item, ToolCallPart):
+        return Call(part=item)
+    if isinstance(item, ToolResultPart):
+        return Result(part=item)
+    if isinstance(item, HandTo):
+        return Hand(target=item.target, note=item.note)
+    if isinstance(item, AwaitingInput):
+        return Waiting(prompt=item.prompt, timeout=item.timeout)
+    if isinstance(item, Reply):
+        return Done(content=item.content, parts=item.parts, usage=item.usage)
+    if isinstance(item, Pass):
+        return Passed(reason=item.reason)
+    if isinstance(item, EndChat):
+        return Ended(reason=item.reason)
+    raise TypeError(
+        f"a turn yielded {type(item).__name__}; a turn yields str, Reply, Pass, EndChat, "
+        "HandTo, AwaitingInput or tool parts"
+    )
