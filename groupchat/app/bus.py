@@ -11,16 +11,20 @@ from typing import TYPE_CHECKING, Any
 from groupchat.app.errors import CommandError
 
 if TYPE_CHECKING:
+    from groupchat.app.session import Prepared
     from groupchat.chat import GroupChat
     from groupchat.distributed.hosting import Hosting
     from groupchat.distributed.redis_bus import RedisBus
     from groupchat.spec import TeamSpec
+    from groupchat.transcripts.protocols import TranscriptStore
 
 __all__ = [
     "BusChat",
     "bus_requested",
     "connect_bus",
+    "find_on_bus",
     "hosted_chat",
+    "prepare_resume_on_bus",
     "stored_spec_on_bus",
 ]
 
@@ -52,13 +56,25 @@ async def connect_bus(text: str, **options: Any) -> RedisBus:
 
 
 def hosted_chat(
-    spec: TeamSpec, bus: RedisBus, *, chat_id: str | None = None
+    spec: TeamSpec, bus: RedisBus, *, title: str, chat_id: str | None = None
 ) -> tuple[GroupChat, Hosting]:
     """The team's chat on ``bus``, each agent hostable by a worker (see
-    :class:`~groupchat.distributed.hosting.HostedParticipant`)."""
+    :class:`~groupchat.distributed.hosting.HostedParticipant`), described on the bus's list
+    of running chats (as ``title``) before it is opened there."""
+    import uuid
+
     from groupchat.app.build import build_chat, build_participants, model_maker
     from groupchat.distributed.hosting import HostedParticipant, Hosting
 
+    chat_id = chat_id or uuid.uuid4().hex[:12]
+    people = [p.name for p in spec.participants if p.kind == "human"]
+    bus.describe(
+        chat_id,
+        title=title,
+        team=spec.name,
+        agents=[p.name for p in spec.participants if p.name not in people],
+        people=people,
+    )
     hosting = Hosting(bus)
     try:
         members = build_participants(spec, model_maker(spec.model_cache))
@@ -66,7 +82,7 @@ def hosted_chat(
             member if getattr(member, "human", False) else HostedParticipant(member, hosting)
             for member in members
         ]
-        chat = build_chat(spec, bus=bus, chat_id=chat_id, participants=wrapped)  # type: ignore[arg-type]
+        chat = build_chat(spec, bus=bus, chat_id=chat_id, participants=wrapped)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     hosting.attach(chat)
@@ -94,15 +110,11 @@ class BusChat:
         chat: GroupChat,
         hosting: Hosting,
         *,
-        title: str,
-        team: str,
         spec: dict[str, Any] | None,
     ) -> None:
         self.bus = bus
         self.chat = chat
         self.hosting = hosting
-        self.title = title
-        self.team = team
         self.spec = spec
 
     async def start(self, *, wait_lease: float = 0.0, wait_for: list[str] = ()) -> list[str]:  # type: ignore[assignment]
@@ -114,14 +126,6 @@ class BusChat:
         from groupchat.redact import redact_spec
 
         chat, bus = self.chat, self.bus
-        agents = [n for n, p in chat.participants.items() if not getattr(p, "human", False)]
-        bus.describe(
-            chat.chat_id,
-            title=self.title,
-            team=self.team,
-            agents=agents,
-            people=[n for n in chat.participants if n not in agents],
-        )
         bus.on_lost = self._lost
         try:
             await bus.acquire(chat.chat_id, wait=wait_lease)
@@ -151,3 +155,133 @@ class BusChat:
         await self.hosting.close()
         await self.bus.flushed(self.chat.chat_id)
         await self.bus.aclose()
+
+
+TAKEOVER_WAIT = 1.5
+"""A resume waits this many lease lifetimes at most for a dead manager's lease to run out."""
+
+
+async def find_on_bus(bus: RedisBus, ident: str) -> str:
+    """The id of the chat on the bus that ``ident`` names (an id or a unique prefix of a
+    listed chat), or a :class:`CommandError` saying what is there."""
+    from groupchat.distributed import keys
+    from groupchat.distributed.streams import text
+
+    if await bus.client.exists(keys.events(ident)):
+        return ident
+    listed = sorted(text(raw) for raw in await bus.client.hkeys(keys.CHATS))
+    matches = [chat_id for chat_id in listed if chat_id.startswith(ident)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise CommandError(
+            f"{ident!r} is the start of several chats on the bus: {', '.join(matches)}"
+        )
+    where = bus.url.shown
+    if not listed:
+        raise CommandError(f"no chat {ident!r} on the bus at {where}: no chat is running there")
+    raise CommandError(f"no chat {ident!r} on the bus at {where} (running: {', '.join(listed)})")
+
+
+async def prepare_resume_on_bus(
+    store: TranscriptStore | None, args: argparse.Namespace, url: str
+) -> Prepared:
+    """``resume ID --bus URL``: take the chat over from the bus (once a dead manager's lease
+    has run out), with the history its stream holds, on any machine; the store catches up on
+    what it lacks, and what the store holds beyond the stream (recorded by a manager that died
+    before writing it to the bus) goes to the stream first."""
+    import sys
+
+    from groupchat.app.resume import _load_spec_file, _prices, _refuse_a_finished_chat, _spec_from
+    from groupchat.app.session import Prepared
+    from groupchat.distributed import keys
+    from groupchat.distributed.errors import ChatRunningElsewhere
+    from groupchat.events import dump_event
+    from groupchat.spec import TeamSpec
+    from groupchat.transcripts.records import ChatLookupError
+
+    bus = await connect_bus(url)
+    try:
+        chat_id = await find_on_bus(bus, args.id)
+        try:
+            got, value, left = await bus.lease(chat_id).try_acquire()
+            if not got:
+                owner = value.split(" ", 1)[-1]
+                sys.stderr.write(
+                    f"groupchat: chat {chat_id} was run by {owner}: waiting up to "
+                    f"{left:.0f} s for its lease to run out\n"
+                )
+                await bus.acquire(chat_id, wait=bus.lease_ttl * TAKEOVER_WAIT)
+        except ChatRunningElsewhere as exc:
+            raise CommandError(
+                f"{exc}; take part with `groupchat join {chat_id} --bus URL`"
+            ) from None
+        events = await bus.stream_events(chat_id)
+        stored: list[Any] = []
+        summary = None
+        if store is not None:
+            try:
+                summary = await store.chat(chat_id)
+                stored = await store.events(chat_id)
+            except ChatLookupError:
+                summary = None
+        if len(stored) > len(events):
+            common = len(events) - 1
+            if common >= 0 and dump_event(stored[common]) != dump_event(events[common]):
+                raise CommandError(
+                    f"chat {chat_id}: the store and the bus disagree at event {common}; "
+                    f"fork it from the store instead (`groupchat fork {chat_id} --at SEQ`)"
+                )
+            extra = stored[len(events) :]
+            await bus.restore(chat_id, extra)
+            events = events + extra
+        if not events:
+            raise CommandError(f"chat {chat_id} has no events on the bus at {bus.url.shown}")
+        if not args.task:
+            _refuse_a_finished_chat(chat_id, events)
+        spec = _load_spec_file(args.spec)
+        if spec is None:
+            stored_spec = await store.spec(chat_id) if store is not None and summary else None
+            found = _spec_from(stored_spec or await stored_spec_on_bus(bus, chat_id), chat_id)
+            if not isinstance(found, TeamSpec):
+                raise CommandError(f"chat {chat_id}: the demo team does not run on a bus")
+            spec = found
+        info = await bus.client.hget(keys.CHATS, chat_id)
+        title = summary.title if summary is not None else _title_from(info, spec.name)
+        chat, hosting = hosted_chat(spec, bus, title=title, chat_id=chat_id)
+        try:
+            chat.load(events)
+        except ValueError as exc:
+            raise CommandError(f"chat {chat_id} cannot be resumed: {exc}") from None
+        stored_spec_json = spec.model_dump(mode="json")
+        if store is not None:
+            if summary is None:
+                await store.create_chat(chat_id, title=title, spec=stored_spec_json)
+            missing = events[len(stored) :]
+            if missing:
+                await store.append_many(missing)
+            await store.flush()
+        on_bus = BusChat(bus, chat, hosting, spec=stored_spec_json)
+        notes = await on_bus.start()
+    except BaseException:
+        await bus.aclose()
+        raise
+    return Prepared(
+        chat,
+        args.task,
+        title=title,
+        spec=stored_spec_json,
+        prices=_prices(spec),
+        notes=[f"took chat {chat_id} over on the bus {bus.url.shown}", *notes],
+        on_bus=on_bus,
+    )
+
+
+def _title_from(info: bytes | str | None, default: str) -> str:
+    if info is None:
+        return default
+    try:
+        title = json.loads(info).get("title")
+    except (ValueError, AttributeError):
+        return default
+    return title if isinstance(title, str) and title else default

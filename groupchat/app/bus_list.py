@@ -29,6 +29,7 @@ async def running_on_bus(url: str) -> list[dict[str, Any]]:
     is alive (``running``) and who hosts its agents (``hosts``: name -> where)."""
     from groupchat.app.bus import connect_bus
     from groupchat.distributed import keys
+    from groupchat.distributed.streams import text
 
     bus = await connect_bus(url)
     try:
@@ -42,7 +43,7 @@ async def running_on_bus(url: str) -> list[dict[str, Any]]:
                 continue
             if not isinstance(info, dict):
                 continue
-            chat_id = raw_id.decode()
+            chat_id = text(raw_id)
             async with client.pipeline(transaction=False) as pipe:
                 pipe.get(keys.lease(chat_id))
                 pipe.hgetall(keys.hosts(chat_id))
@@ -50,7 +51,7 @@ async def running_on_bus(url: str) -> list[dict[str, Any]]:
             info["chat_id"] = chat_id
             info["running"] = lease is not None
             info["hosts"] = {
-                name.decode(): json.loads(value).get("where", "?") for name, value in hosts.items()
+                text(name): json.loads(value).get("where", "?") for name, value in hosts.items()
             }
             chats.append(info)
         chats.sort(key=lambda info: info.get("since", 0), reverse=True)

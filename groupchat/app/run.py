@@ -100,8 +100,8 @@ def _prepare_on_bus(args: argparse.Namespace, url: str) -> Callable[[object], Aw
 
         bus = await connect_bus(url)
         try:
-            chat, hosting = hosted_chat(spec, bus)
-            on_bus = BusChat(bus, chat, hosting, title=title, team=spec.name, spec=stored)
+            chat, hosting = hosted_chat(spec, bus, title=title)
+            on_bus = BusChat(bus, chat, hosting, spec=stored)
             notes = await on_bus.start(wait_for=list(args.wait_for or ()))
         except BaseException:
             await bus.aclose()
@@ -204,8 +204,17 @@ def _price_lines(spec: TeamSpec) -> list[str]:
 
 def cmd_continue(args: argparse.Namespace) -> int:
     """``resume`` or ``fork``."""
+    from groupchat.app.bus import bus_requested, prepare_resume_on_bus
     from groupchat.app.resume import prepare_fork, prepare_resume
 
+    url = bus_requested(args) if args.command == "resume" else None
+    if url is not None:
+        bus_url = url
+
+        async def prepare_on_bus(store: TranscriptStore | None) -> Prepared:
+            return await prepare_resume_on_bus(store, args, bus_url)
+
+        return run_async(run_session(args, prepare_on_bus))
     prepare_fn = prepare_resume if args.command == "resume" else prepare_fork
 
     async def prepare(store: TranscriptStore | None) -> Prepared:

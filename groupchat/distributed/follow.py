@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from groupchat.distributed import keys
 from groupchat.distributed.errors import BusUnavailableError
+from groupchat.distributed.streams import xrange, xread
 from groupchat.events import ChatEnded, ErrorEvent, Event, parse_event
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ async def read_range(
     while True:
         if end is not None and start >= end:
             return
-        entries = await client.xrange(stream, min=low, max=high, count=PAGE)
+        entries = await xrange(client, stream, low, high, count=PAGE)
         for entry_id, fields in entries:
             yield parse_entry(chat_id, entry_id, fields)
         if len(entries) < PAGE:
@@ -106,7 +107,7 @@ async def follow(
     pause = 0.05
     while True:
         try:
-            answer = await client.xread({stream: last}, count=PAGE, block=int(block * 1000))
+            answer = await xread(client, {stream: last}, count=PAGE, block=int(block * 1000))
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             now = time.monotonic()
             since = since if since is not None else now
@@ -116,9 +117,9 @@ async def follow(
             pause = min(pause * 2, 1.0)
             continue
         since, pause = None, 0.05
-        for _stream, entries in answer or ():
+        for _stream, entries in answer:
             for entry_id, fields in entries:
-                last = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                last = entry_id.decode()
                 event = parse_entry(chat_id, entry_id, fields)
                 yield event
                 if until_end and isinstance(event, ChatEnded):

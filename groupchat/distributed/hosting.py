@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from groupchat.distributed import keys
 from groupchat.distributed.errors import WorkerLost
+from groupchat.distributed.streams import last_id, xread
 from groupchat.distributed.wire import (
     REPLY_ADAPTER,
     WORKER_ADAPTER,
@@ -141,14 +142,9 @@ class Hosting:
         chat_id = self.chat_id
         streams = [keys.host_inbox(chat_id, name) for name in self._agents()]
         streams.append(keys.join_inbox(chat_id))
-        async with self.client.pipeline(transaction=False) as pipe:
-            for stream in streams:
-                pipe.xrevrange(stream, count=1)
-            lasts = await pipe.execute()
-        positions = {
-            stream: (last[0][0] if last else b"0-0")
-            for stream, last in zip(streams, lasts, strict=True)
-        }
+        positions: dict[str, bytes | str] = {}
+        for stream in streams:
+            positions[stream] = await last_id(self.client, stream) or b"0-0"
         self._task = asyncio.create_task(self._read(positions), name=f"inboxes {chat_id}")
 
     async def close(self) -> None:
@@ -168,21 +164,20 @@ class Hosting:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _read(self, positions: dict[str, Any]) -> None:
+    async def _read(self, positions: dict[str, bytes | str]) -> None:
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
         pause = 0.05
         while True:
             try:
-                answer = await self.client.xread(positions, count=500, block=1000)
+                answer = await xread(self.client, positions, count=500, block=1000)
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 await asyncio.sleep(pause)  # Redis is away; the stream writer bounds the wait
                 pause = min(pause * 2, 1.0)
                 continue
             pause = 0.05
-            for stream, entries in answer or ():
-                key = stream.decode() if isinstance(stream, bytes) else stream
+            for key, entries in answer:
                 for entry_id, fields in entries:
                     positions[key] = entry_id
                     await self._dispatch(key, fields)

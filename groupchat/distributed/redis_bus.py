@@ -31,6 +31,7 @@ from groupchat.distributed import keys
 from groupchat.distributed.errors import BusUnavailableError, ChatFencedError
 from groupchat.distributed.follow import read_range
 from groupchat.distributed.lease import APPEND, LEASE_TTL, Lease, owner_name
+from groupchat.distributed.streams import last_id, xrange
 from groupchat.distributed.url import BusURL, connect
 from groupchat.events import Event, dump_event
 
@@ -119,6 +120,20 @@ class RedisBus(EventBus):
     def describe(self, chat_id: str, **info: Any) -> None:
         """What ``list --bus`` shows of the chat while it runs (its title, team ...)."""
         self._info.setdefault(chat_id, {}).update(info)
+
+    async def restore(self, chat_id: str, events: list[Event]) -> None:
+        """Append already stamped events straight to the chat's stream (whose lease this
+        process holds): what a manager that died had recorded but not yet written to the bus,
+        before its chat is resumed."""
+        lease = self.lease(chat_id)
+        if lease.value is None:
+            raise ChatFencedError(f"chat {chat_id}: take its lease before restoring events")
+        for start in range(0, len(events), FLUSH_BATCH):
+            args: list[Any] = []
+            for event in events[start : start + FLUSH_BATCH]:
+                args += (keys.entry_id(event.seq), dump_event(event))
+            stream_and_lease = [keys.events(chat_id), keys.lease(chat_id)]
+            await self._guard(self._append(keys=stream_and_lease, args=[lease.value, *args]))
 
     async def stream_events(self, chat_id: str) -> list[Event]:
         """Every event of the chat's stream, in order (to resume it from the bus)."""
@@ -225,6 +240,7 @@ class _Writer:
         bus, chat_id = self.bus, self.chat_id
         lease = bus.lease(chat_id)
         renewing: asyncio.Task[None] | None = None
+        self.written = self.sub.cursor  # a resumed chat was renumbered after it was opened
         try:
             await self._retrying(lambda: lease.acquire())
             await self._retrying(self._check_stream)
@@ -275,8 +291,8 @@ class _Writer:
                 pause = min(pause * 2, 1.0)
 
     async def _last_seq(self) -> int:
-        entries = await self.bus.client.xrevrange(keys.events(self.chat_id), count=1)
-        return keys.entry_seq(entries[0][0]) if entries else -1
+        last = await last_id(self.bus.client, keys.events(self.chat_id))
+        return -1 if last is None else keys.entry_seq(last)
 
     async def _check_stream(self) -> None:
         """The stream must end where this process's chat goes on: a manager that knows less
@@ -340,12 +356,13 @@ class _Writer:
         for event in batch:
             args += (keys.entry_id(event.seq), dump_event(event))
         stream = keys.events(self.chat_id)
+        value = lease.value or ""
         renewed = False
         while batch:
             try:
                 await self._retrying(
                     lambda args=args: self.bus._append(  # type: ignore[misc]
-                        keys=[stream, keys.lease(self.chat_id)], args=[lease.value, *args]
+                        keys=[stream, keys.lease(self.chat_id)], args=[value, *args]
                     )
                 )
                 break
@@ -373,9 +390,6 @@ class _Writer:
             self.written = batch[-1].seq + 1
 
     async def _ours(self, event: Event) -> bool:
-        entries = await self.bus.client.xrange(
-            keys.events(self.chat_id),
-            min=keys.entry_id(event.seq),
-            max=keys.entry_id(event.seq),
-        )
+        entry = keys.entry_id(event.seq)
+        entries = await xrange(self.bus.client, keys.events(self.chat_id), entry, entry)
         return bool(entries) and entries[0][1].get(b"e") == dump_event(event).encode()

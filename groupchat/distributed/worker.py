@@ -18,13 +18,14 @@ import socket
 import sys
 import uuid
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
 from groupchat.distributed import keys
 from groupchat.distributed.follow import parse_entry
 from groupchat.distributed.hosting import BEAT_INTERVAL
+from groupchat.distributed.streams import last_id, xread
 from groupchat.distributed.wire import (
     REPLY_ADAPTER,
     Answer,
@@ -99,16 +100,17 @@ class Worker:
 
     async def run(self) -> None:
         if self.only_chat is not None:
-            info = await self.client.hget(keys.CHATS, self.only_chat)
+            info = cast(bytes | None, await cast(Any, self.client).hget(keys.CHATS, self.only_chat))
             await self._serve(self.only_chat, _described(info) or {})
             return
         try:
             last = await self._announce_position()
-            for chat_id, info in (await self.client.hgetall(keys.CHATS)).items():
+            listed = cast(dict[bytes, bytes], await cast(Any, self.client).hgetall(keys.CHATS))
+            for chat_id, info in listed.items():
                 self._maybe_serve(chat_id.decode(), info)
             while True:
-                answer = await self.client.xread({keys.ANNOUNCE: last}, block=1000, count=100)
-                for _stream, entries in answer or ():
+                answer = await xread(self.client, {keys.ANNOUNCE: last}, block=1000, count=100)
+                for _stream, entries in answer:
                     for entry_id, fields in entries:
                         last = entry_id
                         chat = fields.get(b"chat", b"").decode()
@@ -120,9 +122,8 @@ class Worker:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    async def _announce_position(self) -> Any:
-        last = await self.client.xrevrange(keys.ANNOUNCE, count=1)
-        return last[0][0] if last else b"0-0"
+    async def _announce_position(self) -> bytes:
+        return await last_id(self.client, keys.ANNOUNCE) or b"0-0"
 
     def _maybe_serve(self, chat_id: str, info: bytes | str) -> None:
         described = _described(info)
@@ -168,11 +169,10 @@ class _ChatHost:
     async def run(self) -> None:
         events = keys.events(self.chat_id)
         replies = keys.reply(self.chat_id, self.worker.id)
-        positions: dict[str, Any] = {events: "0-0", replies: "0-0"}
+        positions: dict[str, bytes | str] = {events: "0-0", replies: "0-0"}
         while not self.ended:
-            answer = await self.client.xread(positions, block=1000, count=500)
-            for stream, entries in answer or ():
-                key = stream.decode() if isinstance(stream, bytes) else stream
+            answer = await xread(self.client, positions, block=1000, count=500)
+            for key, entries in answer:
                 for entry_id, fields in entries:
                     positions[key] = entry_id
                     if key == events:
