@@ -42,12 +42,36 @@ def bus_requested(args: argparse.Namespace) -> str | None:
     return given if given is not None else (os.environ.get(BUS_ENV) or None)
 
 
+LEASE_ENV = "GROUPCHAT_LEASE_TTL"
+"""Seconds a manager's lease lasts unless renewed (default 10): how soon ``resume --bus``
+takes over a chat whose manager died, against how long a stalled manager keeps its chat."""
+
+
+def _lease_ttl() -> float | None:
+    import math
+    import os
+
+    text = os.environ.get(LEASE_ENV)
+    if not text:
+        return None
+    try:
+        ttl = float(text)
+    except ValueError:
+        raise CommandError(f"${LEASE_ENV}: {text!r} is not a number of seconds") from None
+    if not math.isfinite(ttl) or not 0.5 <= ttl <= 3600:
+        raise CommandError(f"${LEASE_ENV}: {text} is not between 0.5 and 3600 seconds")
+    return ttl
+
+
 async def connect_bus(text: str, **options: Any) -> RedisBus:
     """The bus at ``text``, or a :class:`CommandError` naming it without its password."""
     from groupchat.distributed.errors import BusUnavailableError
     from groupchat.distributed.redis_bus import RedisBus
     from groupchat.distributed.url import BusURL
 
+    ttl = _lease_ttl()
+    if ttl is not None:
+        options.setdefault("lease_ttl", ttl)
     try:
         url = BusURL.parse(text)
         return await RedisBus.connect(url, **options)
