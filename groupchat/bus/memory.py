@@ -109,7 +109,7 @@ class EventBus:
         chat_id = chat_id or uuid.uuid4().hex[:12]
         log = self._chats.get(chat_id)
         if log is None:
-            self._chats[chat_id] = ChatLog(chat_id, self._retain, start_seq)
+            self._chats[chat_id] = self._new_log(chat_id, start_seq)
         else:
             if log.closed:
                 log.closed = False
@@ -120,6 +120,10 @@ class EventBus:
                 for sub in log.subscribers:
                     sub.cursor = start_seq
         return chat_id
+
+    def _new_log(self, chat_id: str, start_seq: int) -> ChatLog:
+        """The log of a new chat (a backend that writes its chats elsewhere makes its own)."""
+        return ChatLog(chat_id, self._retain, start_seq)
 
     def _log(self, chat_id: str) -> ChatLog:
         try:

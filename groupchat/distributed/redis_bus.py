@@ -21,12 +21,13 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from groupchat.bus import EventBus
+from groupchat.bus.log import ChatLog
 from groupchat.bus.memory import DEFAULT_RETAIN
-from groupchat.bus.readers import MemorySubscription
 from groupchat.distributed import keys
 from groupchat.distributed.errors import BusUnavailableError, ChatFencedError
 from groupchat.distributed.follow import read_range
@@ -53,6 +54,53 @@ KEEP_FOR = 24 * 3600
 """Seconds a chat's keys stay in Redis after its run ended (the store keeps the transcript)."""
 
 LostFn = Callable[[str, Exception], object]
+
+
+class StreamLog(ChatLog):
+    """A chat's log that also queues every appended event for its stream writer (the outbox),
+    and holds publishers back while the outbox is :data:`FLUSH_WINDOW` long."""
+
+    __slots__ = ("outbox", "pending")
+
+    def __init__(self, chat_id: str, retain: int | None, start_seq: int) -> None:
+        super().__init__(chat_id, retain, start_seq)
+        self.outbox: deque[Event] = deque()
+        self.pending = asyncio.Event()
+
+    def append(self, event: Any) -> None:
+        self.outbox.append(event)
+        if not self.pending.is_set():
+            self.pending.set()
+        super().append(event)
+
+    def extend(self, events: list[Any]) -> None:
+        self.outbox.extend(events)
+        if not self.pending.is_set():
+            self.pending.set()
+        super().extend(events)
+
+    def blocked(self) -> bool:
+        return len(self.outbox) >= FLUSH_WINDOW or super().blocked()
+
+    def room(self) -> int | None:
+        room = super().room()
+        left = max(FLUSH_WINDOW - len(self.outbox), 0)
+        return left if room is None else min(room, left)
+
+    def release_space(self) -> None:
+        if len(self.outbox) <= FLUSH_WINDOW // 2:
+            super().release_space()
+
+    def written(self, count: int) -> None:
+        """The first ``count`` events of the outbox are in the stream."""
+        for _ in range(count):
+            self.outbox.popleft()
+        if self.space_waiters:
+            self.release_space()
+
+    def close(self) -> None:
+        super().close()
+        self.pending.set()
 
 
 class RedisBus(EventBus):
@@ -152,14 +200,16 @@ class RedisBus(EventBus):
 
     # ------------------------------------------------------------------ the bus
 
+    def _new_log(self, chat_id: str, start_seq: int) -> ChatLog:
+        return StreamLog(chat_id, self._retain, start_seq)
+
     def open(self, chat_id: str | None = None, *, start_seq: int = 0) -> str:
         chat_id = super().open(chat_id, start_seq=start_seq)
         writer = self._writers.get(chat_id)
         if writer is None or writer.finished:
             log = self._chats[chat_id]
-            sub = EventBus.subscribe(self, chat_id, start=log.next_seq, maxsize=FLUSH_WINDOW)
-            assert isinstance(sub, MemorySubscription)
-            self._writers[chat_id] = writer = _Writer(self, chat_id, sub)
+            assert isinstance(log, StreamLog)
+            self._writers[chat_id] = writer = _Writer(self, chat_id, log)
         writer.start()
         return chat_id
 
@@ -206,14 +256,14 @@ class RedisBus(EventBus):
 class _Writer:
     """Appends one chat's events to its stream, in order, while this process holds the lease."""
 
-    def __init__(self, bus: RedisBus, chat_id: str, sub: MemorySubscription) -> None:
+    def __init__(self, bus: RedisBus, chat_id: str, log: StreamLog) -> None:
         self.bus = bus
         self.chat_id = chat_id
-        self.sub = sub
+        self.log = log
         self.task: asyncio.Task[None] | None = None
         self.error: Exception | None = None
         self.finished = False
-        self.written = sub.cursor  # the seq of the next event to write
+        self.written = log.next_seq - len(log.outbox)  # the seq of the next event to write
 
     def start(self) -> None:
         """Start writing (once a loop runs: a chat opened before it starts when next opened,
@@ -227,7 +277,6 @@ class _Writer:
         self.task = loop.create_task(self._run(), name=f"stream writer {self.chat_id}")
 
     def cancel(self) -> None:
-        self.sub.close()
         if self.task is not None:
             self.task.cancel()
 
@@ -240,26 +289,31 @@ class _Writer:
         bus, chat_id = self.bus, self.chat_id
         lease = bus.lease(chat_id)
         renewing: asyncio.Task[None] | None = None
-        self.written = self.sub.cursor  # a resumed chat was renumbered after it was opened
+        log = self.log
+        # A resumed chat is renumbered after it was opened.
+        self.written = log.next_seq - len(log.outbox)
         try:
             await self._retrying(lambda: lease.acquire())
             await self._retrying(self._check_stream)
             await self._retrying(self._register)
             renewing = asyncio.create_task(self._renew(lease))
             while True:
-                try:
-                    first = await self.sub.__anext__()
-                except StopAsyncIteration:
+                if log.outbox:
+                    count = min(len(log.outbox), FLUSH_BATCH)
+                    await self._flush([log.outbox[n] for n in range(count)], lease)
+                    log.written(count)
+                elif log.closed:
                     break
-                batch = [first, *self.sub.ready()]
-                for start in range(0, len(batch), FLUSH_BATCH):
-                    await self._flush(batch[start : start + FLUSH_BATCH], lease)
+                else:
+                    log.pending.clear()
+                    await log.pending.wait()
             await self._retrying(lambda: self._unregister(lease))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self.error = exc
-            self.sub.close()
+            log.outbox.clear()  # nobody writes them now: publishers must not wait for it
+            log.release_space()
             bus._lost(chat_id, exc)
         finally:
             self.finished = True
@@ -343,7 +397,8 @@ class _Writer:
                 continue  # Redis is away: the writer notices, and renewing retakes the lease
             except ChatFencedError as exc:
                 self.error = exc
-                self.sub.close()
+                self.log.outbox.clear()
+                self.log.release_space()
                 if self.task is not None:
                     self.task.cancel()
                 self.bus._lost(self.chat_id, exc)
