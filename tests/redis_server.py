@@ -7,14 +7,17 @@ bounded.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-__all__ = ["RedisServer", "free_port"]
+__all__ = ["RedisServer", "free_port", "until"]
 
 START_TIMEOUT = 15.0
 
@@ -125,3 +128,18 @@ class RedisServer:
     def __exit__(self, *exc: object) -> None:
         with contextlib.suppress(Exception):
             self.stop(kill=True)
+
+
+async def until(
+    check: Callable[[], Awaitable[bool] | bool], *, timeout: float = 20.0, every: float = 0.01
+) -> None:
+    """Poll state held outside this process (Redis, another process) until ``check()`` holds;
+    fails after ``timeout`` seconds."""
+    for _ in range(max(1, int(timeout / every))):
+        outcome = check()
+        if inspect.isawaitable(outcome):
+            outcome = await outcome
+        if outcome:
+            return
+        await asyncio.sleep(every)
+    raise AssertionError(f"not reached within {timeout:g} s")

@@ -6,14 +6,14 @@ Every test runs against a real ``redis-server`` started by the tests (``redis_ur
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 from bus_contract import BusContract, BusFactory
 from redis.exceptions import ResponseError
-from redis_server import RedisServer, free_port
+from redis_server import RedisServer, free_port, until
 
 from groupchat import GroupChat
 from groupchat.bus import ChatClosedError
@@ -76,7 +76,11 @@ async def test_the_stream_holds_every_event_as_canonical_json_under_its_seq(
     assert [e async for e in read_range(bus.client, chat.chat_id)] == events
 
 
-def EventBus_retain_all(bus: RedisBus) -> RedisBus:  # noqa: N802 - reads as a phrase
+async def _entries(bus: RedisBus, chat_id: str, count: int) -> bool:
+    return len(await bus.client.xrange(keys.events(chat_id))) >= count
+
+
+def EventBus_retain_all(bus: RedisBus) -> RedisBus:
     bus._retain = None
     return bus
 
@@ -111,17 +115,13 @@ async def test_a_manager_whose_lease_was_taken_is_fenced_and_writes_nothing_more
     await bus.acquire(chat_id)
     pub = bus.publisher(chat_id, "a")
     await pub.emit(TextDelta, message_id="m1", text="before")
-    async with asyncio.timeout(GUARD):
-        while len(await bus.client.xrange(keys.events(chat_id))) < 1:
-            await asyncio.sleep(0.01)
+    await until(lambda: _entries(bus, chat_id, 1))
     # The lease runs out (the manager stalled) and another manager takes the chat.
     await bus.client.delete(keys.lease(chat_id))
     async with await RedisBus.connect(redis_url) as other:
         await other.acquire(chat_id)
         await pub.emit(TextDelta, message_id="m1", text="after")
-        async with asyncio.timeout(GUARD):
-            while not lost:
-                await asyncio.sleep(0.01)
+        await until(lambda: bool(lost))
     assert isinstance(lost[0], ChatFencedError)
     entries = await bus.client.xrange(keys.events(chat_id))
     assert len(entries) == 1  # "after" never reached the stream
@@ -134,9 +134,7 @@ async def test_a_fenced_chat_without_a_handler_is_closed(bus: RedisBus, redis_ur
     await bus.client.incr(keys.epoch(chat_id))  # another manager's lease came and went
     pub = bus.publisher(chat_id, "a")
     await pub.emit(TextDelta, message_id="m1", text="x")
-    async with asyncio.timeout(GUARD):
-        while not bus.is_closed(chat_id):
-            await asyncio.sleep(0.01)
+    await until(lambda: bus.is_closed(chat_id))
     with pytest.raises(ChatClosedError):
         await pub.emit(TextDelta, message_id="m1", text="y")
     assert isinstance(bus.failure(chat_id), ChatFencedError)
@@ -192,9 +190,7 @@ async def test_nothing_posted_is_lost_while_redis_restarts(tmp_path: Path) -> No
             pub = bus.publisher(chat_id, "a")
             for n in range(50):
                 await pub.emit(TextDelta, message_id="m1", text=f"{n} ")
-            async with asyncio.timeout(GUARD):
-                while len(await bus.client.xrange(keys.events(chat_id))) < 50:
-                    await asyncio.sleep(0.01)
+            await until(lambda: _entries(bus, chat_id, 50))
             server.stop()
             for n in range(50, 100):  # the chat goes on while Redis is away
                 await pub.emit(TextDelta, message_id="m1", text=f"{n} ")
@@ -216,9 +212,7 @@ async def test_a_chat_ends_with_an_error_once_redis_is_away_too_long(tmp_path: P
         await bus.acquire(chat_id)
         server.stop()
         await bus.publisher(chat_id, "a").emit(TextDelta, message_id="m1", text="x")
-        async with asyncio.timeout(GUARD):
-            while not lost:
-                await asyncio.sleep(0.02)
+        await until(lambda: bool(lost))
         await bus.aclose()
     assert isinstance(lost[0], BusUnavailableError)
     assert "lost the bus at redis://127.0.0.1" in str(lost[0])

@@ -1,0 +1,253 @@
+"""Agents hosted by workers: turns asked of a worker through Redis, streamed back and posted
+by the manager; interrupts, lost workers, refusals and asks of a person.
+
+Manager and worker run in this process on separate Redis connections (the multi-process
+behaviour is in ``test_distributed_cli``); Redis is a real server (``redis_url``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+
+from redis_server import until
+
+from groupchat import GroupChat
+from groupchat.agents import HumanParticipant
+from groupchat.distributed import keys
+from groupchat.distributed.hosting import HostedParticipant, Hosting
+from groupchat.distributed.redis_bus import RedisBus
+from groupchat.distributed.url import BusURL, connect
+from groupchat.distributed.wire import Item, Text
+from groupchat.distributed.worker import Worker
+from groupchat.events import ErrorEvent, TextDelta
+from groupchat.participant import ChatView, Reply, TurnItem
+from groupchat.testing import ScriptedAgent
+
+GUARD = 20.0
+
+
+class Team:
+    """A manager with its chat on the bus, and workers started on demand."""
+
+    def __init__(self, bus: RedisBus, url: str, chat: GroupChat, hosting: Hosting) -> None:
+        self.bus = bus
+        self.url = url
+        self.chat = chat
+        self.hosting = hosting
+        self.workers: list[tuple[Worker, asyncio.Task[None]]] = []
+
+    async def worker(self, agents: dict[str, object], **options: object) -> Worker:
+        client = await connect(BusURL.parse(self.url))
+        notes: list[str] = []
+        worker = Worker(client, agents, team="t", note=notes.append, **options)  # type: ignore[arg-type]
+        self.workers.append((worker, asyncio.create_task(worker.run())))
+        return worker
+
+    async def close(self) -> None:
+        for worker, task in self.workers:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await worker.client.aclose()
+        await self.hosting.close()
+        await self.bus.aclose()
+
+
+async def team(url: str, members: Sequence[object], **options: object) -> Team:
+    bus = await RedisBus.connect(url, keep_for=None)
+    hosting = Hosting(bus, beat_timeout=float(options.pop("beat_timeout", 3.0)))  # type: ignore[arg-type]
+    wrapped = [
+        m if getattr(m, "human", False) else HostedParticipant(m, hosting)  # type: ignore[arg-type]
+        for m in members
+    ]
+    chat = GroupChat(wrapped, bus=bus, **options)  # type: ignore[arg-type]
+    hosting.attach(chat)
+    agents = [m.name for m in members if not getattr(m, "human", False)]  # type: ignore[attr-defined]
+    bus.describe(chat.chat_id, team="t", agents=agents)
+    await bus.acquire(chat.chat_id)
+    await hosting.start()
+    return Team(bus, url, chat, hosting)
+
+
+async def test_a_hosted_agent_takes_its_turns_on_its_worker(redis_url: str) -> None:
+    here = ScriptedAgent("b", ["local b"])
+    t = await team(redis_url, [ScriptedAgent("a", ["a1", "a2"]), here], max_turns=4)
+    try:
+        worker = await t.worker({"b": ScriptedAgent("b", ["remote one", "remote two"])})
+        async with asyncio.timeout(GUARD):
+            assert await t.hosting.wait_hosted(["b"], GUARD) == []
+            result = await t.chat.run("go")
+        said = [(m.sender, m.content) for m in result.messages]
+        assert said == [
+            ("manager", "go"),
+            ("a", "a1"),
+            ("b", "remote one"),
+            ("a", "a2"),
+            ("b", "remote two"),
+        ]
+        assert worker.hosted[t.chat.chat_id] == {"b"}
+        await t.bus.flushed(t.chat.chat_id)
+        hosts = await t.bus.client.hgetall(keys.hosts(t.chat.chat_id))
+        assert set(hosts) == set()  # the run ended: the chat is off the bus's list
+    finally:
+        await t.close()
+
+
+class Slow:
+    """Streams words until cancelled, announcing each one."""
+
+    name = "b"
+    description = "slow"
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = asyncio.Event()
+
+    async def take_turn(self, view: ChatView) -> AsyncIterator[TurnItem]:
+        try:
+            for n in range(1000):
+                yield f"w{n} "
+                self.started.set()
+                await asyncio.sleep(0.01)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+
+
+async def test_an_interrupt_cuts_a_hosted_turn_short_keeping_what_it_said(
+    redis_url: str,
+) -> None:
+    t = await team(redis_url, [ScriptedAgent("a", ["a1"]), ScriptedAgent("b", ["x"])], max_turns=2)
+    try:
+        slow = Slow()
+        await t.worker({"b": slow})
+        async with asyncio.timeout(GUARD):
+            assert await t.hosting.wait_hosted(["b"], GUARD) == []
+            sub = t.bus.subscribe(t.chat.chat_id, start=0, durable=False)
+            run = asyncio.create_task(t.chat.run("go"))
+            deltas = 0
+            async for event in sub:
+                if isinstance(event, TextDelta) and event.sender == "b":
+                    deltas += 1
+                    if deltas == 3:
+                        break
+            assert await t.chat.interrupt()
+            result = await run
+            await slow.cancelled.wait()  # the worker's turn was cancelled too
+        last = result.messages[-1]
+        assert last.sender == "b" and last.interrupted
+        assert last.content.startswith("w0 w1 w2 ")
+    finally:
+        await t.close()
+
+
+async def test_a_worker_that_stops_beating_fails_the_turn_by_on_error(redis_url: str) -> None:
+    t = await team(
+        redis_url,
+        # A scripted agent says the line of its turn: its first turn was the worker's.
+        [ScriptedAgent("a", ["a1", "a2"]), ScriptedAgent("b", ["-", "local b"])],
+        max_turns=4,
+        on_error="continue",
+        beat_timeout=0.6,
+    )
+    try:
+        slow = Slow()
+        await t.worker({"b": slow})
+        async with asyncio.timeout(GUARD):
+            assert await t.hosting.wait_hosted(["b"], GUARD) == []
+            run = asyncio.create_task(t.chat.run("go"))
+            await slow.started.wait()
+            t.workers[0][1].cancel()  # the worker goes away mid-turn
+            result = await run
+        await t.bus.flushed(t.chat.chat_id)
+        events = await t.bus.stream_events(t.chat.chat_id)
+        errors = [e for e in events if isinstance(e, ErrorEvent)]
+        assert errors and "stopped answering" in errors[0].error
+        assert errors[0].participant == "b" and not errors[0].fatal
+        # No live worker hosts b now: its next turn runs in the manager's process.
+        assert [(m.sender, m.content) for m in result.messages][-1] == ("b", "local b")
+    finally:
+        await t.close()
+
+
+async def test_a_second_worker_for_a_hosted_name_is_refused(redis_url: str) -> None:
+    t = await team(redis_url, [ScriptedAgent("a", ["a1"]), ScriptedAgent("b", ["b1"])])
+    try:
+        first = await t.worker({"b": ScriptedAgent("b", ["one"])})
+        async with asyncio.timeout(GUARD):
+            assert await t.hosting.wait_hosted(["b"], GUARD) == []
+            second = await t.worker({"b": ScriptedAgent("b", ["two"])})
+            await until(lambda: t.chat.chat_id in second.refused)
+        assert "b is hosted by the worker on" in second.refused[t.chat.chat_id]["b"]
+        record = t.hosting.live("b")
+        assert record is not None and record.worker == first.id
+    finally:
+        await t.close()
+
+
+async def test_pieces_from_a_worker_that_was_not_asked_are_dropped(redis_url: str) -> None:
+    t = await team(redis_url, [ScriptedAgent("a", ["a1"]), ScriptedAgent("b", ["x"])], max_turns=2)
+    try:
+        slow = Slow()
+        worker = await t.worker({"b": slow})
+        async with asyncio.timeout(GUARD):
+            assert await t.hosting.wait_hosted(["b"], GUARD) == []
+            run = asyncio.create_task(t.chat.run("go"))
+            await slow.started.wait()
+            turn = t.chat.view.current_turn
+            assert turn is not None
+            live = t.bus.subscribe(t.chat.chat_id, start=None, durable=False)
+            forged = Item(
+                worker="someone-else", message_id=turn.message_id, piece=Text(text="FORGED")
+            )
+            await t.bus.client.xadd(
+                keys.host_inbox(t.chat.chat_id, "b"), {"m": forged.model_dump_json()}
+            )
+            await t.bus.client.xadd(keys.host_inbox(t.chat.chat_id, "b"), {"m": "not json"})
+            # The inbox is read in order: a word of the worker's own after the forged entries
+            # shows that those were read (and dropped).
+            mark = Item(worker=worker.id, message_id=turn.message_id, piece=Text(text="MARK"))
+            await t.bus.client.xadd(
+                keys.host_inbox(t.chat.chat_id, "b"), {"m": mark.model_dump_json()}
+            )
+            async for event in live:
+                if isinstance(event, TextDelta) and event.text == "MARK":
+                    break
+            await t.chat.interrupt()
+            result = await run
+        assert "FORGED" not in result.messages[-1].content
+    finally:
+        await t.close()
+
+
+class Asker:
+    """Asks the person for approval and says the answer."""
+
+    name = "b"
+    description = "asks"
+
+    async def take_turn(self, view: ChatView) -> AsyncIterator[TurnItem]:
+        answer = await view.ask("you", "may I?", request="approval", choices=("yes", "no"))
+        yield Reply(f"the answer was {answer}")
+
+
+async def test_a_hosted_turn_asks_a_person_through_the_manager(redis_url: str) -> None:
+    person = HumanParticipant("you")
+    t = await team(
+        redis_url,
+        [ScriptedAgent("a", ["a1"]), ScriptedAgent("b", ["local"]), person],
+        max_turns=2,
+    )
+    try:
+        await t.worker({"b": Asker()})
+        async with asyncio.timeout(GUARD):
+            assert await t.hosting.wait_hosted(["b"], GUARD) == []
+            run = asyncio.create_task(t.chat.run("go"))
+            await person.channel.wait_requested()
+            person.channel.send("yes")
+            result = await run
+        assert result.messages[-1].content == "the answer was yes"
+    finally:
+        await t.close()
