@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 
+import pytest
 from redis_server import until
 
 from groupchat import GroupChat
@@ -38,8 +39,10 @@ class Team:
         self.hosting = hosting
         self.workers: list[tuple[Worker, asyncio.Task[None]]] = []
 
-    async def worker(self, agents: dict[str, object], **options: object) -> Worker:
-        client = await connect(BusURL.parse(self.url))
+    async def worker(
+        self, agents: dict[str, object], *, url: str | None = None, **options: object
+    ) -> Worker:
+        client = await connect(BusURL.parse(url or self.url))
         notes: list[str] = []
         worker = Worker(client, agents, team="t", note=notes.append, **options)  # type: ignore[arg-type]
         self.workers.append((worker, asyncio.create_task(worker.run())))
@@ -249,5 +252,34 @@ async def test_a_hosted_turn_asks_a_person_through_the_manager(redis_url: str) -
             person.channel.send("yes")
             result = await run
         assert result.messages[-1].content == "the answer was yes"
+    finally:
+        await t.close()
+
+
+async def test_a_worker_limited_by_an_acl_hosts_its_names_and_cannot_write_others(
+    redis_url: str,
+) -> None:
+    from redis.exceptions import NoPermissionError
+
+    members = [ScriptedAgent("a", ["a1", "a2"]), ScriptedAgent("b", ["x", "y"])]
+    t = await team(redis_url, members, max_turns=4)
+    try:
+        # The README's worker user: read the chats, write the inbox of the name it hosts.
+        acl = (
+            "ACL SETUSER gpu on >worker-pass resetkeys %R~groupchat:* "
+            "%W~groupchat:{*}:host:b +@read +@stream +ping +client"
+        )
+        await t.bus.client.execute_command(*acl.split())
+        limited_url = redis_url.replace("redis://", "redis://gpu:worker-pass@")
+        agent = ScriptedAgent("b", ["remote one", "remote two"])
+        worker = await t.worker({"b": agent}, url=limited_url)
+        limited = worker.client
+        async with asyncio.timeout(GUARD):
+            assert await t.hosting.wait_hosted(["b"], GUARD) == []
+            with pytest.raises(NoPermissionError):
+                await limited.xadd(keys.host_inbox(t.chat.chat_id, "a"), {"m": "x"})
+            result = await t.chat.run("go")
+        said = [m.content for m in result.messages if m.sender == "b"]
+        assert said == ["remote one", "remote two"]
     finally:
         await t.close()
