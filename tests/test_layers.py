@@ -50,9 +50,10 @@ UPWARD_EXCEPTIONS = {
 
 CORE_THIRD_PARTY = frozenset({"pydantic", "pydantic_core", "yaml"})
 """What the core may import besides the standard library and itself, anywhere."""
-CORE_LAZY_THIRD_PARTY = frozenset({"openai", "httpx", "aiosqlite"})
-"""What the core may import only inside a function: model SDKs (the ``openai`` extra), and
-aiosqlite, which the record/replay cache of model calls opens when a team has one."""
+CORE_LAZY_THIRD_PARTY = frozenset({"openai", "httpx", "aiosqlite", "redis"})
+"""What the core may import only inside a function: model SDKs (the ``openai`` extra),
+aiosqlite, which the record/replay cache of model calls opens when a team has one, and the
+Redis client (the ``redis`` extra), which only a chat on a bus loads."""
 
 
 @dataclass(frozen=True)
