@@ -48,6 +48,11 @@ _EXPORTS: dict[str, str] = {
     "Subscription": "groupchat.bus",
     "ChatClosedError": "groupchat.bus",
     "Timeline": "groupchat.timeline",
+    # chats across machines (the redis extra, loaded when used)
+    "RedisBus": "groupchat.distributed.redis_bus",
+    "HostedParticipant": "groupchat.distributed.hosting",
+    "Hosting": "groupchat.distributed.hosting",
+    "Worker": "groupchat.distributed.worker",
     # participants
     "AwaitingInput": "groupchat.participant",
     "ChatView": "groupchat.participant",
@@ -123,6 +128,8 @@ __all__ = [
     "HandTo",
     "Handoff",
     "HandoffPolicy",
+    "HostedParticipant",
+    "Hosting",
     "HumanInputRequested",
     "HumanParticipant",
     "InputChannel",
@@ -146,6 +153,7 @@ __all__ = [
     "PlanReview",
     "ProgressLedger",
     "RandomPolicy",
+    "RedisBus",
     "Replan",
     "Reply",
     "Resumed",
@@ -177,6 +185,7 @@ __all__ = [
     "TurnSkipped",
     "TurnStarted",
     "Usage",
+    "Worker",
     "__version__",
     "dump_event",
     "exclude_last_speaker",
@@ -195,6 +204,9 @@ if TYPE_CHECKING:
     from groupchat.bus import Bus, ChatClosedError, EventBus, Subscription
     from groupchat.channel import InputChannel
     from groupchat.chat import ChatResult, GroupChat, ManagerActions
+    from groupchat.distributed.hosting import HostedParticipant, Hosting
+    from groupchat.distributed.redis_bus import RedisBus
+    from groupchat.distributed.worker import Worker
     from groupchat.events import (
         ChatEnded,
         ChatStarted,

@@ -246,3 +246,25 @@ def test_bus_urls_are_checked_and_shown_without_passwords(
     monkeypatch.setenv("GROUPCHAT_BUS", "redis://127.0.0.1:6379/0")
     found = bus_url_from(None)
     assert found is not None and found.url == "redis://127.0.0.1:6379/0"
+
+
+async def test_a_reader_elsewhere_that_does_not_read_never_holds_the_chat_back(
+    bus: RedisBus, redis_url: str
+) -> None:
+    chat = GroupChat(
+        [ScriptedAgent("a", ["x " * 50], chunk="word", when_done="cycle")], bus=bus, max_turns=40
+    )
+    await bus.acquire(chat.chat_id)
+    reader = await RedisBus.connect(redis_url)
+    try:
+        stalled = follow(reader.client, chat.chat_id, 0)
+        first = await anext(stalled)  # reads one event, then nothing more
+        async with asyncio.timeout(GUARD):
+            result = await chat.run("go")
+            await bus.flushed(chat.chat_id)
+        assert result.turns == 40
+        assert first.seq == 0
+        rest = [e async for e in stalled]  # it can still read it all, at its own pace
+        assert len(rest) == len(await bus.stream_events(chat.chat_id)) - 1
+    finally:
+        await reader.aclose()
