@@ -283,3 +283,40 @@ async def test_a_worker_limited_by_an_acl_hosts_its_names_and_cannot_write_other
         assert said == ["remote one", "remote two"]
     finally:
         await t.close()
+
+
+async def test_the_magentic_manager_directs_agents_hosted_by_a_worker(redis_url: str) -> None:
+    from groupchat.magentic import MagenticManager, plan_json, progress_json
+    from groupchat.models import ScriptedModel
+
+    plan = plan_json(["alice finds rhymes", "bob writes"])
+    answers = [
+        plan,
+        progress_json("alice", "Find rhymes.", reason="alice is next"),
+        progress_json("bob", "Write it.", reason="bob is next"),
+        progress_json(satisfied=True, reason="written"),
+        "Here it is.",
+    ]
+    manager = MagenticManager(ScriptedModel(answers, name="scripted:manager", chunk="all"))
+    members = [
+        ScriptedAgent("alice", ["local rhymes"], description="Finds rhymes."),
+        ScriptedAgent("bob", ["local limerick"], description="Writes."),
+    ]
+    t = await team(redis_url, members, policy=manager)
+    try:
+        await t.worker({"alice": ScriptedAgent("alice", ["remote rhymes: blue, through"])})
+        async with asyncio.timeout(GUARD):
+            assert await t.hosting.wait_hosted(["alice"], GUARD) == []
+            result = await t.chat.run("Write a limerick")
+        said = [(m.sender, m.kind, m.content) for m in result.messages if m.kind != "plan"]
+        assert said == [
+            ("manager", "task", "Write a limerick"),
+            ("manager", "instruction", "@alice Find rhymes."),
+            ("alice", "turn", "remote rhymes: blue, through"),
+            ("manager", "instruction", "@bob Write it."),
+            ("bob", "turn", "local limerick"),
+            ("manager", "answer", "Here it is."),
+        ]
+        assert result.status == "completed"
+    finally:
+        await t.close()
