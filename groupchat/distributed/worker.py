@@ -294,7 +294,9 @@ class _ChatHost:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            await send(Failed(error=f"{type(exc).__name__}: {exc}"))
+            error = f"{type(exc).__name__}: {exc}"
+            self.worker.note(f"chat {self.chat_id}: {turn.name}'s turn failed: {error}")
+            await send(Failed(error=error))
         finally:
             self.running.pop(turn.message_id, None)
             aclose = getattr(stream, "aclose", None)
