@@ -320,3 +320,26 @@ async def test_the_magentic_manager_directs_agents_hosted_by_a_worker(redis_url:
         assert result.status == "completed"
     finally:
         await t.close()
+
+
+async def test_a_chat_run_again_is_hosted_again(redis_url: str) -> None:
+    members = [ScriptedAgent("a", ["a1", "a2"]), ScriptedAgent("b", ["local", "local"])]
+    t = await team(redis_url, members, max_turns=2)
+    try:
+        await t.worker({"b": ScriptedAgent("b", ["remote one", "remote two"])})
+        async with asyncio.timeout(GUARD):
+            assert await t.hosting.wait_hosted(["b"], GUARD) == []
+            first = await t.chat.run("go")
+            await t.bus.flushed(t.chat.chat_id)
+            await t.bus.acquire(t.chat.chat_id)
+            # The worker read the end of the first run; the second is announced, and the
+            # worker, which never stopped beating while the chat was listed, hosts b again.
+            assert await t.hosting.wait_hosted(["b"], GUARD) == []
+            second = await t.chat.run("again")
+        assert [m.content for m in first.messages if m.sender == "b"] == ["remote one"]
+        assert [m.content for m in second.messages if m.sender == "b"] == [
+            "remote one",
+            "remote two",
+        ]
+    finally:
+        await t.close()

@@ -213,11 +213,12 @@ async def prepare_resume_on_bus(
     """``resume ID --bus URL``: take the chat over from the bus (once a dead manager's lease
     has run out), with the history its stream holds, on any machine; the store catches up on
     what it lacks, and what the store holds beyond the stream (recorded by a manager that died
-    before writing it to the bus) goes to the stream first."""
+    before writing it to the bus, or a chat that never ran on a bus) goes to the stream
+    first."""
     import sys
 
     from groupchat.app.resume import _load_spec_file, _prices, _refuse_a_finished_chat, _spec_from
-    from groupchat.app.session import Prepared
+    from groupchat.app.session import Prepared, find_chat
     from groupchat.distributed import keys
     from groupchat.distributed.errors import ChatRunningElsewhere
     from groupchat.events import dump_event
@@ -226,7 +227,14 @@ async def prepare_resume_on_bus(
 
     bus = await connect_bus(url)
     try:
-        chat_id = await find_on_bus(bus, args.id)
+        try:
+            chat_id = await find_on_bus(bus, args.id)
+        except CommandError:
+            if store is None:
+                raise
+            # Not on the bus (never was, or its stream has expired): the store's copy goes
+            # to the bus first, and the chat goes on there.
+            chat_id = await find_chat(store, args.id)
         try:
             got, value, left = await bus.lease(chat_id).try_acquire()
             if not got:

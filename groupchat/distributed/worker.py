@@ -165,6 +165,9 @@ class _ChatHost:
         self.asks: dict[str, asyncio.Future[str | None]] = {}
         self.beats: asyncio.Task[None] | None = None
         self.ended = False
+        self.saw_end = False
+        """The last event read ended a run; the chat is over unless it is listed again (a
+        resumed chat goes on in the same stream)."""
 
     async def run(self) -> None:
         events = keys.events(self.chat_id)
@@ -180,12 +183,15 @@ class _ChatHost:
                     else:
                         await self._reply(fields.get(b"m", b""))
             self._start_pending()
+            if self.saw_end and not await self.client.hexists(keys.CHATS, self.chat_id):
+                self.ended = True
 
     # ------------------------------------------------------------------ the chat
 
     def _event(self, event: Event) -> None:
         self.state.apply(event)
         self.applied = event.seq
+        self.saw_end = isinstance(event, ChatEnded)
         if isinstance(event, ChatStarted):
             self.host([info.name for info in event.participants if not info.human])
             if not self.names:
@@ -197,7 +203,6 @@ class _ChatHost:
         elif isinstance(event, ChatEnded):
             for message_id in list(self.running):
                 self._cancel(message_id)
-            self.ended = True
 
     def host(self, agents: list[str]) -> None:
         """Beat for those of ``agents`` this worker has (once: later calls add nothing)."""
