@@ -77,6 +77,12 @@ BEAT_TIMEOUT = 3.0
 REPLY_KEEP = 1000
 """Entries a reply stream keeps (a client reads them as they come)."""
 
+REPLY_TTL = 3600
+"""Seconds a reply stream outlives its last answer."""
+
+INBOX_KEEP = 10_000
+"""Entries an inbox keeps at least: far more than the manager is ever behind."""
+
 JoinHandler = Callable[[JoinLine], Awaitable[list[str]]]
 """Handles a joined terminal's line; returns the server lines to send back to it."""
 
@@ -218,12 +224,11 @@ class Hosting:
         task.add_done_callback(self._tasks.discard)
 
     async def _send(self, client: str, message: Any) -> None:
-        await self.client.xadd(
-            keys.reply(self.chat_id, client),
-            {"m": message.model_dump_json()},
-            maxlen=REPLY_KEEP,
-            approximate=True,
-        )
+        stream = keys.reply(self.chat_id, client)
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.xadd(stream, {"m": message.model_dump_json()}, maxlen=REPLY_KEEP, approximate=True)
+            pipe.expire(stream, REPLY_TTL)  # a client that went away leaves nothing behind
+            await pipe.execute()
 
     async def _beat(self, name: str, beat: Beat) -> None:
         now = time.monotonic()

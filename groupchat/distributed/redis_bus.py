@@ -378,7 +378,9 @@ class _Writer:
         bus, chat_id = self.bus, self.chat_id
         async with bus.client.pipeline(transaction=False) as pipe:
             pipe.hdel(keys.CHATS, chat_id)
-            pipe.delete(keys.hosts(chat_id))
+            pipe.delete(keys.hosts(chat_id), keys.join_inbox(chat_id))
+            for name in bus._info.get(chat_id, {}).get("agents", ()):
+                pipe.delete(keys.host_inbox(chat_id, name))
             if bus.keep_for is not None:
                 for key in (keys.events(chat_id), keys.spec(chat_id), keys.epoch(chat_id)):
                     pipe.expire(key, bus.keep_for)

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from groupchat.distributed import keys
 from groupchat.distributed.follow import parse_entry
-from groupchat.distributed.hosting import BEAT_INTERVAL
+from groupchat.distributed.hosting import BEAT_INTERVAL, INBOX_KEEP
 from groupchat.distributed.streams import last_id, xread
 from groupchat.distributed.wire import (
     REPLY_ADAPTER,
@@ -224,7 +224,12 @@ class _ChatHost:
             beat = Beat(worker=self.worker.id, where=self.worker.where).model_dump_json()
             async with self.client.pipeline(transaction=False) as pipe:
                 for name in self.beating:
-                    pipe.xadd(keys.host_inbox(self.chat_id, name), {"m": beat}, maxlen=1000)
+                    pipe.xadd(
+                        keys.host_inbox(self.chat_id, name),
+                        {"m": beat},
+                        maxlen=INBOX_KEEP,
+                        approximate=True,
+                    )
                 with contextlib.suppress(Exception):
                     await pipe.execute()
             await asyncio.sleep(self.worker.beat_interval)
@@ -286,7 +291,9 @@ class _ChatHost:
 
         async def send(piece: Piece) -> None:
             item = Item(worker=self.worker.id, message_id=turn.message_id, piece=piece)
-            await self.client.xadd(inbox, {"m": item.model_dump_json()})
+            await self.client.xadd(
+                inbox, {"m": item.model_dump_json()}, maxlen=INBOX_KEEP, approximate=True
+            )
 
         stream = participant.take_turn(self.view)
         try:
