@@ -268,3 +268,27 @@ async def test_a_reader_elsewhere_that_does_not_read_never_holds_the_chat_back(
         assert len(rest) == len(await bus.stream_events(chat.chat_id)) - 1
     finally:
         await reader.aclose()
+
+
+async def test_a_write_to_the_stream_by_anyone_else_ends_the_chat_with_an_error(
+    bus: RedisBus,
+) -> None:
+    class Writes:
+        """Writes to the chat's stream behind its manager's back, then speaks."""
+
+        name = "rogue"
+        description = "writes where it may not"
+
+        async def take_turn(self, view: object) -> AsyncIterator[str]:
+            await bus.client.xadd(keys.events(chat.chat_id), {"e": "{}"})  # an ID of Redis's
+            yield "one "  # its append is refused: this manager no longer writes the chat
+            await until(lambda: bus.failure(chat.chat_id) is not None)
+            yield "two "
+
+    chat = GroupChat([Writes()], bus=bus, max_turns=1)  # type: ignore[list-item]
+    await bus.acquire(chat.chat_id)
+    async with asyncio.timeout(GUARD):
+        result = await chat.run("go")
+    assert result.status == "error"
+    assert "was written by another process" in result.reason
+    assert isinstance(bus.failure(chat.chat_id), ChatFencedError)

@@ -174,11 +174,14 @@ class BusChat:
     def _lost(self, chat_id: str, error: Exception) -> object:
         return self.chat.fail(str(error), detail="bus")
 
-    async def close(self) -> None:
-        """Stop reading the inboxes, wait until the chat's events are all on the bus."""
+    async def close(self) -> Exception | None:
+        """Stop reading the inboxes, wait until the chat's events are all on the bus; returns
+        why they are not, if they could not all be written."""
         await self.hosting.close()
         await self.bus.flushed(self.chat.chat_id)
+        failure = self.bus.failure(self.chat.chat_id)
         await self.bus.aclose()
+        return failure
 
 
 TAKEOVER_WAIT = 1.5

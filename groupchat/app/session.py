@@ -231,6 +231,7 @@ async def run_session(args: argparse.Namespace, prepare: Prepare, *, record: boo
     if record and not getattr(args, "no_store", False):
         store = await open_store(args)
     prepared: Prepared | None = None
+    bus_failure: Exception | None = None
     try:
         prepared = await prepare(store)
         chat = prepared.chat
@@ -276,11 +277,13 @@ async def run_session(args: argparse.Namespace, prepare: Prepare, *, record: boo
             await recorder.wait()
     finally:
         if prepared is not None and prepared.on_bus is not None:
-            await prepared.on_bus.close()
+            bus_failure = await prepared.on_bus.close()
         if store is not None:
             await store.close()
     if stdout_closed():
         return EXIT_OK
+    if bus_failure is not None and result.status != "error":
+        return fail(f"the chat's end is not on the bus: {bus_failure}", EXIT_FAILURE)
     if result.status == "error" and not (args.jsonl or args.headless):
         return fail(result.reason, EXIT_FAILURE)
     return _exit_code(result)
