@@ -337,6 +337,15 @@ class LiveChatApp(AskedApp):
             self.notice(str(exc), error=True)
 
     def on_sidebar_picked(self, message: Sidebar.Picked) -> None:
+        """A click on a name answers "who speaks next?" when this terminal is asked it, and
+        steers otherwise."""
+        request = self.model.my_request
+        if request is not None and request.request == "select_speaker":
+            dialog = self._dialog
+            if dialog is not None and dialog.is_attached:
+                dialog.dismiss(None)  # the click is the answer
+            self._post_answer(request, message.participant)
+            return
         self._steer(message.participant)
 
     # ------------------------------------------------------------------ help and palette
