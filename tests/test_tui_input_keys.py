@@ -158,3 +158,15 @@ async def test_a_burst_still_completes_what_matches_the_text() -> None:
         await until(pilot, lambda: box.editor.text == "/export ", "the completed command")
         writer.open()
         await app.action_quit()
+
+
+async def test_theme_alone_lists_the_themes_marking_the_current_one() -> None:
+    app, held = _held()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, held.waiting.is_set, "the first speaker")
+        app.theme = "nord"
+        app.set_theme([])
+        await until(pilot, lambda: noticed(app, "nord (current)"), "the list")
+        assert noticed(app, "textual-dark,") or noticed(app, "textual-dark")
+        held.open()
+        await app.action_quit()

@@ -271,7 +271,8 @@ class ChatApp(App[None]):
     def set_theme(self, args: Sequence[str]) -> None:
         names = sorted(self.available_themes)
         if not args:
-            self.notice("themes: " + ", ".join(names))
+            listed = [f"{name} (current)" if name == self.theme else name for name in names]
+            self.notice("themes: " + ", ".join(listed))
         elif args[0] in self.available_themes:
             self.theme = args[0]
         else:

@@ -62,6 +62,14 @@ PALETTE = (
 )
 
 
+_ASKED = {
+    "turn": "to speak",
+    "select_speaker": "who speaks next",
+    "approval": "for approval",
+}
+"""How a recorded chat reads a request to a person."""
+
+
 class ConsoleRenderer:
     """Turns chat events into console output, streaming each message as it is written.
 
@@ -112,7 +120,8 @@ class ConsoleRenderer:
 
     def _name(self, name: str) -> Text:
         style = f"bold {self.color(name)}"
-        label = f"{name} (you)" if name == self.me else name
+        # "you" needs no "(you)" after it
+        label = f"{name} (you)" if name == self.me and name.lower() != "you" else name
         return Text(one_line(label), style=style)  # names from an imported chat are data too
 
     def _note(self, text: str, style: str = "dim") -> None:
@@ -311,6 +320,10 @@ class ConsoleRenderer:
 
     def _input_requested(self, event: HumanInputRequested) -> None:
         who = event.participant
+        if self.me is None and self.here is None:  # a recorded chat read back: nobody waits
+            what = _ASKED.get(event.request, "to speak")
+            self._note(f"{who} was asked {what}")
+            return
         if not self.is_here(who):
             self._note(f"waiting for {who}…")
             return
