@@ -30,7 +30,9 @@ from groupchat.tui.export import ExportError, export_events, read_export_args
 from groupchat.tui.memory import QuietCollector
 from groupchat.tui.model import ChatScreenState
 from groupchat.tui.palette import ChatCommands, PaletteCommand
+from groupchat.tui.prefs import Prefs, load_prefs, save_prefs
 from groupchat.tui.screens import HelpScreen
+from groupchat.tui.widgets.composer import ComposerBox
 from groupchat.tui.widgets.conversation import WINDOW, Conversation
 from groupchat.tui.widgets.message import prepare_markdown
 from groupchat.tui.widgets.sidebar import Sidebar
@@ -73,9 +75,14 @@ class ChatApp(App[None]):
         window: int = WINDOW,
         animate: bool = True,
         quiet_gc: bool = False,
+        prefs: Path | None = None,
     ) -> None:
         super().__init__()
         prepare_markdown()
+        self.prefs_file = prefs
+        """Where the input's history and the theme are kept between runs (``None``: not)."""
+        self._prefs_box: ComposerBox | None = None
+        self._typed_from = 0
         self.model = ChatScreenState(me)
         self.clock = clock
         self.collector = QuietCollector() if quiet_gc else None
@@ -295,7 +302,28 @@ class ChatApp(App[None]):
     def theme_values(self) -> dict[str, list[str]]:
         return {"THEME": sorted(self.available_themes)}
 
+    def restore_prefs(self, box: ComposerBox | None) -> None:
+        """Take up the theme and the input history of earlier runs (see :mod:`.prefs`)."""
+        if self.prefs_file is None:
+            return
+        prefs = load_prefs(self.prefs_file)
+        if prefs.theme is not None and prefs.theme in self.available_themes:
+            self.theme = prefs.theme
+        if box is not None:
+            box.history[:0] = prefs.history
+            self._typed_from = len(prefs.history)
+        self._prefs_box = box
+
+    def keep_prefs(self) -> None:
+        """Keep the theme and what was typed here for the next run."""
+        if self.prefs_file is None:
+            return
+        box = self._prefs_box
+        typed = box.history[self._typed_from :] if box is not None else []
+        save_prefs(self.prefs_file, Prefs(theme=self.theme), typed=typed)
+
     async def on_unmount(self) -> None:
+        self.keep_prefs()
         if self.collector is not None:
             self.collector.stop()
         reader = self._reader
