@@ -83,6 +83,7 @@ class ChatApp(App[None]):
         """Where the input's history and the theme are kept between runs (``None``: not)."""
         self._prefs_box: ComposerBox | None = None
         self._typed_from = 0
+        self._seen = 0  # messages there were when the reader last followed the chat
         self.model = ChatScreenState(me)
         self.clock = clock
         self.collector = QuietCollector() if quiet_gc else None
@@ -198,7 +199,30 @@ class ChatApp(App[None]):
         """Update every view but the conversation (which :meth:`_update_views` awaits)."""
         self.title_bar.sync()
         self.sidebar.sync()
+        self._count_below()
         self.status_bar.sync()
+
+    def _count_below(self) -> None:
+        """How many messages arrived below while the reader is scrolled up (the status line
+        says so; End follows the chat again)."""
+        if self.conversation.following:
+            self._seen = self.model.messages
+            self.status_bar.below = 0
+        else:
+            self.status_bar.below = max(0, self.model.messages - self._seen)
+
+    def _look_below(self) -> None:
+        before = self.status_bar.below
+        self._count_below()
+        if self.status_bar.below != before:
+            self.status_bar.sync()
+
+    async def on_composer_box_jump(self, message: ComposerBox.Jump) -> None:
+        if message.to == "start":
+            await self.conversation.action_jump_start()
+        else:
+            await self.conversation.action_jump_end()
+        self._look_below()
 
     @property
     def unread(self) -> int:

@@ -130,6 +130,7 @@ class LiveChatApp(AskedApp):
 
     def on_mount(self) -> None:
         self.restore_prefs(self.composer)
+        self.set_interval(0.5, self._look_below)
         chat = self.chat
         start = chat.bus.next_seq(chat.chat_id)
         self.history = [event for event in self.history if event.seq < start]

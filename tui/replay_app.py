@@ -100,6 +100,7 @@ class ReplayApp(ChatApp):
 
     def on_mount(self) -> None:
         self.restore_prefs(self.command_line)
+        self.set_interval(0.5, self._look_below)
         box = self.command_line
         box.display = False
         box.set_title("replay command")
