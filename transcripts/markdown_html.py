@@ -31,4 +31,5 @@ _MARKDOWN = _renderer()
 
 def markdown_html(text: str) -> str:
     """``text`` (Markdown) as a fragment of safe HTML."""
-    return _MARKDOWN.render(visible(text))
+    html: str = _MARKDOWN.render(visible(text))
+    return html
