@@ -310,6 +310,9 @@ def test_join_over_the_bus_from_another_process_speaks_as_bob(
     assert ("bob", "From bob, over the bus.") in _stored_messages(_private_chat_db, chat_id)
     claimed = _wait_event(redis_url, chat_id, type="seat_claimed")
     assert claimed["sender"] == "bob" and claimed["holder"].startswith("joined terminal 1 on ")
+    late = _join(redis_url, chat_id, "Too late.\n")
+    assert late.returncode == 2
+    assert f"chat {chat_id} has ended: nothing to join" in late.stderr
 
 
 def test_a_killed_joiner_gives_its_seat_back(

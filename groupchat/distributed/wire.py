@@ -168,7 +168,8 @@ class JoinLine(_Wire):
     op: Literal["join"] = "join"
     client: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     holder: str = Field(max_length=200)
-    line: str = ""
+    line: str = Field(default="", max_length=1 << 20)
+    """As long as a line over the Unix socket may be."""
     act: JoinAct = "line"
 
 

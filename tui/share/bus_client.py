@@ -28,7 +28,7 @@ from groupchat.distributed.follow import follow, parse_entry
 from groupchat.distributed.hosting import BEAT_INTERVAL, parse_reply
 from groupchat.distributed.wire import JoinAct, JoinLine, Reply
 from groupchat.events import ChatEnded, Event
-from groupchat.tui.share.client import Incoming, JoinError
+from groupchat.tui.share.client import Incoming, JoinError, _version
 from groupchat.tui.share.protocol import (
     PROTOCOL_VERSION,
     Bye,
@@ -215,6 +215,10 @@ class BusJoinClient:
         try:
             item = parse_server_line(reply.line)
         except ProtocolError as exc:
+            version = _version(reply.line.encode())
+            if version is not None and not self._hello.done():  # a hello of another version
+                self._hello.set_result(Hello(version=version, chat_id=self.chat_id, humans=[]))
+                return
             self._incoming.put_nowait(ErrorReply(error=f"unreadable line: {exc}"))
             return
         self._dispatch(item)
