@@ -184,12 +184,16 @@ def _sharing(args: argparse.Namespace) -> bool:
 
 @contextlib.asynccontextmanager
 async def _shared(
-    args: argparse.Namespace, chat: GroupChat, store: EventLog | None
+    args: argparse.Namespace,
+    chat: GroupChat,
+    store: EventLog | None,
+    on_bus: BusChat | None = None,
 ) -> AsyncIterator[Claims]:
-    """Share ``chat`` on a Unix socket while it runs (unless not wanted, or impossible)."""
+    """Share ``chat`` on a Unix socket while it runs (unless not wanted, or impossible). On a
+    bus, people join over it too, in the same seats (``on_bus.claims``)."""
     from groupchat.tui.claims import Claims
 
-    claims = Claims()
+    claims = on_bus.claims if on_bus is not None else Claims()
     if not _sharing(args):
         yield claims
         return
@@ -259,7 +263,7 @@ async def run_session(args: argparse.Namespace, prepare: Prepare, *, record: boo
             )
             await recorder.start()
         try:
-            async with _shared(args, chat, store) as claims:
+            async with _shared(args, chat, store, prepared.on_bus) as claims:
                 result = await drive(
                     chat,
                     prepared.task,
