@@ -157,7 +157,8 @@ async def test_the_joined_app_takes_another_seat_over_the_bus(redis_url: str) ->
     chat = GroupChat([host, bob, ada], policy=MentionPolicy(), max_turns=3, bus=bus)
     hosting = Hosting(bus)
     hosting.attach(chat)
-    on_bus = BusChat(bus, chat, hosting, title="pair", team="pair", spec=None)
+    bus.describe(chat.chat_id, title="pair", team="pair", agents=["host"], people=["bob", "ada"])
+    on_bus = BusChat(bus, chat, hosting, spec=None)
     seats = Seats(chat, ada, claims=on_bus.claims)
     try:
         await on_bus.start()
