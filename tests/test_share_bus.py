@@ -377,3 +377,46 @@ def test_join_says_when_the_chat_is_not_on_the_bus_or_the_bus_is_away(redis_url:
     assert away.returncode == 2
     assert "cannot reach the bus at redis://someone:***@127.0.0.1:1/0" in away.stderr
     assert "hush-hush" not in away.stderr + away.stdout
+
+
+async def test_a_person_limited_by_the_readme_s_acl_joins_and_speaks(redis_url: str) -> None:
+    """The README's person user: it reads the chats and writes only the join inbox, and that
+    is enough to claim bob's seat and answer his turn; it cannot write the chat's stream."""
+    from redis.exceptions import NoPermissionError
+
+    from groupchat.app.bus import BusChat
+    from groupchat.distributed.hosting import Hosting
+    from groupchat.distributed.redis_bus import RedisBus
+    from groupchat.tui.share.join import open_seat
+    from groupchat.tui.share.protocol import say
+
+    bus = await RedisBus.connect(redis_url)
+    acl = "ACL SETUSER bob on >bob-pass resetkeys %R~groupchat:* %W~groupchat:{*}:join "
+    await bus.client.execute_command(*(acl + "+@read +@stream +ping +client").split())
+    limited = redis_url.replace("redis://", "redis://bob:bob-pass@")
+    bob = HumanParticipant("bob")
+    host = ScriptedAgent("host", ["Bob, what do you think? @bob", "Thanks."])
+    chat = GroupChat([host, bob], policy=MentionPolicy(), max_turns=2, bus=bus)
+    hosting = Hosting(bus)
+    hosting.attach(chat)
+    bus.describe(chat.chat_id, title="pair", team="pair", agents=["host"], people=["bob"])
+    on_bus = BusChat(bus, chat, hosting, spec=None)
+    try:
+        await on_bus.start()
+        probe = ChatProbe.of(chat)
+        run = asyncio.create_task(chat.run("Plan it"))
+        await probe.wait_for(HumanInputRequested, participant="bob")
+        client, name = await open_seat(chat.chat_id, "bob", bus=limited)
+        try:
+            assert name == "bob"
+            await client.request(say("bob, with only his own rights"))
+            with pytest.raises(NoPermissionError):
+                await client.redis.xadd(keys.events(chat.chat_id), {"e": "{}"})  # type: ignore[attr-defined]
+            await asyncio.wait_for(run, WAIT)
+        finally:
+            await client.close()
+    finally:
+        await on_bus.close()
+    assert [m.content for m in chat.messages if m.sender == "bob"] == [
+        "bob, with only his own rights"
+    ]
