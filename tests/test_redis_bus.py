@@ -292,3 +292,16 @@ async def test_a_write_to_the_stream_by_anyone_else_ends_the_chat_with_an_error(
     assert result.status == "error"
     assert "was written by another process" in result.reason
     assert isinstance(bus.failure(chat.chat_id), ChatFencedError)
+
+
+async def test_a_takeover_that_sees_the_lease_renewed_gives_up_at_once(redis_url: str) -> None:
+    """A resume waiting for a dead manager's lease is refused as soon as the lease is renewed
+    (its manager is alive), not after the whole wait."""
+    async with await RedisBus.connect(redis_url, lease_ttl=1.5) as holder:
+        chat_id = holder.open("alive")
+        await holder.acquire(chat_id)  # renewed every 0.5 s while the chat is open
+        async with await RedisBus.connect(redis_url) as other:
+            with pytest.raises(ChatRunningElsewhere):
+                async with asyncio.timeout(GUARD / 2):  # far below the wait it was given
+                    await other.acquire(chat_id, wait=GUARD * 3)
+        holder.close(chat_id)
