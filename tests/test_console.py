@@ -153,7 +153,7 @@ def test_wording_of_names_and_requests_in_a_recorded_chat() -> None:
     assert ConsoleRenderer(console, me="you")._name("you").plain == "you"
     assert ConsoleRenderer(console, me="ada")._name("ada").plain == "ada (you)"
     console, buf = _console()
-    recorded = ConsoleRenderer(console)  # show / replay: nobody is at this console
+    recorded = ConsoleRenderer(console, recorded=True)  # show / replay: nobody waits
     for seq, request in enumerate(("approval", "select_speaker", "turn")):
         recorded.render(
             HumanInputRequested(
@@ -214,7 +214,7 @@ async def test_typed_lines_become_commands_or_messages() -> None:
     result = await runner
 
     out = buf.getvalue()
-    assert "agent" in out and "you (you) (human)" in out
+    assert "agent" in out and "you (human)" in out
     assert "unknown command /bogus" in out
     assert "no participant 'nobody'" in out
     mine = [m for m in result.messages if m.sender == "you"]
@@ -249,7 +249,7 @@ async def test_console_reads_turns_from_piped_stdin(monkeypatch: pytest.MonkeyPa
         "my answer",
         "thanks",
     ]
-    assert "you (you): my answer" in buf.getvalue()
+    assert "you: my answer" in buf.getvalue()
 
 
 # ------------------------------------------------------------------ several people, one console

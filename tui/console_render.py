@@ -78,7 +78,7 @@ class ConsoleRenderer:
 
     ``me`` is the person at the console; ``here`` says whether a participant is one they
     answer for (default: only ``me``). With ``cost_of`` the end of the chat also says what it
-    cost.
+    cost. ``recorded``: a chat read back, where a request to a person says who was asked.
     """
 
     def __init__(
@@ -89,8 +89,11 @@ class ConsoleRenderer:
         here: Callable[[str], bool] | None = None,
         line_buffered: bool = False,
         cost_of: CostOf | None = None,
+        recorded: bool = False,
     ) -> None:
         self.console = console
+        self.recorded = recorded
+        """A chat read back (``show``, a console replay): nobody waits for an answer."""
         self.me = me
         self.here = here
         self.cost_of = cost_of
@@ -320,9 +323,9 @@ class ConsoleRenderer:
 
     def _input_requested(self, event: HumanInputRequested) -> None:
         who = event.participant
-        if self.me is None and self.here is None:  # a recorded chat read back: nobody waits
+        if self.recorded:
             what = _ASKED.get(event.request, "to speak")
-            self._note(f"{who} was asked {what}")
+            self._note(f"{who} {'were' if who.lower() == 'you' else 'was'} asked {what}")
             return
         if not self.is_here(who):
             self._note(f"waiting for {who}…")
