@@ -282,6 +282,8 @@ class Hosting:
         await self._send(beat.worker, Hosted(name=name))
 
     async def _list(self, name: str, record: HostRecord) -> None:
+        if self.bus.is_closed(self.chat_id):
+            return  # the run is over and its list on the bus taken down: keep it down
         hosted = json.dumps({"worker": record.worker, "where": record.where, "since": record.since})
         await self._patiently(lambda: self.client.hset(keys.hosts(self.chat_id), name, hosted))
         self._listed.add(name)
