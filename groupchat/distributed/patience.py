@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from groupchat.distributed.errors import BusUnavailableError
+from groupchat.distributed.streams import cancelled_since
 
 __all__ = ["patiently"]
 
@@ -21,12 +22,16 @@ async def patiently(call: Callable[[], Awaitable[T]], *, limit: float) -> T:
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
+    task = asyncio.current_task()
+    cancels = task.cancelling() if task is not None else 0
     since: float | None = None
     pause = 0.05
     while True:
         try:
             return await call()
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            if cancelled_since(cancels):  # a cancel the client took for a lost connection
+                raise asyncio.CancelledError from None
             now = time.monotonic()
             since = now if since is None else since
             if now - since >= limit:

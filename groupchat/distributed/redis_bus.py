@@ -32,7 +32,7 @@ from groupchat.distributed import keys
 from groupchat.distributed.errors import BusUnavailableError, ChatFencedError
 from groupchat.distributed.follow import read_range
 from groupchat.distributed.lease import APPEND, LEASE_TTL, Lease, owner_name
-from groupchat.distributed.streams import last_id, xrange
+from groupchat.distributed.streams import cancelled_since, last_id, xrange
 from groupchat.distributed.url import BusURL, connect
 from groupchat.events import Event, dump_event
 
@@ -331,12 +331,16 @@ class _Writer:
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
         bus = self.bus
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
         since: float | None = None
         pause = 0.05
         while True:
             try:
                 return await call()
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                if cancelled_since(cancels):  # a cancel the client took for a lost connection
+                    raise asyncio.CancelledError from None
                 now = time.monotonic()
                 since = since if since is not None else now
                 if now - since >= bus.outage_limit:
@@ -402,11 +406,15 @@ class _Writer:
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
         while True:
             await asyncio.sleep(lease.ttl / 3)
             try:
                 await lease.renew()
             except (RedisConnectionError, RedisTimeoutError, OSError):
+                if cancelled_since(cancels):
+                    raise asyncio.CancelledError from None
                 continue  # Redis is away: the writer notices, and renewing retakes the lease
             except ChatFencedError as exc:
                 self.error = exc

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["Entries", "last_id", "text", "xrange", "xread"]
+__all__ = ["Entries", "cancelled_since", "last_id", "text", "xrange", "xread"]
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
@@ -25,12 +25,25 @@ async def xread(
     """New entries of each stream after its position, waiting up to ``block`` ms for one."""
     task = asyncio.current_task()
     cancels = task.cancelling() if task is not None else 0
-    answer = await cast(Any, client).xread(dict(positions), count=count, block=block)
-    if task is not None and task.cancelling() > cancels:
-        # The client may swallow a cancel that lands as its read completes; it must not be
-        # lost, or a reader told to stop would go on reading.
+    try:
+        answer = await cast(Any, client).xread(dict(positions), count=count, block=block)
+    except Exception:
+        if cancelled_since(cancels):
+            raise asyncio.CancelledError from None
+        raise
+    if cancelled_since(cancels):
         raise asyncio.CancelledError
     return [(text(stream), entries) for stream, entries in (answer or [])]
+
+
+def cancelled_since(cancels: int) -> bool:
+    """Whether the running task was told to stop since it counted ``cancels`` requests.
+
+    The client may turn a cancel that lands during a blocking read into a lost connection,
+    or swallow one that lands as its read completes; either way it must not be lost, or a
+    reader told to stop would go on reading (and a retry on a lost connection, for ever)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > cancels
 
 
 async def xrange(
