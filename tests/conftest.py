@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pg_server import PostgresServer
 from redis_server import RedisServer
+from store_backends import Backend, PostgresBackend, SqliteBackend
 
 
 @pytest.fixture(autouse=True)
@@ -64,3 +65,12 @@ def postgres_url(pg_server: PostgresServer) -> str:
     """The URL of a store of its own for one test: a schema no other test uses (the store
     creates it on open) in the shared server's ``groupchat`` database."""
     return pg_server.url("groupchat", schema=f"t{next(_schemas)}_{os.getpid()}")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """A transcript store's location of its own for one test, once per backend: a SQLite file
+    in a folder of its own, a schema on the shared PostgreSQL server."""
+    if request.param == "sqlite":
+        return SqliteBackend(tmp_path / "store" / "chats.db")
+    return PostgresBackend(request.getfixturevalue("postgres_url"))

@@ -71,7 +71,7 @@ class PostgresWriter(BufferedWriter):
         self.location = location
         super().__init__(location.shown, commit_interval=commit_interval)
 
-    def _describe(self, exc: BaseException) -> str:
+    def _describe(self, exc: BaseException, chats: list[str]) -> str:
         return describe(exc)
 
     async def _store_chat(

@@ -77,6 +77,7 @@ class BufferedWriter:
         self._timer: asyncio.TimerHandle | None = None
         self._waiters: list[tuple[str, int, asyncio.Future[None]]] = []
         self._problem: BaseException | None = None
+        self._problem_text = ""  # what went wrong, in words, once self._problem is set
         self._closed = False
         self._flusher = self._loop.create_task(self._flush_loop(), name=f"store flusher {path}")
 
@@ -216,6 +217,9 @@ class BufferedWriter:
 
     async def _locked_commit(self) -> None:
         async with self._lock:
+            # A commit that failed while this one waited for the lock: what this one was to
+            # commit went with it.
+            self._check_failed()
             await self._commit()
 
     async def wait_committed(self, chat_id: str, seq: int) -> None:
@@ -304,17 +308,21 @@ class BufferedWriter:
         try:
             yield
         except self._backend_errors as exc:
-            raise StoreError(f"cannot {doing} {self.path}: {self._describe(exc)}") from exc
+            raise StoreError(f"cannot {doing} {self.path}: {self._describe(exc, [])}") from exc
 
-    def _describe(self, exc: BaseException) -> str:
-        """What a database error says, for the message of a :class:`StoreError`."""
+    def _describe(self, exc: BaseException, chats: list[str]) -> str:
+        """What a database error says, for the message of a :class:`StoreError`; ``chats``: the
+        chats whose events the failed write held."""
         return str(exc)
 
     def _check_writable(self) -> None:
         if self._closed:
             raise StoreError(f"{self.path} is closed")
+        self._check_failed()
+
+    def _check_failed(self) -> None:
         if self._problem is not None:
-            problem = self._describe(self._problem)
+            problem = self._problem_text or self._describe(self._problem, [])
             raise StoreError(f"writing to {self.path} failed: {problem}") from self._problem
 
     async def _writable_chat(self, chat_id: str) -> ChatRowFold:
@@ -363,7 +371,8 @@ class BufferedWriter:
             await self._write(batch)
         except BaseException as exc:
             self._problem = exc
-            error = StoreError(f"writing to {self.path} failed: {self._describe(exc)}")
+            self._problem_text = self._describe(exc, sorted({c.chat_id for c, _, _ in runs}))
+            error = StoreError(f"writing to {self.path} failed: {self._problem_text}")
             self._release_waiters(error)
             if isinstance(exc, self._backend_errors):
                 raise error from exc
@@ -394,6 +403,14 @@ class SqliteWriter(BufferedWriter):
     :mod:`~groupchat.transcripts.batch`."""
 
     _backend_errors = (sqlite3.Error,)
+
+    def _describe(self, exc: BaseException, chats: list[str]) -> str:
+        if isinstance(exc, sqlite3.IntegrityError) and "event_log" in str(exc) and chats:
+            return (
+                f"an event of chat {', '.join(chats)} is already stored: another writer is "
+                f"recording it (a chat has one writer at a time; {exc})"
+            )
+        return str(exc)
 
     def __init__(self, db: aiosqlite.Connection, path: str, *, commit_interval: float) -> None:
         """Use :meth:`SqliteStore.open <groupchat.transcripts.sqlite.SqliteStore.open>`."""
