@@ -8,14 +8,16 @@ temporary folder; ``postgres``: with ``--db URL``, a new schema of that database
 dropped at the end):
 
 * ``store_append``: ``append_many`` of ``--append-events`` events of a 4-agent round-robin chat,
-  then ``flush``, into a new database: events per second (target: at least 100,000).
+  then ``flush``, into a new database: events per second (target: at least 100,000; PostgreSQL
+  on loopback: 50,000).
 * ``store_recorder``: the 4-agent round-robin chat of ``bench.orchestration`` with ``M``
   messages, alone and with a :class:`~groupchat.transcripts.recorder.StoreRecorder` attached
   (runs alternate, median of ``--repeat``). ``us_per_msg_added`` compares the time until the
   chat has ended *and* the recorder has committed every event with the chat alone (target: at
-  most 15 µs); ``us_per_msg_added_run`` compares ``GroupChat.run`` alone. ``cpu_*`` give the
-  process's CPU time (all threads): SQLite works in a thread of its own, so on a machine with a
-  free core the wall-clock cost is lower than the CPU cost, and on a busy one it is the same.
+  most 15 µs; PostgreSQL: reported, no target); ``us_per_msg_added_run`` compares
+  ``GroupChat.run`` alone. ``cpu_*`` give the process's CPU time (all threads): SQLite works in
+  a thread of its own, so on a machine with a free core the wall-clock cost is lower than the
+  CPU cost, and on a busy one it is the same (asyncpg works in the chat's own thread).
 * ``store_read``: ``events()`` of the largest recorded chat, and how its parts split: fetching
   the JSON column; parsing it as the store does (:func:`parse_event_rows`: runs of 512 rows as
   one JSON array each), as one JSON array of the whole chat with ``TypeAdapter(list[Event])``
@@ -66,6 +68,7 @@ from groupchat.transcripts.store import TranscriptStore, open_store, parse_event
 
 __all__ = [
     "TARGET_APPEND_PER_S",
+    "TARGET_APPEND_PER_S_POSTGRES",
     "TARGET_SEARCH_MS",
     "TARGET_US_PER_MSG_ADDED",
     "Places",
@@ -73,7 +76,9 @@ __all__ = [
 ]
 
 TARGET_APPEND_PER_S = 100_000.0
-"""Events per second through ``append_many`` + ``flush``."""
+"""Events per second through ``append_many`` + ``flush`` (SQLite)."""
+TARGET_APPEND_PER_S_POSTGRES = 50_000.0
+"""The same into PostgreSQL on loopback (its recording has no target of its own: reported)."""
 TARGET_US_PER_MSG_ADDED = 15.0
 """What recording adds per message of a 4-agent round-robin chat."""
 TARGET_SEARCH_MS = 100.0
@@ -195,6 +200,7 @@ def bench_append(count: int, places: Places) -> dict[str, object]:
     asyncio.run(_append(events[: min(len(events), 2000)], places.new("append-warmup")))
     seconds = asyncio.run(_append(events, places.new("append")))
     rate = len(events) / seconds
+    target = TARGET_APPEND_PER_S if places.url is None else TARGET_APPEND_PER_S_POSTGRES
     return {
         "bench": "store_append",
         "backend": places.backend,
@@ -202,8 +208,8 @@ def bench_append(count: int, places: Places) -> dict[str, object]:
         "seconds": round(seconds, 6),
         "events_per_s": round(rate, 1),
         "us_per_event": round(seconds / len(events) * 1e6, 3),
-        "target_events_per_s": TARGET_APPEND_PER_S,
-        "met_target": rate >= TARGET_APPEND_PER_S,
+        "target_events_per_s": target,
+        "met_target": rate >= target,
     }
 
 
@@ -241,7 +247,7 @@ def bench_recorder(
         "us_per_msg_recorded_committed": round(us(recorded, "seconds"), 3),
         "us_per_msg_added": round(added, 3),
         "us_per_msg_added_run": round(us(recorded, "run_seconds") - us(alone, "seconds"), 3),
-        "target_us_per_msg_added": TARGET_US_PER_MSG_ADDED,
+        "target_us_per_msg_added": TARGET_US_PER_MSG_ADDED if places.url is None else None,
         "cpu_us_per_msg_alone": round(us(alone, "cpu_seconds"), 3),
         "cpu_us_per_msg_recorded": round(us(recorded, "cpu_seconds"), 3),
         "cpu_us_per_msg_added": round(us(recorded, "cpu_seconds") - us(alone, "cpu_seconds"), 3),
@@ -250,7 +256,7 @@ def bench_recorder(
         "recorded_run_s": [round(r.run_seconds, 6) for r in recorded],
         "recorded_committed_s": [round(r.seconds, 6) for r in recorded],
         "db_mb": round(path.stat().st_size / 1e6, 1) if isinstance(path, Path) else None,
-        "met_target": added <= TARGET_US_PER_MSG_ADDED,
+        "met_target": places.url is not None or added <= TARGET_US_PER_MSG_ADDED,
     }
     problems = [m.problem for m in alone if m.problem] + [r.problem for r in recorded if r.problem]
     if problems:

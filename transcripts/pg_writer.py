@@ -37,6 +37,27 @@ _UPDATE_SUMMARY = (
     "participants_json = $9, message_count = $10, last_seq = $11, updated = $12, writer = $13 "
     "WHERE id = $1"
 )
+_ONE_STATEMENT = (
+    "WITH events AS (INSERT INTO event_log (chat_id, seq, json) "
+    "SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])), "
+    "posted AS (INSERT INTO messages (chat_id, seq, sender, content, words) "
+    "SELECT c, s, w, t, v::tsvector FROM unnest($4::text[], $5::bigint[], $6::text[], "
+    "$7::text[], $8::text[]) AS x(c, s, w, t, v)) "
+    "UPDATE chats SET title = CASE WHEN chats.title = '' THEN u.title ELSE chats.title END, "
+    "team = u.team, started = u.started, ended = u.ended, status = u.status, "
+    "end_reason = u.end_reason, usage_json = u.usage_json, "
+    "participants_json = u.participants_json, message_count = u.message_count, "
+    "last_seq = u.last_seq, updated = u.updated, writer = u.writer "
+    "FROM unnest($9::text[], $10::text[], $11::text[], $12::float8[], $13::float8[], "
+    "$14::text[], $15::text[], $16::text[], $17::text[], $18::bigint[], $19::bigint[], "
+    "$20::float8[], $21::text[]) AS u(id, title, team, started, ended, status, end_reason, "
+    "usage_json, participants_json, message_count, last_seq, updated, writer) "
+    "WHERE chats.id = u.id"
+)
+"""A batch as one statement (one round trip, its own transaction): what a commit at every
+posted message needs to be cheap."""
+_COPY_FROM = 2_000
+"""Events in a batch from which they go by ``COPY`` (in a transaction with the rest) instead."""
 _KEY = re.compile(r"\(chat_id, seq\)=\((?P<chat>.*), (?P<seq>-?\d+)\)")
 
 
@@ -49,7 +70,7 @@ def describe(exc: BaseException) -> str:
     """A database error in words; a second writer of a chat says which chat it is."""
     if isinstance(exc, asyncpg.UniqueViolationError):
         found = _KEY.search(exc.detail or "")
-        if found and exc.table_name == "event_log":
+        if found and exc.table_name in ("event_log", "messages"):
             return (
                 f"chat {found['chat']} already has event {found['seq']} in the database: "
                 "another writer is recording this chat (a chat has one writer at a time)"
@@ -135,12 +156,23 @@ class PostgresWriter(BufferedWriter):
         return events, messages, summaries
 
     async def _write(self, batch: PgBatch) -> None:
+        if len(batch[0]) < _COPY_FROM:
+            await self._write_rows(batch)
+            return
         async with self._conn.transaction():
             await self._write_rows(batch)
 
     async def _write_rows(self, batch: PgBatch) -> None:
         events, messages, summaries = batch
         conn = self._conn
+        if len(events) < _COPY_FROM:
+            columns: list[list[Any]] = [
+                *_columns(events, 3),
+                *_columns(messages, 5),
+                *_columns(summaries, 13),
+            ]
+            await conn.execute(_ONE_STATEMENT, *columns)
+            return
         if events:
             await conn.copy_records_to_table(
                 "event_log",
@@ -188,3 +220,8 @@ class PostgresWriter(BufferedWriter):
             )
             return ChatRowFold(chat_id)
         return ChatRowFold.from_row(tuple(row))
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """``rows`` as ``width`` column lists (for ``unnest``)."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
