@@ -24,8 +24,9 @@ _MAX_POSITION = 16_383
 """The last word position a ``tsvector`` keeps; later words share it."""
 _MAX_WORDS = 100_000
 """Words of one message indexed at most (a ``tsvector`` holds at most 1 MiB)."""
-_MAX_WORD_BYTES = 2_000
-"""A longer word is not indexed (PostgreSQL refuses lexemes of 2 KiB)."""
+_MAX_WORD_CHARS = 500
+"""A longer word is not indexed (PostgreSQL refuses lexemes of 2 KiB; 500 characters of UTF-8
+are at most 2,000 bytes)."""
 _SNIPPET_WORDS = 12
 
 
@@ -36,19 +37,18 @@ def _fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The folded words of ``text`` in order."""
-    return [w for token in _WORD.findall(text) for w in _WORD.findall(_fold(token))]
+    if text.isascii():  # the usual case, and ten times faster
+        return _WORD.findall(text.lower())
+    return _WORD.findall(_fold(text))
 
 
 def index_words(text: str) -> str:
-    """The ``tsvector`` literal of ``text``'s words with their positions."""
-    positions: dict[str, list[int]] = {}
-    for index, word in enumerate(words(text)[:_MAX_WORDS], 1):
-        if len(word.encode()) <= _MAX_WORD_BYTES:
-            seen = positions.setdefault(word, [])
-            if len(seen) < 256:  # PostgreSQL keeps at most 256 positions of a lexeme
-                seen.append(min(index, _MAX_POSITION))
+    """The ``tsvector`` literal of ``text``'s words with their positions (the database merges
+    a word's positions, and keeps at most 256 of them)."""
     return " ".join(
-        f"'{word}':{','.join(map(str, sorted(set(at))))}" for word, at in positions.items()
+        f"'{word}':{min(at, _MAX_POSITION)}"
+        for at, word in enumerate(words(text)[:_MAX_WORDS], 1)
+        if len(word) <= _MAX_WORD_CHARS
     )
 
 
