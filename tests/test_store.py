@@ -45,6 +45,7 @@ from groupchat.termination import MaxMessages
 from groupchat.testing import ChatProbe, HumanParticipant, ScriptedAgent
 from groupchat.transcripts import batch as batch_module
 from groupchat.transcripts import pg_schema as pg_schema_module
+from groupchat.transcripts import pg_writer as pg_writer_module
 from groupchat.transcripts import queries as queries_module
 from groupchat.transcripts import schema as schema_module
 from groupchat.transcripts import sqlite as sqlite_module
@@ -351,6 +352,7 @@ async def test_events_of_several_chats_interleaved(
     store: TranscriptStore, monkeypatch: Any
 ) -> None:
     monkeypatch.setattr(batch_module, "_ROWS_PER_STATEMENT", 2)  # runs split into parts too
+    monkeypatch.setattr(pg_writer_module, "_COPY_FROM", 3)  # PostgreSQL: COPY and one statement
     a, b = chat_events("a"), chat_events("b", [("cy", "one"), ("cy", "two"), ("cy", "three")])
     mixed = [e for pair in zip(a, b, strict=False) for e in pair] + b[len(a) :]
     await store.append_many(mixed[:5])
@@ -548,6 +550,7 @@ async def test_import_of_an_existing_chat_changes_nothing(store: TranscriptStore
 
 async def test_import_is_all_or_nothing(backend: Backend, monkeypatch: Any) -> None:
     monkeypatch.setattr(batch_module, "_ROWS_PER_STATEMENT", 2)  # several statements
+    monkeypatch.setattr(pg_writer_module, "_COPY_FROM", 3)  # PostgreSQL: by COPY
     store = await backend.open()
     try:
         await store.create_chat("keep")
