@@ -27,6 +27,7 @@ from typing import Any
 from groupchat.events import (
     ChatEnded,
     ChatStarted,
+    ControlRequested,
     ErrorEvent,
     EventBase,
     Handoff,
@@ -232,6 +233,15 @@ class Timeline:
             self.next_speaker = None
         return Note("left", event, event.name)
 
+    def _control(self, event: ControlRequested) -> None:
+        """A steer marks its pick as the next speaker at once (the manager confirms it with a
+        ``speaker_selected`` when the turn before ends)."""
+        if event.command == "steer" and event.name is not None:
+            member = self.members.get(event.name)
+            if member is not None and not member.left:
+                self.next_speaker = event.name
+                self.next_reason = f"{event.sender} asked for {event.name}"
+
     def _selected(self, event: SpeakerSelected) -> Note:
         self.next_speaker = event.speaker
         self.next_reason = event.reason
@@ -377,6 +387,7 @@ _HANDLERS: dict[type[Any], Callable[[Timeline, Any], Item | None]] = {
     ParticipantJoined: Timeline._joined,
     ParticipantLeft: Timeline._left,
     SpeakerSelected: Timeline._selected,
+    ControlRequested: Timeline._control,
     TurnStarted: Timeline._turn,
     MessagePosted: Timeline._posted,
     ToolCall: Timeline._tool_call,

@@ -33,6 +33,16 @@ def _private_runtime_dir(
     return path
 
 
+@pytest.fixture(autouse=True)
+def _private_data_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Point ``$XDG_DATA_HOME`` (where the app keeps its input history) at a per-test folder."""
+    path = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("XDG_DATA_HOME", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A real ``redis-server`` on a loopback port, shared by the tests of one run."""

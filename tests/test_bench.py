@@ -52,6 +52,12 @@ RUNS: dict[str, list[str]] = {
     "replay": ["bench.replay", "--messages", "200", "--repeat", "1"],
     "load": ["bench.load", "--chats", "10", "--messages", "20"],
     "tui": ["bench.tui", "--messages", "100", "--seconds", "0.5", "--repeat", "1"],
+    # A redis-server and two `groupchat worker` processes; 60 chats at once in the manager and
+    # in each worker (more than a client's default pool of 100 connections allows).
+    "distributed": [
+        "bench.distributed",
+        *("--messages", "20", "--chats", "60", "--chat-messages", "4", "--repeat", "1"),
+    ],
 }
 
 COUNTED: dict[str, list[dict[str, Any]]] = {
@@ -79,6 +85,13 @@ COUNTED: dict[str, list[dict[str, Any]]] = {
     "load": [{"chats": 10, "messages": 200, "stored_messages": 200}],
     # 100 messages and the task, read back in replay; the stream's characters all on screen.
     "tui": [{"messages": 100, "events": 403, "opened_messages": 101}],
+    "distributed": [
+        {"bench": "one_chat_in_process", "messages": 20},
+        {"bench": "one_chat_distributed", "messages": 20},
+        {"bench": "chats_in_process", "chats": 60, "messages": 240},
+        {"bench": "chats_distributed", "chats": 60, "messages": 240},
+        {"bench": "summary", "workers": 2},
+    ],
 }
 
 

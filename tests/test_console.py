@@ -142,6 +142,38 @@ def test_a_pass_says_why_only_when_there_is_more_to_say() -> None:
     assert notes == [" passed", " passed (timed out)"]
 
 
+def test_wording_of_names_and_requests_in_a_recorded_chat() -> None:
+    """ "you" is not "you (you)"; a chat read back says who was asked, never "waiting for"."""
+    from datetime import UTC, datetime
+
+    from groupchat.events import HumanInputRequested
+
+    stamp = {"chat_id": "c", "time": datetime(2024, 5, 1, tzinfo=UTC), "sender": "manager"}
+    console, _ = _console()
+    assert ConsoleRenderer(console, me="you")._name("you").plain == "you"
+    assert ConsoleRenderer(console, me="ada")._name("ada").plain == "ada (you)"
+    console, buf = _console()
+    recorded = ConsoleRenderer(console, recorded=True)  # show / replay: nobody waits
+    for seq, request in enumerate(("approval", "select_speaker", "turn")):
+        recorded.render(
+            HumanInputRequested(
+                seq=seq, **stamp, participant="approver", request=request, prompt="?"
+            )
+        )
+    shown = buf.getvalue()
+    assert "waiting for" not in shown
+    assert "approver was asked for approval" in shown
+    assert "approver was asked who speaks next" in shown
+    assert "approver was asked to speak" in shown
+
+
+def test_the_demo_quotes_what_you_said_with_one_full_stop() -> None:
+    from groupchat.app.demo import _noted
+
+    assert _noted("you", "Next Saturday.") == "Thanks, you, noted: “Next Saturday.”"
+    assert _noted("ada", "next Saturday") == "Thanks, ada, noted: “next Saturday”."
+
+
 def test_tool_arguments_show_as_plain_python_values() -> None:
     from datetime import UTC, datetime
 
@@ -182,7 +214,7 @@ async def test_typed_lines_become_commands_or_messages() -> None:
     result = await runner
 
     out = buf.getvalue()
-    assert "agent" in out and "you (you) (human)" in out
+    assert "agent" in out and "you (human)" in out
     assert "unknown command /bogus" in out
     assert "no participant 'nobody'" in out
     mine = [m for m in result.messages if m.sender == "you"]
@@ -217,7 +249,7 @@ async def test_console_reads_turns_from_piped_stdin(monkeypatch: pytest.MonkeyPa
         "my answer",
         "thanks",
     ]
-    assert "you (you): my answer" in buf.getvalue()
+    assert "you: my answer" in buf.getvalue()
 
 
 # ------------------------------------------------------------------ several people, one console

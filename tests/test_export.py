@@ -46,6 +46,7 @@ from groupchat.policies import FunctionPolicy
 from groupchat.testing import ChatProbe, HumanParticipant, ScriptedAgent
 from groupchat.transcripts.digest import digest
 from groupchat.transcripts.export import PALETTE, to_html, to_markdown, visible
+from groupchat.transcripts.markdown_html import markdown_html
 
 HOSTILE = (
     "<script>alert(1)</script>",
@@ -114,7 +115,7 @@ class Page(HTMLParser):
         if tag in ("meta",):
             return
         self._depth += 1
-        if tag == "div" and attributes.get("class") == "text" and self._text_depth is None:
+        if tag == "div" and attributes.get("class") in TEXTS and self._text_depth is None:
             self._text_depth = self._depth
             self.texts.append("")
         if tag == "table":
@@ -133,6 +134,7 @@ class Page(HTMLParser):
             self._table = None
         if self._text_depth == self._depth:
             self._text_depth = None
+            self.texts[-1] = self.texts[-1].strip("\n")  # a rendered message: its text
         self._depth -= 1
 
     def handle_data(self, data: str) -> None:
@@ -141,6 +143,9 @@ class Page(HTMLParser):
         if self._cell is not None:
             self._cell.append(data)
 
+
+TEXTS = ("text", "text md")
+"""The classes of the blocks of text a page holds: an error's, a message's (Markdown)."""
 
 ALLOWED_TAGS = {
     "html",
@@ -170,9 +175,39 @@ ALLOWED_TAGS = {
     "tr",
     "th",
     "td",
+    # a message's Markdown, rendered (transcripts/markdown_html.py)
+    "a",
+    "em",
+    "s",
+    "ol",
+    "blockquote",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "br",
+    "thead",
+    "tbody",
 }
-ALLOWED_ATTRIBUTES = {"class", "style", "lang", "charset", "http-equiv", "content", "name"}
-STYLE = re.compile(r"--c:#[0-9a-f]{3,6}")
+ALLOWED_ATTRIBUTES = {
+    "class",
+    "style",
+    "lang",
+    "charset",
+    "http-equiv",
+    "content",
+    "name",
+    "href",
+    "title",
+}
+STYLE = re.compile(r"--c:#[0-9a-f]{3,6}|text-align:(left|right|center)")
+LINKABLE = re.compile(r"(?i)(https?://|mailto:)")
+
+
+def md_block(text: str) -> str:
+    """How the page holds a message of ``text``: its Markdown rendered by the exporter."""
+    return f'<div class="text md">{markdown_html(text)}</div>'
 
 
 def assert_safe_page(page: str) -> Page:
@@ -181,6 +216,9 @@ def assert_safe_page(page: str) -> Page:
     for tag, attributes in parsed.tags:
         assert tag in ALLOWED_TAGS, f"unexpected <{tag}>"
         assert set(attributes) <= ALLOWED_ATTRIBUTES, f"unexpected attributes on <{tag}>"
+        href = attributes.get("href")
+        if href is not None:
+            assert tag == "a" and LINKABLE.match(href), f"a link to {href!r}"
         style = attributes.get("style")
         if style is not None:
             assert STYLE.fullmatch(style), style
@@ -259,7 +297,7 @@ def test_html_shows_every_event_type(rich: list[Event]) -> None:
     assert "<h1>launch crew</h1>" in page
     assert '<p class="task">Plan the launch</p>' in page
     assert parsed.texts[:2] == ["Plan the launch", "Hello team, this is the plan."]
-    assert "half a thought " in parsed.texts
+    assert "half a thought" in parsed.texts  # (rendered: no trailing space)
     # humans, interjections, interrupted messages are marked
     assert page.count('<span class="badge human">human</span>') == 1 + 3  # roster + 3 messages
     assert '<span class="badge">interjection</span>' in page
@@ -480,8 +518,8 @@ def hostile_events(text: str) -> list[Event]:
 @pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
 def test_hostile_text_is_only_text_in_html(text: str) -> None:
     page = to_html(hostile_events(text))
-    parsed = assert_safe_page(page)
-    assert parsed.texts == [visible(text), visible(text)]
+    assert_safe_page(page)
+    assert page.count(md_block(text)) == 2  # the task and the message, Markdown rendered
     assert "<img" not in page and "<div>\n" not in page
 
 
@@ -507,8 +545,9 @@ async def test_hostile_text_from_a_real_chat() -> None:
         assert fenced(text) in fences(md)
         assert [tag for tag, _ in headings(md)].count("h1") == 1
         assert not {t.type for t in markdown_tokens(md)} & {"html_block", "html_inline"}
-        parsed = assert_safe_page(to_html(events))
-        assert parsed.texts.count(visible(text)) == 2  # the task and alice's message
+        page = to_html(events)
+        assert_safe_page(page)
+        assert page.count(md_block(text)) == 2  # the task and alice's message
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
@@ -519,8 +558,9 @@ def test_any_text_stays_text(text: str) -> None:
     assert fences(md) == [fenced(text), fenced(text)]
     assert [tag for tag, _ in headings(md)] == ["h1", "h2", "h2", "h3", "h3", "h3", "h2"]
     assert not {t.type for t in markdown_tokens(md)} & {"html_block", "html_inline", "link_open"}
-    parsed = assert_safe_page(to_html(events))
-    assert parsed.texts == [visible(text), visible(text)]
+    page = to_html(events)
+    assert_safe_page(page)
+    assert page.count(md_block(text)) == 2
 
 
 def test_visible_shows_control_characters() -> None:
@@ -604,3 +644,18 @@ def test_participants_named_only_by_their_messages_are_listed() -> None:
     md = to_markdown(log.events)
     assert "- **ghost** (agent)" in md
     assert html.escape("ghost") in to_html(log.events)
+
+
+def test_html_renders_a_message_s_markdown_and_only_safe_links() -> None:
+    text = (
+        "**Bold**, *em*, `code` and ~~gone~~\n\n- one\n- two\n\n| a | b |\n|--:|---|\n| 1 | 2 |\n\n"
+        "[site](https://example.org) [bad](javascript:alert(1)) ![pic](https://example.org/x.png)"
+    )
+    page = to_html(hostile_events(text))
+    assert_safe_page(page)
+    assert "<strong>Bold</strong>" in page and "<em>em</em>" in page
+    assert "<code>code</code>" in page and "<s>gone</s>" in page
+    assert "<li>one</li>" in page and '<th style="text-align:right">a</th>' in page
+    assert '<a href="https://example.org">site</a>' in page
+    assert 'href="javascript' not in page and "[bad](javascript:alert(1))" in page
+    assert "<img" not in page and "src=" not in page  # nothing loaded from anywhere

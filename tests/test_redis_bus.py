@@ -268,3 +268,40 @@ async def test_a_reader_elsewhere_that_does_not_read_never_holds_the_chat_back(
         assert len(rest) == len(await bus.stream_events(chat.chat_id)) - 1
     finally:
         await reader.aclose()
+
+
+async def test_a_write_to_the_stream_by_anyone_else_ends_the_chat_with_an_error(
+    bus: RedisBus,
+) -> None:
+    class Writes:
+        """Writes to the chat's stream behind its manager's back, then speaks."""
+
+        name = "rogue"
+        description = "writes where it may not"
+
+        async def take_turn(self, view: object) -> AsyncIterator[str]:
+            await bus.client.xadd(keys.events(chat.chat_id), {"e": "{}"})  # an ID of Redis's
+            yield "one "  # its append is refused: this manager no longer writes the chat
+            await until(lambda: bus.failure(chat.chat_id) is not None)
+            yield "two "
+
+    chat = GroupChat([Writes()], bus=bus, max_turns=1)  # type: ignore[list-item]
+    await bus.acquire(chat.chat_id)
+    async with asyncio.timeout(GUARD):
+        result = await chat.run("go")
+    assert result.status == "error"
+    assert "was written by another process" in result.reason
+    assert isinstance(bus.failure(chat.chat_id), ChatFencedError)
+
+
+async def test_a_takeover_that_sees_the_lease_renewed_gives_up_at_once(redis_url: str) -> None:
+    """A resume waiting for a dead manager's lease is refused as soon as the lease is renewed
+    (its manager is alive), not after the whole wait."""
+    async with await RedisBus.connect(redis_url, lease_ttl=1.5) as holder:
+        chat_id = holder.open("alive")
+        await holder.acquire(chat_id)  # renewed every 0.5 s while the chat is open
+        async with await RedisBus.connect(redis_url) as other:
+            with pytest.raises(ChatRunningElsewhere):
+                async with asyncio.timeout(GUARD / 2):  # far below the wait it was given
+                    await other.acquire(chat_id, wait=GUARD * 3)
+        holder.close(chat_id)

@@ -183,6 +183,7 @@ async def test_the_magentic_manager_s_plan_is_reviewed_and_shown() -> None:
         plan = app.model.plan
         assert plan is not None and plan.steps
         assert plan.steps[0] in dialog.query_one(".dialog-plan", Markdown).source
+        assert "you decide the date and the place" in plan.steps  # not "you decides"
         dialog.query_one("#revision").focus()
         await pilot.press(*"start with the date", "enter")
         await until(

@@ -158,3 +158,61 @@ async def test_a_burst_still_completes_what_matches_the_text() -> None:
         await until(pilot, lambda: box.editor.text == "/export ", "the completed command")
         writer.open()
         await app.action_quit()
+
+
+async def test_theme_alone_lists_the_themes_marking_the_current_one() -> None:
+    app, held = _held()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, held.waiting.is_set, "the first speaker")
+        app.theme = "nord"
+        app.set_theme([])
+        await until(pilot, lambda: noticed(app, "nord (current)"), "the list")
+        assert noticed(app, "textual-dark,") or noticed(app, "textual-dark")
+        held.open()
+        await app.action_quit()
+
+
+async def test_the_input_history_and_the_theme_are_kept_between_runs(tmp_path: Path) -> None:
+    import stat
+
+    from groupchat.tui.prefs import load_prefs
+
+    kept = tmp_path / "groupchat" / "tui.json"
+    app, held = _held()
+    app.prefs_file = kept
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, held.waiting.is_set, "the first speaker")
+        box = app.query_one(ComposerBox)
+        box.editor.insert("/theme nord")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.theme == "nord", "the theme")
+        box.editor.insert("a note to remember")
+        await pilot.press("enter")
+        held.open()
+        await app.action_quit()
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert load_prefs(kept).history == ["/theme nord", "a note to remember"]
+
+    again, held = _held()
+    again.prefs_file = kept
+    async with again.run_test(size=(120, 40)) as pilot:
+        await until(pilot, held.waiting.is_set, "the first speaker")
+        assert again.theme == "nord"
+        box = again.query_one(ComposerBox)
+        assert box.history == ["/theme nord", "a note to remember"]
+        box.editor.focus()
+        await pilot.press("up")
+        await until(pilot, lambda: box.editor.text == "a note to remember", "the recalled line")
+        held.open()
+        await again.action_quit()
+
+
+def test_an_unreadable_prefs_file_is_started_over(tmp_path: Path) -> None:
+    from groupchat.tui.prefs import Prefs, load_prefs, save_prefs
+
+    kept = tmp_path / "tui.json"
+    kept.write_text("{not json")
+    assert load_prefs(kept) == Prefs()
+    save_prefs(kept, Prefs(theme="nord"), typed=["x"] * 600)
+    loaded = load_prefs(kept)
+    assert loaded.theme == "nord" and len(loaded.history) == 500

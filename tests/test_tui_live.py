@@ -177,6 +177,55 @@ async def test_a_choice_of_speaker_asked_of_the_person_opens_a_dialog() -> None:
         assert [m.sender for m in chat.messages if m.kind == "turn"] == ["bob"]
 
 
+async def test_a_steer_marks_its_pick_next_in_the_sidebar_at_once() -> None:
+    """After Ctrl+N picks third while first speaks, the sidebar shows ▶ third before the
+    manager gets to it (and the chat then goes to third)."""
+    you = HumanParticipant("you")
+    first = GatedAgent("first", ["one"], [" more"])
+    chat = GroupChat(
+        [first, ScriptedAgent("second", ["two"]), ScriptedAgent("third", ["three"]), you],
+        policy=RoundRobinPolicy(),
+        termination=MaxMessages(3),
+    )
+    app = _app(chat, you)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, first.waiting.is_set, "the first speaker")
+        await until_shown(pilot)
+        await pilot.press("ctrl+n")
+        from groupchat.tui.screens import ChooseScreen
+
+        await until(pilot, lambda: isinstance(app.screen, ChooseScreen), "the dialog")
+        await pilot.press("down", "down", "enter")  # first, second, third
+        await until(pilot, lambda: app.model.next_speaker == "third", "the pick marked")
+        sidebar = app.query_one(Sidebar)
+        sidebar.sync()
+        members = sidebar.query_one("#members")
+        rows = [str(members.get_option_at_index(i).prompt) for i in range(4)]  # type: ignore[attr-defined]
+        assert rows[2].startswith("▶ third") and not rows[1].startswith("▶")
+        first.open()
+        await until(pilot, lambda: len(chat.messages) >= 3, "the steered speaker")
+        assert chat.messages[2].sender == "third"
+        await app.action_quit()
+
+
+async def test_a_click_on_a_name_answers_who_speaks_next() -> None:
+    you = HumanParticipant("you")
+    chat = GroupChat(
+        [ScriptedAgent("alice", ["hi"]), ScriptedAgent("bob", ["hello"]), you],
+        policy=ManualPolicy(),
+        max_turns=1,
+    )
+    app = _app(chat, you)
+    async with app.run_test(size=SIZE) as pilot:
+        from groupchat.tui.screens import ChooseScreen
+
+        await until(pilot, lambda: isinstance(app.screen, ChooseScreen), "the dialog")
+        app.query_one(Sidebar).post_message(Sidebar.Picked("bob"))
+        await until(pilot, lambda: app.result is not None, "the chat to end")
+        assert [m.sender for m in chat.messages if m.kind == "turn"] == ["bob"]
+        assert not isinstance(app.screen, ChooseScreen)
+
+
 async def test_pause_resume_stop_from_keys_and_commands() -> None:
     you = HumanParticipant("you")
     first = GatedAgent("first", ["one"], [" two"])

@@ -120,3 +120,33 @@ async def test_a_live_chat_keeps_a_window_and_counts_what_arrives_below() -> Non
         await until_shown(pilot)
         assert conversation.mounted_range.stop == len(app.model.entries)
         await app.action_quit()
+
+
+async def test_scrolled_up_the_status_says_what_arrived_and_end_in_the_input_follows() -> None:
+    """Scrolled up while messages arrive, the status line shows "↓ N new messages (End)"; End
+    pressed in the empty input goes back to the latest and follows the chat again."""
+    from groupchat.tui.widgets.composer import ComposerBox
+
+    you = HumanParticipant("you")
+    talker = ScriptedAgent("talker", [f"Line {n}" for n in range(1, 200)], when_done="cycle")
+    chat = GroupChat([talker, you], policy=RoundRobinPolicy(), max_turns=400)
+    app = LiveChatApp(chat, "talk", human=you, clock=fixed_clock, animate=False, window=40)
+    async with app.run_test(size=SIZE) as pilot:
+        await _answer(pilot, app, 15)
+        await until_shown(pilot)
+        conversation = app.conversation
+        conversation.scroll_home(animate=False)
+        await until(pilot, lambda: not conversation.following, "scrolled up")
+        await _answer(pilot, app, 3)
+        await until_shown(pilot)
+        status = app.status_bar
+        await until(pilot, lambda: status.below >= 6, "the count below")  # 3 of each
+        assert "new messages (End)" in str(status.query_one(".status-left").render())
+        box = app.query_one(ComposerBox)
+        box.editor.focus()
+        assert box.editor.text == ""
+        await pilot.press("end")
+        await until(pilot, lambda: conversation.following, "following again")
+        await until(pilot, lambda: status.below == 0, "the count gone")
+        assert conversation.mounted_range.stop == len(app.model.entries)
+        await app.action_quit()

@@ -1,5 +1,7 @@
 """A chat's events as one self-contained HTML page (inline CSS, a strict content policy, no
-script); everything from the events passes through ``html.escape``."""
+script). Messages show their Markdown rendered (:mod:`.markdown_html`: raw HTML in them is
+escaped, no image is loaded, only web and mail links are links); everything else from the
+events passes through ``html.escape``."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from groupchat.transcripts.export_text import (
     total_usage,
     visible,
 )
+from groupchat.transcripts.markdown_html import markdown_html
 
 __all__ = ["PALETTE", "to_html"]
 
@@ -59,6 +62,12 @@ h1 { margin-bottom: .2rem; } h2 { margin-top: 2rem; border-bottom: 1px solid #dd
        padding: .4rem .8rem; border-radius: 0 6px 6px 0; box-shadow: 0 1px 2px #0001; }
 .msg header { display: flex; gap: .5rem; align-items: baseline; flex-wrap: wrap; }
 .text { white-space: pre-wrap; overflow-wrap: anywhere; margin: .3rem 0 0; font: inherit; }
+.text.md { white-space: normal; }
+.text.md > :first-child { margin-top: 0; } .text.md > :last-child { margin-bottom: 0; }
+.text.md p, .text.md ul, .text.md ol, .text.md pre, .text.md table { margin: .4rem 0; }
+.text.md pre { white-space: pre-wrap; background: #f3f3f6; padding: .4rem .6rem; }
+.text.md code { background: #f3f3f6; padding: 0 .2rem; }
+.text.md blockquote { margin: .4rem 0; padding-left: .8rem; border-left: 3px solid #ddd; }
 .msg.task { background: #f3f3f6; }
 .msg.interrupted { border-left-style: dashed; }
 .badge { font-size: .75rem; padding: 0 .4rem; border-radius: 9px; background: #eee; color: #333; }
@@ -214,7 +223,7 @@ def _html_message(d: Digest, said: Said) -> str:
         f'<article class="{" ".join(classes)}"{colour}><header>'
         f'<span class="who">{_h_line(message.sender)}</span> '
         f'<span class="time">{clock(said.time)}</span> {" ".join(badges)}</header>'
-        f'<div class="text">{_h(message.content)}</div></article>'
+        f'<div class="text md">{markdown_html(message.content)}</div></article>'
     )
 
 

@@ -30,7 +30,9 @@ from groupchat.tui.export import ExportError, export_events, read_export_args
 from groupchat.tui.memory import QuietCollector
 from groupchat.tui.model import ChatScreenState
 from groupchat.tui.palette import ChatCommands, PaletteCommand
+from groupchat.tui.prefs import Prefs, load_prefs, save_prefs
 from groupchat.tui.screens import HelpScreen
+from groupchat.tui.widgets.composer import ComposerBox
 from groupchat.tui.widgets.conversation import WINDOW, Conversation
 from groupchat.tui.widgets.message import prepare_markdown
 from groupchat.tui.widgets.sidebar import Sidebar
@@ -73,9 +75,15 @@ class ChatApp(App[None]):
         window: int = WINDOW,
         animate: bool = True,
         quiet_gc: bool = False,
+        prefs: Path | None = None,
     ) -> None:
         super().__init__()
         prepare_markdown()
+        self.prefs_file = prefs
+        """Where the input's history and the theme are kept between runs (``None``: not)."""
+        self._prefs_box: ComposerBox | None = None
+        self._typed_from = 0
+        self._seen = 0  # messages there were when the reader last followed the chat
         self.model = ChatScreenState(me)
         self.clock = clock
         self.collector = QuietCollector() if quiet_gc else None
@@ -191,7 +199,30 @@ class ChatApp(App[None]):
         """Update every view but the conversation (which :meth:`_update_views` awaits)."""
         self.title_bar.sync()
         self.sidebar.sync()
+        self._count_below()
         self.status_bar.sync()
+
+    def _count_below(self) -> None:
+        """How many messages arrived below while the reader is scrolled up (the status line
+        says so; End follows the chat again)."""
+        if self.conversation.following:
+            self._seen = self.model.messages
+            self.status_bar.below = 0
+        else:
+            self.status_bar.below = max(0, self.model.messages - self._seen)
+
+    def _look_below(self) -> None:
+        before = self.status_bar.below
+        self._count_below()
+        if self.status_bar.below != before:
+            self.status_bar.sync()
+
+    async def on_composer_box_jump(self, message: ComposerBox.Jump) -> None:
+        if message.to == "start":
+            await self.conversation.action_jump_start()
+        else:
+            await self.conversation.action_jump_end()
+        self._look_below()
 
     @property
     def unread(self) -> int:
@@ -271,7 +302,8 @@ class ChatApp(App[None]):
     def set_theme(self, args: Sequence[str]) -> None:
         names = sorted(self.available_themes)
         if not args:
-            self.notice("themes: " + ", ".join(names))
+            listed = [f"{name} (current)" if name == self.theme else name for name in names]
+            self.notice("themes: " + ", ".join(listed))
         elif args[0] in self.available_themes:
             self.theme = args[0]
         else:
@@ -294,7 +326,28 @@ class ChatApp(App[None]):
     def theme_values(self) -> dict[str, list[str]]:
         return {"THEME": sorted(self.available_themes)}
 
+    def restore_prefs(self, box: ComposerBox | None) -> None:
+        """Take up the theme and the input history of earlier runs (see :mod:`.prefs`)."""
+        if self.prefs_file is None:
+            return
+        prefs = load_prefs(self.prefs_file)
+        if prefs.theme is not None and prefs.theme in self.available_themes:
+            self.theme = prefs.theme
+        if box is not None:
+            box.history[:0] = prefs.history
+            self._typed_from = len(prefs.history)
+        self._prefs_box = box
+
+    def keep_prefs(self) -> None:
+        """Keep the theme and what was typed here for the next run."""
+        if self.prefs_file is None:
+            return
+        box = self._prefs_box
+        typed = box.history[self._typed_from :] if box is not None else []
+        save_prefs(self.prefs_file, Prefs(theme=self.theme), typed=typed)
+
     async def on_unmount(self) -> None:
+        self.keep_prefs()
         if self.collector is not None:
             self.collector.stop()
         reader = self._reader

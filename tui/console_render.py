@@ -62,6 +62,14 @@ PALETTE = (
 )
 
 
+_ASKED = {
+    "turn": "to speak",
+    "select_speaker": "who speaks next",
+    "approval": "for approval",
+}
+"""How a recorded chat reads a request to a person."""
+
+
 class ConsoleRenderer:
     """Turns chat events into console output, streaming each message as it is written.
 
@@ -70,7 +78,7 @@ class ConsoleRenderer:
 
     ``me`` is the person at the console; ``here`` says whether a participant is one they
     answer for (default: only ``me``). With ``cost_of`` the end of the chat also says what it
-    cost.
+    cost. ``recorded``: a chat read back, where a request to a person says who was asked.
     """
 
     def __init__(
@@ -81,8 +89,11 @@ class ConsoleRenderer:
         here: Callable[[str], bool] | None = None,
         line_buffered: bool = False,
         cost_of: CostOf | None = None,
+        recorded: bool = False,
     ) -> None:
         self.console = console
+        self.recorded = recorded
+        """A chat read back (``show``, a console replay): nobody waits for an answer."""
         self.me = me
         self.here = here
         self.cost_of = cost_of
@@ -112,7 +123,8 @@ class ConsoleRenderer:
 
     def _name(self, name: str) -> Text:
         style = f"bold {self.color(name)}"
-        label = f"{name} (you)" if name == self.me else name
+        # "you" needs no "(you)" after it
+        label = f"{name} (you)" if name == self.me and name.lower() != "you" else name
         return Text(one_line(label), style=style)  # names from an imported chat are data too
 
     def _note(self, text: str, style: str = "dim") -> None:
@@ -311,6 +323,10 @@ class ConsoleRenderer:
 
     def _input_requested(self, event: HumanInputRequested) -> None:
         who = event.participant
+        if self.recorded:
+            what = _ASKED.get(event.request, "to speak")
+            self._note(f"{who} {'were' if who.lower() == 'you' else 'was'} asked {what}")
+            return
         if not self.is_here(who):
             self._note(f"waiting for {who}…")
             return

@@ -18,6 +18,7 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
@@ -73,6 +74,7 @@ class LiveChatApp(AskedApp):
         window: int = WINDOW,
         animate: bool = True,
         quiet_gc: bool = False,
+        prefs: Path | None = None,
     ) -> None:
         seats = Seats(chat, human, people=humans, claims=claims)
         super().__init__(
@@ -81,6 +83,7 @@ class LiveChatApp(AskedApp):
             window=window,
             animate=animate,
             quiet_gc=quiet_gc,
+            prefs=prefs,
         )
         self.chat = chat
         self.chat_task = task
@@ -126,6 +129,8 @@ class LiveChatApp(AskedApp):
     # ------------------------------------------------------------------ running the chat
 
     def on_mount(self) -> None:
+        self.restore_prefs(self.composer)
+        self.set_interval(0.5, self._look_below)
         chat = self.chat
         start = chat.bus.next_seq(chat.chat_id)
         self.history = [event for event in self.history if event.seq < start]
@@ -337,6 +342,15 @@ class LiveChatApp(AskedApp):
             self.notice(str(exc), error=True)
 
     def on_sidebar_picked(self, message: Sidebar.Picked) -> None:
+        """A click on a name answers "who speaks next?" when this terminal is asked it, and
+        steers otherwise."""
+        request = self.model.my_request
+        if request is not None and request.request == "select_speaker":
+            dialog = self._dialog
+            if dialog is not None and dialog.is_attached:
+                dialog.dismiss(None)  # the click is the answer
+            self._post_answer(request, message.participant)
+            return
         self._steer(message.participant)
 
     # ------------------------------------------------------------------ help and palette

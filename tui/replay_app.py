@@ -13,6 +13,7 @@ import contextlib
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
+from pathlib import Path
 from typing import ClassVar, TypeVar
 
 from textual.app import ComposeResult
@@ -74,8 +75,11 @@ class ReplayApp(ChatApp):
         window: int = WINDOW,
         animate: bool = True,
         quiet_gc: bool = False,
+        prefs: Path | None = None,
     ) -> None:
-        super().__init__(clock=clock, window=window, animate=animate, quiet_gc=quiet_gc)
+        super().__init__(
+            clock=clock, window=window, animate=animate, quiet_gc=quiet_gc, prefs=prefs
+        )
         self.source = events
         self.replayer = Replayer(events, EventBus(), speed=speed, max_gap=max_gap, paused=paused)
         self._first = self.replayer.start
@@ -95,6 +99,8 @@ class ReplayApp(ChatApp):
         yield self.command_line
 
     def on_mount(self) -> None:
+        self.restore_prefs(self.command_line)
+        self.set_interval(0.5, self._look_below)
         box = self.command_line
         box.display = False
         box.set_title("replay command")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from groupchat.app.errors import CommandError
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from groupchat.distributed.redis_bus import RedisBus
     from groupchat.spec import TeamSpec
     from groupchat.transcripts.protocols import TranscriptStore
+    from groupchat.tui.claims import Claims
+    from groupchat.tui.share.desk import JoinDesk
 
 __all__ = [
     "BusChat",
@@ -126,7 +129,9 @@ async def stored_spec_on_bus(bus: RedisBus, chat_id: str) -> dict[str, Any] | No
 
 class BusChat:
     """A chat that runs on a bus from this process: its lease, its inboxes, and what
-    people joining over the bus send it. :meth:`start` before the run, :meth:`close` after."""
+    people joining over the bus send it (its :class:`~groupchat.tui.share.desk.JoinDesk`,
+    which takes seats in :attr:`claims`, shared with the chat's own terminal). :meth:`start`
+    before the run, :meth:`close` after."""
 
     def __init__(
         self,
@@ -140,8 +145,20 @@ class BusChat:
         self.chat = chat
         self.hosting = hosting
         self.spec = spec
+        from groupchat.distributed import keys
+        from groupchat.tui.claims import Claims
+        from groupchat.tui.share.desk import JoinDesk
 
-    async def start(self, *, wait_lease: float = 0.0, wait_for: list[str] = ()) -> list[str]:  # type: ignore[assignment]
+        self.claims: Claims = Claims()
+        """The people answering from other terminals, over the bus or a shared socket."""
+
+        async def forget(client: str) -> object:
+            return await bus.client.delete(keys.reply(chat.chat_id, client))
+
+        self.desk: JoinDesk = JoinDesk(chat, self.claims, forget=forget)
+        hosting.on_join = self.desk.answer
+
+    async def start(self, *, wait_lease: float = 0.0, wait_for: Sequence[str] = ()) -> list[str]:
         """Take the lease (waiting up to ``wait_lease`` seconds for a dead manager's to run
         out), list the chat on the bus, read its inboxes, and wait for the workers of
         ``wait_for``; returns notes for the user."""
@@ -156,13 +173,14 @@ class BusChat:
             if self.spec is not None:
                 await bus.client.set(keys.spec(chat.chat_id), json.dumps(redact_spec(self.spec)))
             await self.hosting.start()
+            self.desk.start()
         except ChatRunningElsewhere as exc:
             raise CommandError(
                 f"{exc}; take part with `groupchat join {chat.chat_id} --bus URL`"
             ) from None
         except BusUnavailableError as exc:
             raise CommandError(str(exc)) from None
-        notes = []
+        notes = [f"others join with: groupchat join {chat.chat_id} --bus {bus.url.shown}"]
         if wait_for:
             missing = await self.hosting.wait_hosted(list(wait_for), WAIT_FOR_WORKERS)
             if missing:
@@ -174,11 +192,15 @@ class BusChat:
     def _lost(self, chat_id: str, error: Exception) -> object:
         return self.chat.fail(str(error), detail="bus")
 
-    async def close(self) -> None:
-        """Stop reading the inboxes, wait until the chat's events are all on the bus."""
+    async def close(self) -> Exception | None:
+        """Stop reading the inboxes, wait until the chat's events are all on the bus; returns
+        why they are not, if they could not all be written."""
         await self.hosting.close()
+        await self.desk.close()
         await self.bus.flushed(self.chat.chat_id)
+        failure = self.bus.failure(self.chat.chat_id)
         await self.bus.aclose()
+        return failure
 
 
 TAKEOVER_WAIT = 1.5

@@ -35,6 +35,13 @@ def _excerpt(text: str, limit: int = 80) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def _noted(human: str, said: str) -> str:
+    """``Thanks, ada, noted: “…”.``, with one full stop when what was said has one already."""
+    quoted = _excerpt(said)
+    end = "" if quoted.endswith((".", "!", "?", "…")) else "."
+    return f"Thanks, {human}, noted: “{quoted}”{end}"
+
+
 def _turn_of(view: ChatView) -> int:
     """Which of its own turns the speaker is taking (1, 2, ...), from the history, so a resumed
     demo goes on where it stopped."""
@@ -51,11 +58,7 @@ def _planner(human: str) -> Callable[[ChatView], str | None]:
                 "**@critic** pokes holes. You can type at any time; we'll ask for your view."
             )
         if turn == 2:
-            heard = (
-                f"Thanks, {human}, noted: “{_excerpt(said)}”."
-                if said
-                else f"No strong views from {human}? Fine."
-            )
+            heard = _noted(human, said) if said else f"No strong views from {human}? Fine."
             return f"{heard} Proposal: 10:00–19:00, demos kept short. @critic, any risks left?"
         return (
             "Final plan:\n\n"

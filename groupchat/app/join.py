@@ -1,4 +1,5 @@
-"""``groupchat join``: take part in a chat that runs in another terminal."""
+"""``groupchat join``: take part in a chat that runs in another terminal, or (``--bus``,
+``$GROUPCHAT_BUS``) on a bus, from any machine."""
 
 from __future__ import annotations
 
@@ -17,15 +18,17 @@ __all__ = ["cmd_join"]
 
 
 def cmd_join(args: argparse.Namespace) -> int:
+    from groupchat.app.bus import bus_requested
     from groupchat.tui.share.client import JoinError
     from groupchat.tui.share.join import has_ended, join_chat
 
+    bus = bus_requested(args)
     if use_tui(args):
         from groupchat.tui.share.join_app import join_tui
 
-        joining = join_tui(args.id, args.seat)
+        joining = join_tui(args.id, args.seat, bus=bus)
     else:
-        joining = join_chat(args.id, args.seat)
+        joining = join_chat(args.id, args.seat, bus=bus)
     try:
         return run_async(joining)
     except JoinError as exc:  # names and text from the other side are data: one plain line

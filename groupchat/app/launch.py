@@ -40,8 +40,17 @@ async def run_tui(
     ``history`` (a resumed or forked chat's earlier events) is shown before the new ones; the
     people in ``claims`` answer from joined terminals while claimed.
     """
+    from groupchat.tui.prefs import prefs_path
+
     app = LiveChatApp(
-        chat, task, human=human, history=history, prices=prices, claims=claims, quiet_gc=True
+        chat,
+        task,
+        human=human,
+        history=history,
+        prices=prices,
+        claims=claims,
+        quiet_gc=True,
+        prefs=prefs_path(),
     )
     try:
         await app.run_async()
@@ -75,7 +84,9 @@ async def stored_history(store: EventLog | None, chat_id: str) -> list[Event]:
 
 async def run_replay_tui(events: Sequence[Event], *, speed: float = 1.0) -> bool:
     """Replay ``events`` in the full-screen app; ``True`` if it was shown to the end."""
-    app = ReplayApp(events, speed=speed, quiet_gc=True)
+    from groupchat.tui.prefs import prefs_path
+
+    app = ReplayApp(events, speed=speed, quiet_gc=True, prefs=prefs_path())
     await app.run_async()
     return app.finished
 

@@ -27,7 +27,7 @@ MAGENTIC_DEMO_TASK = "Write a short announcement for a one-day offline hackathon
 _PLAN = [
     "researcher lists what a one-day hackathon for 40 people needs",
     "writer drafts the announcement, leaving the date and the place open",
-    "{you} decides the date and the place",
+    "{you} {decides} the date and the place",
     "writer completes the announcement",
     "critic checks it for anything missing",
 ]
@@ -70,7 +70,8 @@ def _writer(human: str) -> Callable[[ChatView], str]:
 def _ledger_model(human: str) -> FunctionModel:
     """The demo's ledger model. It reads how far the team got from the conversation in the
     prompt (the manager's instructions so far), so a resumed demo goes on where it stopped."""
-    plan = [step.format(you=human) for step in _PLAN]
+    decides = "decide" if human.lower() == "you" else "decides"  # "you decide", "ada decides"
+    plan = [step.format(you=human, decides=decides) for step in _PLAN]
     revised = [*plan[:-1], "critic checks it against your review notes", plan[-1]]
     ask = "Which date and place should the announcement give?"
     rounds = [

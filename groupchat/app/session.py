@@ -196,12 +196,16 @@ def _sharing(args: argparse.Namespace) -> bool:
 
 @contextlib.asynccontextmanager
 async def _shared(
-    args: argparse.Namespace, chat: GroupChat, store: EventLog | None
+    args: argparse.Namespace,
+    chat: GroupChat,
+    store: EventLog | None,
+    on_bus: BusChat | None = None,
 ) -> AsyncIterator[Claims]:
-    """Share ``chat`` on a Unix socket while it runs (unless not wanted, or impossible)."""
+    """Share ``chat`` on a Unix socket while it runs (unless not wanted, or impossible). On a
+    bus, people join over it too, in the same seats (``on_bus.claims``)."""
     from groupchat.tui.claims import Claims
 
-    claims = Claims()
+    claims = on_bus.claims if on_bus is not None else Claims()
     if not _sharing(args):
         yield claims
         return
@@ -243,6 +247,7 @@ async def run_session(args: argparse.Namespace, prepare: Prepare, *, record: boo
     if record and not getattr(args, "no_store", False):
         store = await open_store(args)
     prepared: Prepared | None = None
+    bus_failure: Exception | None = None
     try:
         prepared = await prepare(store)
         chat = prepared.chat
@@ -270,7 +275,7 @@ async def run_session(args: argparse.Namespace, prepare: Prepare, *, record: boo
             )
             await recorder.start()
         try:
-            async with _shared(args, chat, store) as claims:
+            async with _shared(args, chat, store, prepared.on_bus) as claims:
                 result = await drive(
                     chat,
                     prepared.task,
@@ -288,11 +293,13 @@ async def run_session(args: argparse.Namespace, prepare: Prepare, *, record: boo
             await recorder.wait()
     finally:
         if prepared is not None and prepared.on_bus is not None:
-            await prepared.on_bus.close()
+            bus_failure = await prepared.on_bus.close()
         if store is not None:
             await store.close()
     if stdout_closed():
         return EXIT_OK
+    if bus_failure is not None and result.status != "error":
+        return fail(f"the chat's end is not on the bus: {bus_failure}", EXIT_FAILURE)
     if result.status == "error" and not (args.jsonl or args.headless):
         return fail(result.reason, EXIT_FAILURE)
     return _exit_code(result)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from groupchat.app.errors import EXIT_OK, EXIT_USAGE, CommandError, fail
+from groupchat.app.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError, fail
 from groupchat.app.running import run_async
 
 __all__ = ["cmd_worker"]
@@ -37,6 +37,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 async def _work(url: str, agents: dict[str, object], team: str, chat: str | None) -> int:
     from groupchat.app.bus import connect_bus
+    from groupchat.distributed.errors import BusUnavailableError
     from groupchat.distributed.worker import Worker
 
     bus = await connect_bus(url)
@@ -48,6 +49,8 @@ async def _work(url: str, agents: dict[str, object], team: str, chat: str | None
     sys.stderr.flush()
     try:
         await worker.run()
+    except BusUnavailableError as exc:
+        return fail(f"{bus.url.shown}: {bus.url.scrub(str(exc))}", EXIT_FAILURE)
     finally:
         await bus.aclose()
     if chat is not None:

@@ -31,6 +31,7 @@ class ChatLog:
         "space_waiters",
         "subscribers",
         "wanted",
+        "why",
     )
 
     def __init__(self, chat_id: str, retain: int | None, start_seq: int) -> None:
@@ -45,6 +46,8 @@ class ChatLog:
         self.inboxes: list[FilteredSubscription] = []
         self.wanted: frozenset[str] = frozenset()
         """The event types some filtered subscription reads (see :meth:`Bus.subscribe`)."""
+        self.why = ""
+        """Why the chat was closed, when not by its end (``": ..."``, said when refusing)."""
 
     def filter(self, sub: FilteredSubscription) -> None:
         """Start giving ``sub`` the events appended of the types it reads."""

@@ -49,7 +49,7 @@ class MemoryPublisher:
         (a person's interjection), at the cost of a durable buffer briefly over its bound."""
         log = self._log
         if log.closed:
-            raise ChatClosedError(f"chat {log.chat_id} is closed")
+            raise ChatClosedError(f"chat {log.chat_id} is closed{log.why}")
         return self._stamp(log, cls, fields)
 
     def _stamp(self, log: ChatLog, cls: type[E], fields: dict[str, Any]) -> E:
@@ -80,7 +80,7 @@ class MemoryPublisher:
         if log.space_waiters or log.blocked():
             await log.wait_for_space()
         if log.closed:
-            raise ChatClosedError(f"chat {log.chat_id} is closed")
+            raise ChatClosedError(f"chat {log.chat_id} is closed{log.why}")
         return self._stamp(log, cls, fields)
 
 
@@ -199,7 +199,7 @@ class EventBus:
         if log.space_waiters or log.blocked():
             await log.wait_for_space()
         if log.closed:
-            raise ChatClosedError(f"chat {log.chat_id} is closed")
+            raise ChatClosedError(f"chat {log.chat_id} is closed{log.why}")
         if event.seq != log.next_seq:
             raise ValueError(f"chat {event.chat_id}: expected seq {log.next_seq}, got {event.seq}")
         log.append(event)
@@ -217,7 +217,7 @@ class EventBus:
             return 0
         log = self._log(events[0].chat_id)
         if log.closed:
-            raise ChatClosedError(f"chat {log.chat_id} is closed")
+            raise ChatClosedError(f"chat {log.chat_id} is closed{log.why}")
         if log.space_waiters:
             return 0
         room = log.room()

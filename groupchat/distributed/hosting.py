@@ -3,7 +3,8 @@ workers and joined terminals send it.
 
 :class:`Hosting` reads the chat's inboxes (one per agent, ``host:NAME``, and one for joined
 terminals, ``join``). A worker registers a name by beating on its inbox; the name is then
-hosted there while the beats keep coming (:data:`BEAT_TIMEOUT`). The sender of everything in
+hosted there while the beats keep coming (:data:`BEAT_TIMEOUT`), and listed so in the bus's
+hash of hosts (what ``list --bus`` shows) until they stop. The sender of everything in
 a name's inbox is that name: a worker can speak only as the names it hosts, and a Redis user
 can be limited to those inboxes by an ACL. :class:`HostedParticipant` stands in the chat for
 an agent: when a live worker hosts it, its turn is asked of the worker (a
@@ -26,6 +27,7 @@ from pydantic import ValidationError
 
 from groupchat.distributed import keys
 from groupchat.distributed.errors import WorkerLost
+from groupchat.distributed.patience import patiently
 from groupchat.distributed.streams import last_id, xread
 from groupchat.distributed.wire import (
     REPLY_ADAPTER,
@@ -77,6 +79,12 @@ BEAT_TIMEOUT = 3.0
 REPLY_KEEP = 1000
 """Entries a reply stream keeps (a client reads them as they come)."""
 
+REPLY_TTL = 3600
+"""Seconds a reply stream outlives its last answer."""
+
+INBOX_KEEP = 10_000
+"""Entries an inbox keeps at least: far more than the manager is ever behind."""
+
 JoinHandler = Callable[[JoinLine], Awaitable[list[str]]]
 """Handles a joined terminal's line; returns the server lines to send back to it."""
 
@@ -114,6 +122,7 @@ class Hosting:
         self.on_join = on_join
         self.chat: GroupChat | None = None
         self.hosts: dict[str, HostRecord] = {}
+        self._listed: set[str] = set()  # the names the bus's hash says are hosted
         self._turns: dict[str, tuple[str, asyncio.Queue[Piece]]] = {}  # message id -> worker
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -181,6 +190,20 @@ class Hosting:
                 for entry_id, fields in entries:
                     positions[key] = entry_id
                     await self._dispatch(key, fields)
+            await self._unlist_silent()
+
+    async def _unlist_silent(self) -> None:
+        """Take the names whose worker stopped beating (killed, cut off) off the bus's hash
+        of who hosts what, so that ``list --bus`` names no dead worker; a beat lists it again."""
+        now = time.monotonic()
+        silent = [
+            name
+            for name in self._listed
+            if name not in self.hosts or not self.hosts[name].live(self.beat_timeout, now)
+        ]
+        if silent:
+            await self._patiently(lambda: self.client.hdel(keys.hosts(self.chat_id), *silent))
+            self._listed.difference_update(silent)
 
     async def _dispatch(self, key: str, fields: dict[Any, Any]) -> None:
         data = fields.get(b"m", b"")
@@ -203,7 +226,8 @@ class Hosting:
             record = self.hosts.get(name)
             if record is not None and record.worker == message.worker:
                 del self.hosts[name]
-                await self.client.hdel(keys.hosts(self.chat_id), name)
+                await self._patiently(lambda: self.client.hdel(keys.hosts(self.chat_id), name))
+                self._listed.discard(name)
                 self._changed.set()
         elif isinstance(message, Item):
             turn = self._turns.get(message.message_id)
@@ -218,12 +242,20 @@ class Hosting:
         task.add_done_callback(self._tasks.discard)
 
     async def _send(self, client: str, message: Any) -> None:
-        await self.client.xadd(
-            keys.reply(self.chat_id, client),
-            {"m": message.model_dump_json()},
-            maxlen=REPLY_KEEP,
-            approximate=True,
-        )
+        stream, data = keys.reply(self.chat_id, client), message.model_dump_json()
+
+        async def send() -> Any:
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.xadd(stream, {"m": data}, maxlen=REPLY_KEEP, approximate=True)
+                pipe.expire(stream, REPLY_TTL)  # a client that went away leaves nothing behind
+                return await pipe.execute()
+
+        await self._patiently(send)
+
+    async def _patiently(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """``call()`` once Redis answers: a restart of Redis is waited out (as the chat's
+        stream writer does) instead of failing a turn or stopping the inboxes' reader."""
+        return await patiently(call, limit=self.bus.outage_limit)
 
     async def _beat(self, name: str, beat: Beat) -> None:
         now = time.monotonic()
@@ -235,6 +267,8 @@ class Hosting:
         record = self.hosts.get(name)
         if record is not None and record.worker == beat.worker:
             record.seen = now
+            if name not in self._listed:
+                await self._list(name, record)
             return
         if record is not None and record.live(self.beat_timeout, now):
             await self._send(
@@ -242,14 +276,17 @@ class Hosting:
                 Refused(name=name, error=f"{name} is hosted by the worker on {record.where}"),
             )
             return
-        self.hosts[name] = HostRecord(beat.worker, beat.where, time.time(), now)
+        self.hosts[name] = record = HostRecord(beat.worker, beat.where, time.time(), now)
         self._changed.set()
-        await self.client.hset(
-            keys.hosts(self.chat_id),
-            name,
-            json.dumps({"worker": beat.worker, "where": beat.where, "since": time.time()}),
-        )
+        await self._list(name, record)
         await self._send(beat.worker, Hosted(name=name))
+
+    async def _list(self, name: str, record: HostRecord) -> None:
+        if self.bus.is_closed(self.chat_id):
+            return  # the run is over and its list on the bus taken down: keep it down
+        hosted = json.dumps({"worker": record.worker, "where": record.where, "since": record.since})
+        await self._patiently(lambda: self.client.hset(keys.hosts(self.chat_id), name, hosted))
+        self._listed.add(name)
 
     async def _ask(self, name: str, ask: Ask) -> None:
         assert self.chat is not None

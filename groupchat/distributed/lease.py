@@ -111,17 +111,22 @@ class Lease:
     async def _acquire_unlocked(self, wait: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
+        seen: tuple[str, float] | None = None  # the holder's lease, and when it would run out
         while True:
             got, value, left = await self.try_acquire()
             if got:
                 return
             now = loop.time()
-            if now >= deadline:
+            expiry = now + left
+            # A lease that was renewed while we waited has a live manager: say so at once.
+            renewed = seen is not None and seen[0] == value and expiry > seen[1] + 0.25
+            if now >= deadline or renewed:
                 owner = value.split(" ", 1)[-1]
                 raise ChatRunningElsewhere(
                     f"chat {self.chat_id} is running: its manager {owner} holds the chat "
                     f"(for {left:.1f} s more unless it renews; it renews while it runs)"
                 )
+            seen = (value, expiry)
             await asyncio.sleep(min(max(left, 0.05), deadline - now, 1.0))
 
     async def renew(self) -> None:

@@ -250,6 +250,9 @@ class RedisBus(EventBus):
                 self._callbacks.add(task)
                 task.add_done_callback(self._callbacks.discard)
         else:
+            log = self._chats.get(chat_id)
+            if log is not None:
+                log.why = f": {error}"
             self.close(chat_id)
 
 
@@ -346,7 +349,15 @@ class _Writer:
 
     async def _last_seq(self) -> int:
         last = await last_id(self.bus.client, keys.events(self.chat_id))
-        return -1 if last is None else keys.entry_seq(last)
+        if last is None:
+            return -1
+        try:
+            return keys.entry_seq(last)
+        except ValueError:
+            raise ChatFencedError(
+                f"chat {self.chat_id}: its stream was written by another process (entry "
+                f"{last.decode()} is no event of a manager's); this manager stops"
+            ) from None
 
     async def _check_stream(self) -> None:
         """The stream must end where this process's chat goes on: a manager that knows less
@@ -378,7 +389,9 @@ class _Writer:
         bus, chat_id = self.bus, self.chat_id
         async with bus.client.pipeline(transaction=False) as pipe:
             pipe.hdel(keys.CHATS, chat_id)
-            pipe.delete(keys.hosts(chat_id))
+            pipe.delete(keys.hosts(chat_id), keys.join_inbox(chat_id))
+            for name in bus._info.get(chat_id, {}).get("agents", ()):
+                pipe.delete(keys.host_inbox(chat_id, name))
             if bus.keep_for is not None:
                 for key in (keys.events(chat_id), keys.spec(chat_id), keys.epoch(chat_id)):
                     pipe.expire(key, bus.keep_for)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -22,7 +23,13 @@ async def xread(
     client: Redis, positions: Mapping[str, bytes | str], *, count: int, block: int
 ) -> list[tuple[str, Entries]]:
     """New entries of each stream after its position, waiting up to ``block`` ms for one."""
+    task = asyncio.current_task()
+    cancels = task.cancelling() if task is not None else 0
     answer = await cast(Any, client).xread(dict(positions), count=count, block=block)
+    if task is not None and task.cancelling() > cancels:
+        # The client may swallow a cancel that lands as its read completes; it must not be
+        # lost, or a reader told to stop would go on reading.
+        raise asyncio.CancelledError
     return [(text(stream), entries) for stream, entries in (answer or [])]
 
 

@@ -23,6 +23,11 @@ BUS_ENV = "GROUPCHAT_BUS"
 CONNECT_TIMEOUT = 5.0
 """Seconds to wait for Redis to answer at start before saying it cannot be reached."""
 
+MAX_CONNECTIONS = 4096
+"""Connections one client may open. Every chat a process runs or hosts holds one for its
+blocking read (the manager's inbox reader, a worker's reader of the chat), so the client's
+default (100 in redis-py 6 and later) ends a process's chats past about 50 of them."""
+
 
 class BusURL(BaseModel):
     """A checked bus URL. :attr:`shown` is what may be printed, logged or stored."""
@@ -104,6 +109,7 @@ async def connect(url: BusURL, *, timeout: float = CONNECT_TIMEOUT) -> Redis:
     client: Redis = aioredis.from_url(
         url.url,
         socket_connect_timeout=timeout,
+        max_connections=MAX_CONNECTIONS,
         health_check_interval=10,
         retry_on_timeout=False,
     )

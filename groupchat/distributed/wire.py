@@ -28,6 +28,7 @@ __all__ = [
     "Hand",
     "Hosted",
     "Item",
+    "JoinAct",
     "JoinLine",
     "Passed",
     "Piece",
@@ -153,14 +154,23 @@ WorkerMessage = Annotated[Beat | Unhost | Item | Ask, Field(discriminator="op")]
 WORKER_ADAPTER: TypeAdapter[WorkerMessage] = TypeAdapter(WorkerMessage)
 
 
+JoinAct = Literal["line", "hello", "beat", "leave"]
+"""What a joined terminal's entry does: a protocol ``line``; ``hello``, answered with the
+protocol's hello (the chat, its people, who is claimed); a ``beat``, sent every
+:data:`~groupchat.distributed.hosting.BEAT_INTERVAL` while it is joined (a terminal silent
+for longer than the beat timeout is let go and its seat given back); ``leave``."""
+
+
 class JoinLine(_Wire):
     """A line of the sharing protocol (:mod:`groupchat.tui.share.protocol`) from a terminal
     joined over the bus; ``client`` names its reply stream, ``holder`` who it is."""
 
     op: Literal["join"] = "join"
-    client: str
-    holder: str
-    line: str
+    client: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    holder: str = Field(max_length=200)
+    line: str = Field(default="", max_length=1 << 20)
+    """As long as a line over the Unix socket may be."""
+    act: JoinAct = "line"
 
 
 # ---------------------------------------------------------------------- manager -> client

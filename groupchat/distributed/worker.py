@@ -5,7 +5,8 @@ start), and for each one beats on the inboxes of the names it hosts, reads the c
 to keep its own view of the chat, and takes a turn when the manager asks for one: the agent
 runs here, with a view rebuilt from the stream, and what it yields goes back to the manager,
 which publishes it as the agent's. A turn the manager concludes (an interrupt, a stop, a
-timeout) is cancelled here as soon as the chat's stream says so.
+timeout) is cancelled here as soon as the chat's stream says so. A worker outlives Redis
+restarting: what it reads and sends waits until Redis is back (for up to the outage limit).
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import ValidationError
 
 from groupchat.distributed import keys
 from groupchat.distributed.follow import parse_entry
-from groupchat.distributed.hosting import BEAT_INTERVAL
+from groupchat.distributed.hosting import BEAT_INTERVAL, INBOX_KEEP
+from groupchat.distributed.patience import patiently
+from groupchat.distributed.redis_bus import OUTAGE_LIMIT
 from groupchat.distributed.streams import last_id, xread
 from groupchat.distributed.wire import (
     REPLY_ADAPTER,
@@ -60,6 +64,7 @@ if TYPE_CHECKING:
 __all__ = ["Worker"]
 
 Note = Callable[[str], None]
+T = TypeVar("T")
 
 
 def _stderr(text: str) -> None:
@@ -82,6 +87,7 @@ class Worker:
         team: str,
         chat: str | None = None,
         beat_interval: float = BEAT_INTERVAL,
+        outage_limit: float = OUTAGE_LIMIT,
         note: Note = _stderr,
     ) -> None:
         self.client = client
@@ -89,6 +95,7 @@ class Worker:
         self.team = team
         self.only_chat = chat
         self.beat_interval = beat_interval
+        self.outage_limit = outage_limit
         self.note = note
         self.id = uuid.uuid4().hex[:12]
         self.where = f"{socket.gethostname()}:{os.getpid()}"
@@ -98,18 +105,27 @@ class Worker:
         self.refused: dict[str, dict[str, str]] = {}
         """Chat id -> name -> why the manager refused it."""
 
+    async def patiently(self, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()`` once Redis answers (it may be restarting), for up to the outage limit."""
+        return await patiently(call, limit=self.outage_limit)
+
     async def run(self) -> None:
+        client = cast(Any, self.client)
         if self.only_chat is not None:
-            info = cast(bytes | None, await cast(Any, self.client).hget(keys.CHATS, self.only_chat))
-            await self._serve(self.only_chat, _described(info) or {})
+            only = self.only_chat
+            info = cast(bytes | None, await self.patiently(lambda: client.hget(keys.CHATS, only)))
+            await self._serve(only, _described(info) or {})
             return
         try:
-            last = await self._announce_position()
-            listed = cast(dict[bytes, bytes], await cast(Any, self.client).hgetall(keys.CHATS))
+            last = await self.patiently(self._announce_position)
+            listed = cast(
+                dict[bytes, bytes], await self.patiently(lambda: client.hgetall(keys.CHATS))
+            )
             for chat_id, info in listed.items():
                 self._maybe_serve(chat_id.decode(), info)
             while True:
-                answer = await xread(self.client, {keys.ANNOUNCE: last}, block=1000, count=100)
+                read = partial(xread, self.client, {keys.ANNOUNCE: last}, block=1000, count=100)
+                answer = await self.patiently(read)
                 for _stream, entries in answer:
                     for entry_id, fields in entries:
                         last = entry_id
@@ -174,7 +190,9 @@ class _ChatHost:
         replies = keys.reply(self.chat_id, self.worker.id)
         positions: dict[str, bytes | str] = {events: "0-0", replies: "0-0"}
         while not self.ended:
-            answer = await xread(self.client, positions, block=1000, count=500)
+            answer = await self.worker.patiently(
+                lambda: xread(self.client, positions, block=1000, count=500)
+            )
             for key, entries in answer:
                 for entry_id, fields in entries:
                     positions[key] = entry_id
@@ -183,8 +201,11 @@ class _ChatHost:
                     else:
                         await self._reply(fields.get(b"m", b""))
             self._start_pending()
-            if self.saw_end and not await self.client.hexists(keys.CHATS, self.chat_id):
-                self.ended = True
+            if self.saw_end:
+                listed = await self.worker.patiently(
+                    lambda: self.client.hexists(keys.CHATS, self.chat_id)
+                )
+                self.ended = not listed
 
     # ------------------------------------------------------------------ the chat
 
@@ -224,7 +245,12 @@ class _ChatHost:
             beat = Beat(worker=self.worker.id, where=self.worker.where).model_dump_json()
             async with self.client.pipeline(transaction=False) as pipe:
                 for name in self.beating:
-                    pipe.xadd(keys.host_inbox(self.chat_id, name), {"m": beat}, maxlen=1000)
+                    pipe.xadd(
+                        keys.host_inbox(self.chat_id, name),
+                        {"m": beat},
+                        maxlen=INBOX_KEEP,
+                        approximate=True,
+                    )
                 with contextlib.suppress(Exception):
                     await pipe.execute()
             await asyncio.sleep(self.worker.beat_interval)
@@ -286,7 +312,10 @@ class _ChatHost:
 
         async def send(piece: Piece) -> None:
             item = Item(worker=self.worker.id, message_id=turn.message_id, piece=piece)
-            await self.client.xadd(inbox, {"m": item.model_dump_json()})
+            data = item.model_dump_json()
+            await self.worker.patiently(
+                lambda: self.client.xadd(inbox, {"m": data}, maxlen=INBOX_KEEP, approximate=True)
+            )
 
         stream = participant.take_turn(self.view)
         try:
@@ -333,9 +362,8 @@ class _ChatHost:
             choices=tuple(choices),
             timeout=timeout,
         )
-        await self.client.xadd(
-            keys.host_inbox(self.chat_id, turn.speaker), {"m": ask.model_dump_json()}
-        )
+        inbox, data = keys.host_inbox(self.chat_id, turn.speaker), ask.model_dump_json()
+        await self.worker.patiently(lambda: self.client.xadd(inbox, {"m": data}))
         try:
             return await future
         finally:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
@@ -24,8 +24,11 @@ from groupchat.tui.console import ConsoleRenderer
 from groupchat.tui.headless import read_line
 from groupchat.tui.seats import addressed
 from groupchat.tui.share.client import JoinClient, JoinError, find_chat
-from groupchat.tui.share.join_commands import JOIN_COMMANDS, JoinedTerminal
+from groupchat.tui.share.join_commands import JOIN_COMMANDS, Connection, JoinedTerminal
 from groupchat.tui.share.protocol import Bye, ErrorReply, claim, release, say
+
+if TYPE_CHECKING:
+    from groupchat.tui.share.bus_client import BusJoinClient
 
 __all__ = ["ENDED", "JOIN_COMMANDS", "JoinSession", "has_ended", "join_chat", "open_seat"]
 
@@ -44,7 +47,7 @@ def has_ended(chat_id: str) -> str:
 class JoinSession(JoinedTerminal):
     """One person at a joined terminal, speaking as ``name`` through ``client``."""
 
-    def __init__(self, client: JoinClient, name: str, *, console: Console | None = None) -> None:
+    def __init__(self, client: Connection, name: str, *, console: Console | None = None) -> None:
         self.client = client
         self.person = name
         self.console = console or Console(highlight=False)
@@ -202,12 +205,20 @@ class JoinSession(JoinedTerminal):
 
 
 async def open_seat(
-    ident: str, name: str | None = None, *, folder: Path | None = None
-) -> tuple[JoinClient, str]:
+    ident: str, name: str | None = None, *, folder: Path | None = None, bus: str | None = None
+) -> tuple[JoinClient | BusJoinClient, str]:
     """Connect to the running chat ``ident`` (an id or its start) and claim ``name`` (default:
-    the first person nobody answers for); returns the client and who was claimed. Raises
-    :class:`JoinError` when that cannot be done (nothing stays open then)."""
-    client = await JoinClient.connect(find_chat(ident, folder))
+    the first person nobody answers for); returns the client and who was claimed. The chat is
+    found among those shared on this machine's sockets, or with ``bus`` (a ``redis://`` URL)
+    among those running on that bus, from any machine. Raises :class:`JoinError` when that
+    cannot be done (nothing stays open then)."""
+    client: JoinClient | BusJoinClient
+    if bus is not None:
+        from groupchat.tui.share.bus_client import BusJoinClient
+
+        client = await BusJoinClient.connect(bus, ident)
+    else:
+        client = await JoinClient.connect(find_chat(ident, folder))
     try:
         claimed = await client.request(claim(name))
     except JoinError as exc:
@@ -227,12 +238,14 @@ async def join_chat(
     interactive: bool | None = None,
     stdin: IO[str] | None = None,
     folder: Path | None = None,
+    bus: str | None = None,
 ) -> int:
     """Join the running chat ``ident`` (an id or its start) as ``name`` (default: the first
-    person nobody answers for). Raises :class:`JoinError` when that cannot be done."""
+    person nobody answers for), on this machine or on ``bus``. Raises :class:`JoinError` when
+    that cannot be done."""
     if interactive is None:
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    client, claimed = await open_seat(ident, name, folder=folder)
+    client, claimed = await open_seat(ident, name, folder=folder, bus=bus)
     try:
         session = JoinSession(client, claimed, console=console)
         session._say(f"you are {claimed} in chat {client.hello.chat_id}; /quit leaves")

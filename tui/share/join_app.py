@@ -327,10 +327,13 @@ class JoinChatApp(AskedApp, JoinedTerminal):
         await super().on_unmount()
 
 
-async def join_tui(ident: str, name: str | None = None, *, folder: Path | None = None) -> int:
-    """``groupchat join`` in the full-screen app; returns the exit status (see
-    :attr:`JoinChatApp.exit_status`). Raises :class:`JoinError` when it cannot join."""
-    client, claimed = await open_seat(ident, name, folder=folder)
+async def join_tui(
+    ident: str, name: str | None = None, *, folder: Path | None = None, bus: str | None = None
+) -> int:
+    """``groupchat join`` in the full-screen app (``bus``: a chat on that bus); returns the
+    exit status (see :attr:`JoinChatApp.exit_status`). Raises :class:`JoinError` when it
+    cannot join."""
+    client, claimed = await open_seat(ident, name, folder=folder, bus=bus)
     try:
         app = JoinChatApp(client, claimed, quiet_gc=True)
         await app.run_async()

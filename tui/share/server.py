@@ -3,12 +3,9 @@
 Each joined terminal gets a :class:`~.protocol.Hello`, the chat's events so far (the earlier
 ones from the store, through ``earlier``; the rest from the bus) and then live, and may claim one
 of the team's people and then send the chat's inbound events as them: lines, and pause, resume,
-steer, kick, invite and stop. The client never chooses who sends: an event is published as the
-person the terminal answers for, through the chat (which uses that person's own publisher, so
-the bus stamps the sender). A terminal
+steer, kick, invite and stop (its :class:`~.seat_session.SeatSession` does them). A terminal
 that stops reading never slows the chat: its subscription is not durable, and past ``backlog``
-unsent lines it is told it fell behind and let go. Whatever arrives is validated; a bad line
-gets an error reply, and nothing a client sends can end the chat except ``stop``.
+unsent lines it is told it fell behind and let go.
 """
 
 from __future__ import annotations
@@ -22,18 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from groupchat.bus import SubscriberLagged, SubscriberStalled, Subscription
-from groupchat.events import (
-    ControlRequested,
-    Event,
-    HumanInput,
-    InboundEvent,
-    SeatClaimed,
-    SeatReleased,
-    dump_event,
-)
-from groupchat.tui.claims import ClaimError, Claims
-from groupchat.tui.control import ChatControl, ControlError
-from groupchat.tui.seats import input_channel
+from groupchat.events import Event, dump_event
+from groupchat.tui.claims import Claims
 from groupchat.tui.share.paths import is_live, share_folder, socket_path, sweep_stale
 from groupchat.tui.share.protocol import (
     MAX_LINE,
@@ -41,14 +28,9 @@ from groupchat.tui.share.protocol import (
     ErrorReply,
     Hello,
     Message,
-    Ok,
-    ProtocolError,
-    Send,
     dump_message,
-    line_id,
-    parse_client_line,
-    read_event,
 )
+from groupchat.tui.share.seat_session import SeatSession
 
 if TYPE_CHECKING:
     from groupchat.chat import GroupChat
@@ -180,7 +162,8 @@ class ShareServer:
 
 
 class _Connection:
-    """One joined terminal: events and replies out, commands in."""
+    """One joined terminal: events and replies out, commands in (done by its
+    :class:`~.seat_session.SeatSession`)."""
 
     def __init__(
         self,
@@ -195,7 +178,8 @@ class _Connection:
         self.reader = reader
         self.writer = writer
         self.holder = holder
-        self.seat: str | None = None
+        self.session = SeatSession(server.chat, server.claims, holder)
+        """What this terminal does in the chat (the lines it sends, the seat it holds)."""
         self.task: asyncio.Task[None] | None = None
         self._out: deque[str | None] = deque()  # None: no more lines
         self._ready = asyncio.Event()
@@ -281,7 +265,7 @@ class _Connection:
             self.writer.write_eof()
 
     def _hello(self) -> Hello:
-        return Hello(chat_id=self.chat.chat_id, humans=self._humans(), claimed=self.claims.names)
+        return self.session.hello()
 
     @staticmethod
     def _line(message: Message) -> bytes:
@@ -301,125 +285,10 @@ class _Connection:
                 return True
             if not line.strip():
                 continue
-            self._put(dump_message(await self._handle(line)))
+            self._put(dump_message(await self.session.handle(line)))
 
     def _reply_error(self, ident: int | None, error: str) -> str:
         return dump_message(ErrorReply(id=ident, error=error))
 
     def _leave(self) -> None:
-        if self.seat is not None:
-            self.claims.release(self.seat, self.holder)
-            self.chat.release_seat(self.seat, self.holder)
-            self.seat = None
-
-    # ------------------------------------------------------------------ commands
-
-    async def _handle(self, line: bytes) -> Ok | ErrorReply:
-        try:
-            message = parse_client_line(line)
-        except ProtocolError as exc:
-            return ErrorReply(id=line_id(line), error=f"bad message: {exc}")
-        try:
-            event = read_event(
-                message,
-                chat_id=self.chat.chat_id,
-                sender=self.seat or self.holder,
-                holder=self.holder,
-            )
-        except ProtocolError as exc:
-            return ErrorReply(id=message.id, error=f"bad event: {exc}")
-        try:
-            return await self._do(message, event)
-        except (ClaimError, ControlError) as exc:
-            return ErrorReply(id=message.id, error=str(exc))
-        except Exception as exc:  # whatever goes wrong here, the chat goes on
-            return ErrorReply(id=message.id, error=f"{event.type} failed: {exc}")
-
-    async def _do(self, message: Send, event: InboundEvent) -> Ok:
-        """Publish ``event`` as the person this terminal answers for (a claim: as the person
-        claimed), through the chat, which publishes with that person's own publisher."""
-        if isinstance(event, SeatClaimed):
-            return self._claim(message)
-        if isinstance(event, SeatReleased):
-            if self.seat is None:
-                raise ControlError("you answer for nobody")
-            name = self.seat
-            self._leave()
-            return Ok(id=message.id, text=f"{name} answers from the chat's own terminal again")
-        if self.seat is None:
-            raise ControlError("claim a person first: nobody answers from this terminal")
-        if isinstance(event, HumanInput):
-            return Ok(id=message.id, text=self._say(self.seat, event.text))
-        return Ok(id=message.id, text=await self._control(self.seat, event))
-
-    def _humans(self) -> list[str]:
-        return [n for n, p in self.chat.participants.items() if input_channel(p) is not None]
-
-    def _claim(self, message: Send) -> Ok:
-        wanted_name = message.seat
-        if self.seat is not None and not (message.switch and wanted_name is not None):
-            raise ControlError(f"you already answer for {self.seat}; release first")
-        humans = self._humans()
-        listed = ", ".join(humans) or "none"
-        if wanted_name is None:
-            free = [name for name in humans if name not in self.claims]
-            home = self.claims.home() if self.claims.home is not None else None
-            free.sort(key=lambda name: name == home)  # the chat's own terminal's voice last
-            if not free:
-                raise ClaimError(f"every person already answers from a terminal ({listed})")
-            name = free[0]
-        else:
-            wanted = wanted_name.lstrip("@").lower()
-            found = [name for name in humans if name.lower() == wanted]
-            if not found:
-                agent = any(name.lower() == wanted for name in self.chat.participants)
-                what = "is not a person" if agent else "is not"
-                raise ClaimError(f"{wanted_name!r} {what} in this chat (people: {listed})")
-            name = found[0]
-        if name == self.seat:
-            return Ok(id=message.id, text=f"you are {name} already", name=name)
-        self.claims.claim(name, self.holder)  # first: a seat that is taken leaves the old one
-        self._leave()
-        self.chat.claim_seat(name, self.holder)
-        self.seat = name
-        return Ok(id=message.id, text=f"you are {name}", name=name)
-
-    def _say(self, name: str, text: str) -> str:
-        channel = input_channel(self.chat.participants.get(name))
-        if channel is None:
-            raise ControlError(f"{name} is not in the chat now")
-        if channel.closed:
-            raise ControlError(f"{name} has left this chat")
-        if channel.requested:
-            channel.send(text)
-            return f"answered as {name}"
-        if not text.strip():
-            return "nothing is asked of you: a blank line does nothing"
-        channel.send(text)
-        return f"posted as {name}"
-
-    async def _control(self, by: str, event: ControlRequested) -> str:
-        chat, command, name = self.chat, event.command, event.name
-        if command == "steer":
-            if name is None:
-                raise ControlError("next needs the name of the next speaker")
-            return ChatControl(chat, by).steer(name)
-        if command == "pause":
-            await chat.pause(by=by)
-            return "paused"
-        if command == "resume":
-            await chat.resume(by=by)
-            return "resumed"
-        if command == "interrupt":
-            return "interrupted" if await chat.interrupt(by=by) else "nobody is speaking"
-        if command == "kick":
-            if name is None:
-                raise ControlError("kick needs the name of who to remove")
-            return await ChatControl(chat, by).kick(name, reason=event.reason)
-        if command == "invite":
-            control = ChatControl(chat, by)
-            if name is None:
-                return control.come_back()
-            return await control.invite(name)
-        await chat.stop(event.reason or "stopped", by=by)
-        return "stopping the chat"
+        self.session.leave()

@@ -79,6 +79,13 @@ class ComposerBox(Vertical):
             super().__init__()
             self.text = text
 
+    class Jump(Message):
+        """Home or End pressed in the empty input: the conversation's first or latest."""
+
+        def __init__(self, to: str) -> None:
+            super().__init__()
+            self.to = to
+
     def __init__(
         self,
         *,
@@ -254,6 +261,9 @@ class ComposerBox(Vertical):
             self.submit()
             return True
         editor = self.editor
+        if key in ("home", "end") and not editor.text:
+            self.post_message(self.Jump("start" if key == "home" else "end"))
+            return True
         if key == "up" and editor.cursor_location[0] == 0 and self.history:
             self._walk(-1)
             return True

@@ -57,6 +57,8 @@ class StatusBar(Horizontal):
         self.cost: ChatCost | None = None
         """What the chat has cost so far, when prices are known."""
         self.activity: Content = Content("")
+        self.below = 0
+        """Messages that arrived below while the reader is scrolled up."""
 
     def compose(self) -> ComposeResult:
         yield Static(classes="status-left")
@@ -78,6 +80,9 @@ class StatusBar(Horizontal):
         parts.append(f"  {tokens(model.usage.total_tokens)}")
         if self.cost is not None:  # "≥ $0.0123 (partial)" when some tokens have no price
             parts.append(f"  {self.cost.short()}")
+        if self.below:
+            new = "new message" if self.below == 1 else "new messages"
+            parts += ["  ", (f"↓ {self.below} {new} (End)", "bold $text-warning")]
         show(self.query_one(".status-left", Static), Content.assemble(*parts))
         show(self.query_one(".status-right", Static), self.activity or self._activity())
 
