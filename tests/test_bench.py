@@ -45,7 +45,10 @@ RUNS: dict[str, list[str]] = {
         "--repeat",
         "1",
     ],
-    "store": ["bench.store", "--messages", "200", "--append-events", "2000", "--repeat", "1"],
+    "store": [
+        "bench.store",
+        *("--messages", "200", "--append-events", "2000", "--repeat", "1", "--search-chats", "95"),
+    ],
     "replay": ["bench.replay", "--messages", "200", "--repeat", "1"],
     "load": ["bench.load", "--chats", "10", "--messages", "20"],
     "tui": ["bench.tui", "--messages", "100", "--seconds", "0.5", "--repeat", "1"],
@@ -72,6 +75,7 @@ COUNTED: dict[str, list[dict[str, Any]]] = {
         {"bench": "store_append", "events": 2000},
         {"bench": "store_recorder", "messages": 200},
         {"bench": "store_read", "events": 802, "messages": 200},
+        {"bench": "store_search", "backend": "sqlite", "chats": 95},
         {"bench": "store"},
     ],
     "replay": [
@@ -134,3 +138,23 @@ def test_the_tui_stream_reaches_the_screen_and_every_key_the_input() -> None:
     assert report["keys"] >= 1  # a key every 200 ms of a stream of at least 500 ms
     assert isinstance(report["met_targets"], bool)
     assert ("missed" in report) is not report["met_targets"]
+
+
+def test_the_store_benchmark_runs_on_postgresql(postgres_url: str) -> None:
+    """``--db URL``: the same runs and checks against the PostgreSQL store, each in a schema
+    of its own that the benchmark drops at the end."""
+    url = postgres_url.partition("?")[0]
+    done = subprocess.run(
+        [sys.executable, "-m", *RUNS["store"], "--db", url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    reports = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    expected = [{**e, "backend": "postgres"} for e in COUNTED["store"][:-1]] + [{"bench": "store"}]
+    assert [_subset(r, e) for r, e in zip(reports, expected, strict=True)] == expected
+    for report in reports:
+        assert "ok" not in report and "problem" not in report, report

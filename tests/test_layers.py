@@ -288,16 +288,39 @@ def test_an_exception_holds_only_inside_a_function() -> None:
 
 # ------------------------------------------------------------------ stores by their protocols
 
-STORE_BACKEND = frozenset(
+POSTGRES_BACKEND = frozenset(
     {
-        "groupchat.transcripts.sqlite",
-        "groupchat.transcripts.writer",
-        "groupchat.transcripts.queries",
-        "groupchat.transcripts.batch",
+        "groupchat.transcripts.postgres",
+        "groupchat.transcripts.pg_schema",
+        "groupchat.transcripts.pg_writer",
+        "groupchat.transcripts.pg_queries",
+        "groupchat.transcripts.pg_search",
     }
 )
-"""The SQLite backend's modules: only :mod:`groupchat.transcripts.factory` opens a store."""
-BACKEND_NAMES = frozenset({"SqliteStore", "SqliteWriter", "SqliteQueries"})
+"""The PostgreSQL backend's modules: the only ones that import asyncpg."""
+STORE_BACKEND = (
+    frozenset(
+        {
+            "groupchat.transcripts.sqlite",
+            "groupchat.transcripts.writer",
+            "groupchat.transcripts.queries",
+            "groupchat.transcripts.batch",
+        }
+    )
+    | POSTGRES_BACKEND
+)
+"""The backends' modules: only :mod:`groupchat.transcripts.factory` opens a store."""
+BACKEND_NAMES = frozenset(
+    {
+        "SqliteStore",
+        "SqliteWriter",
+        "SqliteQueries",
+        "BufferedWriter",
+        "PostgresStore",
+        "PostgresWriter",
+        "PostgresQueries",
+    }
+)
 STORE_USERS = frozenset({"app", "tui"})
 """The parts that use stores: they know them by the protocols of ``transcripts/protocols.py``."""
 
@@ -381,3 +404,22 @@ async def open_it(path: str) -> object:
         "groupchat.app.example, line 8: names SqliteStore",
         "groupchat.app.example, line 15: names SqliteStore",
     ]
+
+
+def test_asyncpg_loads_only_with_a_postgresql_store() -> None:
+    """The ``postgres`` extra stays optional: only the PostgreSQL backend imports asyncpg, and
+    nothing outside it imports the backend except the factory, inside the function that opens
+    a ``postgresql://`` URL."""
+    wrong = [
+        _where(imp)
+        for imp in ALL_IMPORTS
+        if imp.target.partition(".")[0] == "asyncpg" and imp.module not in POSTGRES_BACKEND
+    ]
+    wrong += [
+        _where(imp)
+        for imp in ALL_IMPORTS
+        if imp.module not in POSTGRES_BACKEND
+        and (imp.target in POSTGRES_BACKEND or imp.target.rpartition(".")[0] in POSTGRES_BACKEND)
+        and not (imp.module == "groupchat.transcripts.factory" and imp.lazy)
+    ]
+    assert not wrong, "asyncpg or the PostgreSQL backend loaded eagerly:\n" + "\n".join(wrong)

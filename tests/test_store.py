@@ -1,4 +1,8 @@
-"""The SQLite transcript store and the recorder that feeds it from a live chat."""
+"""The transcript store and the recorder that feeds it from a live chat.
+
+Tests taking ``store`` or ``backend`` run against every backend (SQLite and PostgreSQL, see
+``tests/store_backends.py``); those about SQLite's own file (modes, pragmas, raw ``sqlite3``)
+open a ``SqliteStore`` themselves."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from typing import Any
 
 import pydantic
 import pytest
+from store_backends import Backend
 
 from groupchat.bus import EventBus
 from groupchat.chat import GroupChat
@@ -39,6 +44,8 @@ from groupchat.messages import Message, Usage
 from groupchat.termination import MaxMessages
 from groupchat.testing import ChatProbe, HumanParticipant, ScriptedAgent
 from groupchat.transcripts import batch as batch_module
+from groupchat.transcripts import pg_schema as pg_schema_module
+from groupchat.transcripts import pg_writer as pg_writer_module
 from groupchat.transcripts import queries as queries_module
 from groupchat.transcripts import schema as schema_module
 from groupchat.transcripts import sqlite as sqlite_module
@@ -65,9 +72,12 @@ TRICKY = 'quotes " and \\ backslash, new\nline, tab\t, emoji 🦊, accents café
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with await SqliteStore.open(tmp_path / "chats.db") as opened:
+async def store(backend: Backend) -> AsyncIterator[TranscriptStore]:
+    opened = await backend.open()
+    try:
         yield opened
+    finally:
+        await opened.close()
 
 
 def chat_events(
@@ -133,8 +143,7 @@ def agents(*lines: tuple[str, list[str]], **options: Any) -> list[ScriptedAgent]
 # ---------------------------------------------------------------- recording a live chat
 
 
-async def test_recorded_chat_reads_back_equal_to_the_bus(tmp_path: Path) -> None:
-    path = tmp_path / "chats.db"
+async def test_recorded_chat_reads_back_equal_to_the_bus(backend: Backend) -> None:
     bus = EventBus(retain=None)
     chat = GroupChat(
         agents(("ada", ["Hello *moon*.", TRICKY]), ("bob", ["Bye sun."]), chunk="word"),
@@ -143,7 +152,8 @@ async def test_recorded_chat_reads_back_equal_to_the_bus(tmp_path: Path) -> None
         termination=MaxMessages(3),
         metadata={"team": "sky"},
     )
-    async with await SqliteStore.open(path) as store:
+    store = await backend.open()
+    try:
         recorder = StoreRecorder(store, bus, chat.chat_id, title="Sky talk")
         await recorder.start()
         await chat.run("Discuss the sky")
@@ -154,9 +164,14 @@ async def test_recorded_chat_reads_back_equal_to_the_bus(tmp_path: Path) -> None
         assert recorder.recorded == len(stored)
         middle = await store.events(chat.chat_id, 2, 5)
         assert [e.seq for e in middle] == [2, 3, 4]
+    finally:
+        await store.close()
     # The stored JSON is byte for byte the canonical form.
-    rows = raw(path, "SELECT json FROM event_log WHERE chat_id = 'live1' ORDER BY seq")
+    rows = await backend.raw("SELECT json FROM event_log WHERE chat_id = 'live1' ORDER BY seq")
     assert [r[0] for r in rows] == [dump_event(e) for e in bus.history("live1")]
+    if backend.name != "sqlite":
+        return
+    path = Path(backend.location)
     columns = raw(path, "SELECT seq, type, sender, time FROM events WHERE chat_id = 'live1'")
     assert [(s, t, w) for s, t, w, _ in columns] == [
         (e.seq, e.type, e.sender) for e in bus.history("live1")
@@ -164,7 +179,7 @@ async def test_recorded_chat_reads_back_equal_to_the_bus(tmp_path: Path) -> None
     assert columns[0][3] == json.loads(rows[0][0])["time"]
 
 
-async def test_recorder_subscribes_before_start_returns(store: SqliteStore) -> None:
+async def test_recorder_subscribes_before_start_returns(store: TranscriptStore) -> None:
     bus = EventBus()
     chat = GroupChat(agents(("ada", ["one"])), bus=bus, chat_id="early", max_turns=1)
     recorder = StoreRecorder(store, bus, "early")
@@ -176,7 +191,7 @@ async def test_recorder_subscribes_before_start_returns(store: SqliteStore) -> N
     assert (await store.chat("early")).state == "ended"
 
 
-async def test_recorder_continues_a_chat_from_a_sequence_number(store: SqliteStore) -> None:
+async def test_recorder_continues_a_chat_from_a_sequence_number(store: TranscriptStore) -> None:
     bus = EventBus(retain=None)
     script = agents(("ada", ["first", "second"]), ("bob", ["third", "fourth"]))
     chat = GroupChat(script, bus=bus, chat_id="twice", max_turns=2)
@@ -197,7 +212,7 @@ async def test_recorder_continues_a_chat_from_a_sequence_number(store: SqliteSto
     assert again.last_seq == bus.next_seq("twice") - 1
 
 
-async def test_stop_records_what_was_published_and_lets_go(store: SqliteStore) -> None:
+async def test_stop_records_what_was_published_and_lets_go(store: TranscriptStore) -> None:
     bus = EventBus(retain=None)
     you = HumanParticipant("you")
     chat = GroupChat([*agents(("ada", ["Your turn @you"])), you], bus=bus, chat_id="held")
@@ -219,8 +234,8 @@ async def test_stop_records_what_was_published_and_lets_go(store: SqliteStore) -
     assert len(await store.events("held")) == published
 
 
-async def test_a_failed_store_does_not_hold_the_chat_back(tmp_path: Path) -> None:
-    store = await SqliteStore.open(tmp_path / "chats.db")
+async def test_a_failed_store_does_not_hold_the_chat_back(backend: Backend) -> None:
+    store = await backend.open()
     bus = EventBus()
     chat = GroupChat(agents(("ada", ["a"] * 50)), bus=bus, max_turns=50)
     recorder = StoreRecorder(store, bus, chat.chat_id, maxsize=4)
@@ -235,7 +250,7 @@ async def test_a_failed_store_does_not_hold_the_chat_back(tmp_path: Path) -> Non
 # ---------------------------------------------------------------- summaries
 
 
-async def test_summaries_follow_the_events(store: SqliteStore) -> None:
+async def test_summaries_follow_the_events(store: TranscriptStore) -> None:
     await store.create_chat("first", title="The first")
     await store.append_many(chat_events("first", team="astronomers"))
     await store.create_chat("second")
@@ -268,13 +283,13 @@ async def test_summaries_follow_the_events(store: SqliteStore) -> None:
     assert (await store.chat("fork")).state == "interrupted"
 
 
-async def test_message_usage_adds_up_until_the_chat_ends(store: SqliteStore) -> None:
+async def test_message_usage_adds_up_until_the_chat_ends(store: TranscriptStore) -> None:
     usage = Usage(input_tokens=1, output_tokens=2)
     await store.append_many(chat_events("u", end=False, usage=usage))
     assert (await store.chat("u")).usage == Usage(input_tokens=2, output_tokens=4)
 
 
-async def test_participants_join_and_leave(store: SqliteStore) -> None:
+async def test_participants_join_and_leave(store: TranscriptStore) -> None:
     events = chat_events("crowd", end=False)
     seq = len(events)
     joined = ParticipantJoined(
@@ -285,7 +300,7 @@ async def test_participants_join_and_leave(store: SqliteStore) -> None:
     assert (await store.chat("crowd")).participants == ("bob", "cy")
 
 
-async def test_a_chat_that_goes_on_after_its_end_is_open_again(store: SqliteStore) -> None:
+async def test_a_chat_that_goes_on_after_its_end_is_open_again(store: TranscriptStore) -> None:
     events = chat_events("again")
     await store.append_many(events)
     assert (await store.chat("again")).state == "ended"
@@ -305,13 +320,13 @@ async def test_a_chat_that_goes_on_after_its_end_is_open_again(store: SqliteStor
     assert (summary.state, summary.status, summary.ended) == ("running", None, None)
 
 
-async def test_running_means_a_live_writer(tmp_path: Path) -> None:
-    path = tmp_path / "chats.db"
-    async with await SqliteStore.open(path) as store:
-        await store.append_many(chat_events("open", end=False))
-        assert (await store.chat("open")).state == "running"
+async def test_running_means_a_live_writer(backend: Backend) -> None:
+    store = await backend.open()
+    await store.append_many(chat_events("open", end=False))
+    assert (await store.chat("open")).state == "running"
+    await store.close()
     # Closing the store let go of the chat: nobody writes it any more.
-    assert raw(path, "SELECT updated, writer FROM chats") == [(None, None)]
+    assert await backend.raw("SELECT updated, writer FROM chats") == [(None, None)]
 
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", "import os; print(os.getpid())", stdout=asyncio.subprocess.PIPE
@@ -325,14 +340,19 @@ async def test_running_means_a_live_writer(tmp_path: Path) -> None:
         (time.time() - LIVE_WINDOW - 1, f"{host}:{os.getpid()}", "interrupted"),  # silent
     ]
     for updated, writer, state in cases:
-        with sqlite3.connect(path) as db:
-            db.execute("UPDATE chats SET updated = ?, writer = ?", (updated, writer))
-        async with await SqliteStore.open(path) as store:
+        await backend.raw("UPDATE chats SET updated = ?, writer = ?", (updated, writer))
+        store = await backend.open()
+        try:
             assert (await store.chat("open")).state == state, writer
+        finally:
+            await store.close()
 
 
-async def test_events_of_several_chats_interleaved(store: SqliteStore, monkeypatch: Any) -> None:
+async def test_events_of_several_chats_interleaved(
+    store: TranscriptStore, monkeypatch: Any
+) -> None:
     monkeypatch.setattr(batch_module, "_ROWS_PER_STATEMENT", 2)  # runs split into parts too
+    monkeypatch.setattr(pg_writer_module, "_COPY_FROM", 3)  # PostgreSQL: COPY and one statement
     a, b = chat_events("a"), chat_events("b", [("cy", "one"), ("cy", "two"), ("cy", "three")])
     mixed = [e for pair in zip(a, b, strict=False) for e in pair] + b[len(a) :]
     await store.append_many(mixed[:5])
@@ -344,7 +364,7 @@ async def test_events_of_several_chats_interleaved(store: SqliteStore, monkeypat
     assert [(h.chat_id, h.seq) for h in await store.search("two")] == [("b", 4)]
 
 
-async def test_gaps_in_sequence_numbers_are_kept(store: SqliteStore) -> None:
+async def test_gaps_in_sequence_numbers_are_kept(store: TranscriptStore) -> None:
     events = chat_events("gappy", [("ada", "one"), ("ada", "two"), ("ada", "three")])
     kept = events[:3] + events[5:]
     await store.append_many(kept)
@@ -354,25 +374,26 @@ async def test_gaps_in_sequence_numbers_are_kept(store: SqliteStore) -> None:
 
 
 async def test_a_writer_goes_on_from_the_last_stored_event_not_the_summary(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
     """The events are the record: a summary row that claims more than was stored (as a disk
     that filled up mid-commit can leave it) does not make the next writer refuse what follows."""
-    path = tmp_path / "chats.db"
     events = chat_events("ahead", [("ada", "one"), ("ada", "two"), ("ada", "three")])
-    async with await SqliteStore.open(path) as store:
-        await store.append_many(events[:4])
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE chats SET last_seq = 1000 WHERE id = 'ahead'")
-    db.close()
-    async with await SqliteStore.open(path) as store:
+    store = await backend.open()
+    await store.append_many(events[:4])
+    await store.close()
+    await backend.raw("UPDATE chats SET last_seq = 1000 WHERE id = 'ahead'")
+    store = await backend.open()
+    try:
         await store.append_many(events[4:])
         assert [e.seq for e in await store.events("ahead")] == [e.seq for e in events]
         with pytest.raises(ValueError, match="already has event 2"):
             await store.append(events[2])
+    finally:
+        await store.close()
 
 
-async def test_a_full_buffer_makes_appends_wait(store: SqliteStore, monkeypatch: Any) -> None:
+async def test_a_full_buffer_makes_appends_wait(store: TranscriptStore, monkeypatch: Any) -> None:
     monkeypatch.setattr(writer_module, "MAX_PENDING", 3)
     events = chat_events("full", [("ada", str(i)) for i in range(5)])
     assert not store.append_nowait(events[0])  # a chat it has not loaded yet: await append
@@ -385,7 +406,7 @@ async def test_a_full_buffer_makes_appends_wait(store: SqliteStore, monkeypatch:
 # ---------------------------------------------------------------- finding chats
 
 
-async def test_chat_accepts_a_unique_id_prefix(store: SqliteStore) -> None:
+async def test_chat_accepts_a_unique_id_prefix(store: TranscriptStore) -> None:
     for chat_id in ("abc123", "abc456", "abd789", "xy", "xyz"):
         await store.create_chat(chat_id)
     assert (await store.chat("abc1")).id == "abc123"
@@ -406,7 +427,7 @@ async def test_chat_accepts_a_unique_id_prefix(store: SqliteStore) -> None:
         await store.spec("nope")
 
 
-async def test_search_finds_words_in_message_text_only(store: SqliteStore) -> None:
+async def test_search_finds_words_in_message_text_only(store: TranscriptStore) -> None:
     events = chat_events(
         "sky", [("ada", "The Moon rises over the café"), ("bob", "zebra-free zone")]
     )
@@ -465,9 +486,10 @@ def test_redact_spec_removes_secret_keys_at_any_depth() -> None:
     assert spec["api_key"] == SECRET  # the original is left alone
 
 
-async def test_secrets_never_reach_the_database_file(tmp_path: Path) -> None:
+async def test_secrets_never_reach_the_database(backend: Backend) -> None:
     spec = {"name": "team", "model": {"api_key": SECRET, "base_url": "http://localhost"}}
-    async with await SqliteStore.open(tmp_path / "chats.db") as store:
+    store = await backend.open()
+    try:
         bus = EventBus(retain=None)
         chat = GroupChat(
             agents(("ada", ["hi"])),
@@ -489,16 +511,18 @@ async def test_secrets_never_reach_the_database_file(tmp_path: Path) -> None:
         assert isinstance(started, ChatStarted)
         assert started.metadata == {"team": "team", "nested": {}}
         assert (await store.chat("secret")).team == "team"
-        files_open = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-        assert not any(SECRET.encode() in data for data in files_open.values())
-    for file in tmp_path.iterdir():
-        assert SECRET.encode() not in file.read_bytes(), file.name
+        await store.flush()
+        assert SECRET.encode() not in await backend.stored_bytes()
+        assert b"http://localhost" in await backend.stored_bytes()
+    finally:
+        await store.close()
+    assert SECRET.encode() not in await backend.stored_bytes()
 
 
 # ---------------------------------------------------------------- import
 
 
-async def test_import_stores_a_whole_chat(store: SqliteStore) -> None:
+async def test_import_stores_a_whole_chat(store: TranscriptStore) -> None:
     events = chat_events("imp", team="importers")
     assert await store.import_events(events, title="Imported", spec={"name": "t"}) == "imp"
     assert await store.events("imp") == events
@@ -516,7 +540,7 @@ async def test_import_stores_a_whole_chat(store: SqliteStore) -> None:
     assert (await store.chat("imp2")).state == "interrupted"  # no writer holds it
 
 
-async def test_import_of_an_existing_chat_changes_nothing(store: SqliteStore) -> None:
+async def test_import_of_an_existing_chat_changes_nothing(store: TranscriptStore) -> None:
     await store.import_events(chat_events("dup"))
     with pytest.raises(ValueError, match="already"):
         await store.import_events(chat_events("dup", [("eve", "overwrite")]))
@@ -524,29 +548,34 @@ async def test_import_of_an_existing_chat_changes_nothing(store: SqliteStore) ->
     assert [h.chat_id for h in await store.search("overwrite")] == []
 
 
-async def test_import_is_all_or_nothing(tmp_path: Path, monkeypatch: Any) -> None:
+async def test_import_is_all_or_nothing(backend: Backend, monkeypatch: Any) -> None:
     monkeypatch.setattr(batch_module, "_ROWS_PER_STATEMENT", 2)  # several statements
-    path = tmp_path / "chats.db"
-    async with await SqliteStore.open(path) as store:
+    monkeypatch.setattr(pg_writer_module, "_COPY_FROM", 3)  # PostgreSQL: by COPY
+    store = await backend.open()
+    try:
         await store.create_chat("keep")
-        with sqlite3.connect(path) as db:  # the sixth row of this chat fails to insert
-            db.execute(
-                "CREATE TRIGGER fail_row BEFORE INSERT ON event_log "
-                "WHEN new.chat_id = 'broken' AND new.seq = 5 "
-                "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
-            )
+        await backend.fail_inserts("broken", 5, "disk on fire")  # the sixth row of this chat
         with pytest.raises(StoreError, match="disk on fire") as failed:
             await store.import_events(chat_events("broken", [("a", "x"), ("b", "y"), ("c", "z")]))
-        assert isinstance(failed.value.__cause__, sqlite3.IntegrityError)
+        assert isinstance(failed.value.__cause__, backend.driver_error)
         with pytest.raises(ChatLookupError):
             await store.chat("broken")
         assert [c.id for c in await store.chats()] == ["keep"]
         await store.append_many(chat_events("keep"))  # the store still works
-    assert raw(path, "SELECT count(*) FROM event_log WHERE chat_id = 'broken'") == [(0,)]
-    assert raw(path, "SELECT count(*) FROM messages_fts WHERE chat_id = 'broken'") == [(0,)]
+    finally:
+        await store.close()
+    assert await backend.raw("SELECT count(*) FROM event_log WHERE chat_id = 'broken'") == [(0,)]
+    assert await store_search_count(backend, "broken") == 0
 
 
-async def test_import_refuses_mixed_or_unordered_events(store: SqliteStore) -> None:
+async def store_search_count(backend: Backend, chat_id: str) -> int:
+    """The messages of ``chat_id`` in the search index, counted directly."""
+    table = "messages_fts" if backend.name == "sqlite" else "messages"
+    rows = await backend.raw(f"SELECT count(*) FROM {table} WHERE chat_id = ?", (chat_id,))
+    return int(rows[0][0])
+
+
+async def test_import_refuses_mixed_or_unordered_events(store: TranscriptStore) -> None:
     with pytest.raises(ValueError, match="more than one chat"):
         await store.import_events([*chat_events("x"), *chat_events("y")])
     events = chat_events("z")
@@ -560,22 +589,28 @@ async def test_import_refuses_mixed_or_unordered_events(store: SqliteStore) -> N
 # ---------------------------------------------------------------- durability and files
 
 
-async def test_a_posted_message_commits_at_once(tmp_path: Path) -> None:
-    async with await SqliteStore.open(tmp_path / "c.db", commit_interval=3600) as store:
+async def test_a_posted_message_commits_at_once(backend: Backend) -> None:
+    store = await backend.open(commit_interval=3600)
+    try:
         events = chat_events("now")
         await store.append_many(events[:2])  # started, a delta: wait for the (long) timer
         assert store.committed_seq("now") == -1
         await store.append(events[2])  # a posted message: committed without waiting
         await store.wait_committed("now", 2)
         assert store.committed_seq("now") == 2
-        assert raw(tmp_path / "c.db", "SELECT count(*) FROM event_log") == [(3,)]
+        assert await backend.raw("SELECT count(*) FROM event_log") == [(3,)]
+    finally:
+        await store.close()
 
 
-async def test_other_events_commit_within_the_interval(tmp_path: Path) -> None:
-    async with await SqliteStore.open(tmp_path / "c.db", commit_interval=0.01) as store:
+async def test_other_events_commit_within_the_interval(backend: Backend) -> None:
+    store = await backend.open(commit_interval=0.01)
+    try:
         await store.append_many(chat_events("soon")[:2])
         await store.wait_committed("soon", 1)
-        assert raw(tmp_path / "c.db", "SELECT count(*) FROM event_log") == [(2,)]
+        assert await backend.raw("SELECT count(*) FROM event_log") == [(2,)]
+    finally:
+        await store.close()
 
 
 async def test_durability_full_syncs_every_commit(tmp_path: Path) -> None:
@@ -603,12 +638,12 @@ async def test_database_file_is_private(tmp_path: Path) -> None:
     assert raw(path, "PRAGMA page_size") == [(sqlite_module.PAGE_SIZE,)]
 
 
-async def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
-    store = await SqliteStore.open(tmp_path / "c.db")
+async def test_a_closed_store_refuses_work(backend: Backend) -> None:
+    store = await backend.open()
     await store.append(chat_events("c")[0])
     await store.close()
     await store.close()
-    assert raw(tmp_path / "c.db", "SELECT count(*) FROM event_log") == [(1,)]
+    assert await backend.raw("SELECT count(*) FROM event_log") == [(1,)]
     with pytest.raises(StoreError, match="closed"):
         await store.append(chat_events("c")[1])
     with pytest.raises(StoreError, match="closed"):
@@ -640,92 +675,134 @@ def test_sqlite_store_is_a_transcript_store() -> None:
 # ---------------------------------------------------------------- schema migrations
 
 
-async def test_new_database_has_the_current_schema(store: SqliteStore) -> None:
-    assert await schema_version(store._db) == schema_module.SCHEMA_VERSION == 1
+def schema_of(backend: Backend) -> Any:
+    """The module holding the backend's ``MIGRATIONS``."""
+    return schema_module if backend.name == "sqlite" else pg_schema_module
 
 
-async def test_an_older_database_is_migrated(tmp_path: Path, monkeypatch: Any) -> None:
-    path = tmp_path / "old.db"
-    async with await SqliteStore.open(path) as store:  # written at version 1
+async def stored_version(backend: Backend) -> int:
+    rows = await backend.raw("SELECT value FROM meta WHERE key = 'schema_version'")
+    return int(rows[0][0])
+
+
+async def has_relation(backend: Backend, name: str) -> bool:
+    if backend.name == "sqlite":
+        return bool(await backend.raw("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)))
+    return (await backend.raw("SELECT to_regclass(?)::text", (name,)))[0][0] is not None
+
+
+async def test_new_database_has_the_current_schema(
+    store: TranscriptStore, backend: Backend
+) -> None:
+    module = schema_of(backend)
+    assert await stored_version(backend) == module.SCHEMA_VERSION == len(module.MIGRATIONS) == 1
+    if isinstance(store, SqliteStore):
+        assert await schema_version(store._db) == 1
+
+
+async def test_an_older_database_is_migrated(backend: Backend, monkeypatch: Any) -> None:
+    async with backend.opened() as store:  # written at version 1
         await store.append_many(chat_events("old"))
-    v2 = Migration(2, "index events by time", "CREATE INDEX chats_by_ended ON chats (ended);")
-    monkeypatch.setattr(schema_module, "MIGRATIONS", (*schema_module.MIGRATIONS, v2))
-    async with await SqliteStore.open(path) as store:
-        assert await schema_version(store._db) == 2
+    module = schema_of(backend)
+    v2 = Migration(2, "index chats by end", "CREATE INDEX chats_by_ended ON chats (ended);")
+    monkeypatch.setattr(module, "MIGRATIONS", (*module.MIGRATIONS, v2))
+    async with backend.opened() as store:
         assert await store.events("old") == chat_events("old")
-    assert raw(path, "SELECT name FROM sqlite_master WHERE name = 'chats_by_ended'") == [
-        ("chats_by_ended",)
-    ]
-    assert raw(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+    assert await has_relation(backend, "chats_by_ended")
+    assert await stored_version(backend) == 2
 
 
-async def test_a_failed_migration_leaves_the_old_version(tmp_path: Path, monkeypatch: Any) -> None:
-    path = tmp_path / "old.db"
-    await (await SqliteStore.open(path)).close()
-    bad = Migration(2, "broken", "CREATE TABLE fine (x);\nCREATE TABLE chats (x);")
-    monkeypatch.setattr(schema_module, "MIGRATIONS", (*schema_module.MIGRATIONS, bad))
+async def test_a_failed_migration_leaves_the_old_version(
+    backend: Backend, monkeypatch: Any
+) -> None:
+    await (await backend.open()).close()
+    module = schema_of(backend)
+    bad = Migration(2, "broken", "CREATE TABLE fine (x integer);\nCREATE TABLE chats (x integer);")
+    monkeypatch.setattr(module, "MIGRATIONS", (*module.MIGRATIONS, bad))
     with pytest.raises(StoreError, match="already exists"):
-        await SqliteStore.open(path)
-    assert raw(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
-    assert raw(path, "SELECT name FROM sqlite_master WHERE name = 'fine'") == []
+        await backend.open()
+    assert await stored_version(backend) == 1
+    assert not await has_relation(backend, "fine")
 
 
-async def test_a_newer_database_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "new.db"
-    async with await SqliteStore.open(path) as store:
+async def test_a_newer_database_is_refused(backend: Backend) -> None:
+    async with backend.opened() as store:
         await store.append_many(chat_events("future"))
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    await backend.raw("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
     with pytest.raises(SchemaVersionError, match=r"version 7.*only up to version 1.*newer"):
-        await SqliteStore.open(path)
-    assert raw(path, "SELECT count(*) FROM event_log") == [(len(chat_events("future")),)]
+        await backend.open()
+    assert await backend.raw("SELECT count(*) FROM event_log") == [(len(chat_events("future")),)]
 
 
 # ---------------------------------------------------------------- several readers and writers
 
 
-async def test_two_stores_on_one_file(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
-    async with await SqliteStore.open(path) as writer, await SqliteStore.open(path) as reader:
+async def test_two_stores_on_one_database(backend: Backend) -> None:
+    writer, reader = await backend.open(), await backend.open()
+    try:
         await writer.append_many(chat_events("w"))
         await writer.flush()
         assert await reader.events("w") == chat_events("w")
         await reader.append_many(chat_events("r"))
         await reader.flush()
         assert [c.id for c in await writer.chats()] == ["r", "w"]
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+async def test_a_second_writer_of_a_chat_is_refused_naming_it(backend: Backend) -> None:
+    first, second = await backend.open(), await backend.open()
+    try:
+        await first.heartbeat("twice")  # two recorders of one new chat start
+        await second.heartbeat("twice")
+        events = chat_events("twice")
+        await first.append_many(events)
+        await first.flush()
+        with pytest.raises(StoreError, match=r"chat twice.*another writer"):
+            await second.append_many(chat_events("twice", [("eve", "overwrite")]))
+            await second.flush()
+        assert await first.events("twice") == events  # nothing overwritten
+        assert await first.search("overwrite") == []
+    finally:
+        await first.close()
+        await second.close()
 
 
 READER = """
 import asyncio, sys
-from groupchat.transcripts.store import SqliteStore
+from groupchat.transcripts.store import open_store
 
-async def main(path):
-    async with await SqliteStore.open(path) as store:
-        print("ready", flush=True)
-        sizes = set()
-        for rounds in range(1, 100_000):
-            chats = {chat.id: chat for chat in await store.chats()}
-            if "stop" in chats:
-                break
-            events = await store.events("busy")
-            assert [e.seq for e in events] == list(range(len(events))), "a gap"
-            assert (await store.chat("busy")).last_seq >= len(events) - 1, "a stale summary"
-            assert not sizes or len(events) >= max(sizes), "events went missing"
-            if len(events) not in sizes:
-                sizes.add(len(events))
-                print("grew", len(events), flush=True)
-            await store.search("tick")
-        print("done", rounds, len(sizes), flush=True)
+async def main(location):
+    store = await open_store(location)
+    print("ready", flush=True)
+    sizes = set()
+    for rounds in range(1, 100_000):
+        chats = {chat.id: chat for chat in await store.chats()}
+        if "stop" in chats:
+            break
+        events = await store.events("busy")
+        assert [e.seq for e in events] == list(range(len(events))), "a gap"
+        assert (await store.chat("busy")).last_seq >= len(events) - 1, "a stale summary"
+        assert not sizes or len(events) >= max(sizes), "events went missing"
+        if len(events) not in sizes:
+            sizes.add(len(events))
+            print("grew", len(events), flush=True)
+        await store.search("tick")
+    print("done", rounds, len(sizes), flush=True)
+    await store.close()
 
 asyncio.run(main(sys.argv[1]))
 """
 
 
-async def test_a_reader_in_another_process_while_this_one_writes(tmp_path: Path) -> None:
-    path = tmp_path / "busy.db"
+async def test_a_reader_in_another_process_while_this_one_writes(
+    backend: Backend, tmp_path: Path
+) -> None:
+    path = backend.location
     script = tmp_path / "reader.py"
     script.write_text(textwrap.dedent(READER))
-    async with await SqliteStore.open(path) as store:
+    async with backend.opened() as store:
         await store.append_many(chat_events("busy", end=False))
         await store.flush()
         proc = await asyncio.create_subprocess_exec(

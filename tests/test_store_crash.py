@@ -1,4 +1,5 @@
-"""A chat killed with SIGKILL loses none of the messages the store had committed."""
+"""A chat killed with SIGKILL loses none of the messages the store had committed (SQLite and
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from store_backends import Backend
 
 from groupchat.events import MessagePosted
-from groupchat.transcripts.store import SqliteStore
 
 CHAT = """
 import asyncio, sys
@@ -21,35 +22,36 @@ from groupchat.agents import ScriptedAgent
 from groupchat.bus import EventBus
 from groupchat.chat import GroupChat
 from groupchat.transcripts.recorder import StoreRecorder
-from groupchat.transcripts.store import SqliteStore
+from groupchat.transcripts.store import open_store
 
 
-async def main(path: str) -> None:
+async def main(location: str) -> None:
     # A long commit interval: only posted messages (and the end) make the store commit.
-    async with await SqliteStore.open(path, commit_interval=60) as store:
-        bus = EventBus()
-        team = [
-            ScriptedAgent(
-                name,
-                [f"{name} says line {i} of a long chat" for i in range(4)],
-                chunk="word",
-                delay=0.001,
-                when_done="cycle",
-            )
-            for name in ("ada", "bob", "cy")
-        ]
-        chat = GroupChat(team, bus=bus, chat_id="doomed", max_turns=100_000)
-        recorder = StoreRecorder(store, bus, chat.chat_id, title="killed mid-chat")
-        await recorder.start()
-        watch = bus.subscribe(chat.chat_id, start=bus.next_seq(chat.chat_id))
+    store = await open_store(location, commit_interval=60)
+    # never closed: the process is killed mid-chat
+    bus = EventBus()
+    team = [
+        ScriptedAgent(
+            name,
+            [f"{name} says line {i} of a long chat" for i in range(4)],
+            chunk="word",
+            delay=0.001,
+            when_done="cycle",
+        )
+        for name in ("ada", "bob", "cy")
+    ]
+    chat = GroupChat(team, bus=bus, chat_id="doomed", max_turns=100_000)
+    recorder = StoreRecorder(store, bus, chat.chat_id, title="killed mid-chat")
+    await recorder.start()
+    watch = bus.subscribe(chat.chat_id, start=bus.next_seq(chat.chat_id))
 
-        async def announce() -> None:
-            async for event in watch:
-                if event.type == "message_posted":
-                    await store.wait_committed(event.chat_id, event.seq)  # forces nothing
-                    print(event.message.id, event.seq, flush=True)
+    async def announce() -> None:
+        async for event in watch:
+            if event.type == "message_posted":
+                await store.wait_committed(event.chat_id, event.seq)  # forces nothing
+                print(event.message.id, event.seq, flush=True)
 
-        await asyncio.gather(chat.run("Talk until you are stopped"), announce())
+    await asyncio.gather(chat.run("Talk until you are stopped"), announce())
 
 
 asyncio.run(main(sys.argv[1]))
@@ -57,14 +59,16 @@ asyncio.run(main(sys.argv[1]))
 
 
 @pytest.mark.parametrize("kill_after", [3, 7, 12])
-async def test_sigkill_loses_no_committed_message(tmp_path: Path, kill_after: int) -> None:
-    path = tmp_path / "chats.db"
+async def test_sigkill_loses_no_committed_message(
+    backend: Backend, tmp_path: Path, kill_after: int
+) -> None:
+    path = backend.location
     script = tmp_path / "chat.py"
     script.write_text(textwrap.dedent(CHAT))
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(script),
-        str(path),
+        path,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -83,9 +87,10 @@ async def test_sigkill_loses_no_committed_message(tmp_path: Path, kill_after: in
     assert len(printed) == kill_after, (await proc.stderr.read()).decode()
     assert proc.returncode == -signal.SIGKILL
 
-    with sqlite3.connect(path) as db:  # the file recovers from its write-ahead log
-        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    async with await SqliteStore.open(path) as store:
+    if backend.name == "sqlite":
+        with sqlite3.connect(path) as db:  # the file recovers from its write-ahead log
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    async with backend.opened() as store:
         events = await store.events("doomed")
         assert [e.seq for e in events] == list(range(len(events)))
         stored = {(e.message.id, e.seq) for e in events if isinstance(e, MessagePosted)}

@@ -17,6 +17,7 @@ from groupchat.events import Event
 from groupchat.termination import MaxMessages
 from groupchat.testing import ScriptedAgent
 from groupchat.transcripts import factory
+from groupchat.transcripts.postgres import PostgresStore
 from groupchat.transcripts.protocols import Catalogue, EventLog, TranscriptStore
 from groupchat.transcripts.recorder import StoreRecorder
 from groupchat.transcripts.sqlite import SqliteStore
@@ -69,11 +70,14 @@ def test_the_protocols_split_the_store_in_two_faces_and_closing() -> None:
     assert store == log | catalogue | {"close"}
 
 
+@pytest.mark.parametrize("backend", [SqliteStore, PostgresStore], ids=lambda c: c.__name__)
 @pytest.mark.parametrize("protocol", PROTOCOLS, ids=lambda p: p.__name__)
-def test_sqlite_store_has_every_member_with_the_protocols_signature(protocol: type) -> None:
-    assert issubclass(SqliteStore, protocol)
+def test_each_store_has_every_member_with_the_protocols_signature(
+    protocol: type, backend: type
+) -> None:
+    assert issubclass(backend, protocol)
     for name in members(protocol):
-        wanted, given = getattr(protocol, name), getattr(SqliteStore, name)
+        wanted, given = getattr(protocol, name), getattr(backend, name)
         assert shape(given) == shape(wanted), name
         assert inspect.signature(given).return_annotation == (
             inspect.signature(wanted).return_annotation
@@ -101,6 +105,16 @@ async def test_open_store_opens_a_sqlite_file_from_a_path_or_a_string(tmp_path: 
         finally:
             await store.close()
     assert (tmp_path / "a" / "chats.db").is_file() and (tmp_path / "b.db").is_file()
+
+
+async def test_open_store_opens_postgresql_from_a_url(postgres_url: str) -> None:
+    store = await open_store(postgres_url, commit_interval=0)
+    try:
+        assert isinstance(store, PostgresStore) and isinstance(store, TranscriptStore)
+        assert store._interval == 0
+        assert ":***@" in store.path and "?schema=" in store.path
+    finally:
+        await store.close()
 
 
 async def test_open_store_passes_the_options_on(tmp_path: Path) -> None:

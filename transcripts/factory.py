@@ -1,7 +1,8 @@
 """Where transcript stores are opened: a location in, a :class:`TranscriptStore` out.
 
-The one place that names a backend: the command line opens every store here, so a new backend
-(PostgreSQL, by URL) is added by dispatching on the location, and nothing else changes.
+The one place that names a backend: the command line opens every store here. A
+``postgresql://`` URL opens the PostgreSQL store (its module, and asyncpg, load only then); any
+other location is the path of a SQLite file.
 """
 
 from __future__ import annotations
@@ -11,9 +12,23 @@ from pathlib import Path
 from typing import Literal
 
 from groupchat.transcripts.protocols import TranscriptStore
+from groupchat.transcripts.schema import StoreError
 from groupchat.transcripts.sqlite import SqliteStore
 
-__all__ = ["default_db_path", "open_store"]
+__all__ = ["default_db_location", "default_db_path", "is_postgres_url", "open_store"]
+
+_SCHEMES = ("postgresql", "postgres")
+
+
+def is_postgres_url(location: object) -> bool:
+    """Whether ``location`` is a ``postgresql://`` (or ``postgres://``) URL."""
+    return isinstance(location, str) and location.partition("://")[0].lower() in _SCHEMES
+
+
+def default_db_location() -> str | Path:
+    """``$GROUPCHAT_DB`` as it is when it is a PostgreSQL URL, else :func:`default_db_path`."""
+    explicit = os.environ.get("GROUPCHAT_DB", "")
+    return explicit if is_postgres_url(explicit) else default_db_path()
 
 
 def default_db_path() -> Path:
@@ -34,7 +49,9 @@ async def open_store(
     commit_interval: float = 0.05,
     busy_timeout: float | None = None,
 ) -> TranscriptStore:
-    """Open the store at ``location``: the path of a SQLite file (``":memory:"``: a database in
+    """Open the store at ``location``: a ``postgresql://user@host/db?schema=NAME`` URL (see
+    :meth:`~groupchat.transcripts.postgres.PostgresStore.open`; ``durability`` and
+    ``busy_timeout`` are SQLite's), or the path of a SQLite file (``":memory:"``: a database in
     memory), created with its folder if missing.
 
     The options are those of :meth:`~groupchat.transcripts.sqlite.SqliteStore.open`, which also
@@ -42,6 +59,16 @@ async def open_store(
     a usable database, :class:`~groupchat.transcripts.schema.SchemaVersionError` for one of a
     newer release).
     """
+    if is_postgres_url(location):
+        assert isinstance(location, str)
+        try:
+            from groupchat.transcripts.postgres import PostgresStore
+        except ImportError as exc:
+            raise StoreError(
+                "a PostgreSQL transcript store needs asyncpg: pip install 'groupchat[postgres]' "
+                f"({exc})"
+            ) from None
+        return await PostgresStore.open(location, commit_interval=commit_interval)
     return await SqliteStore.open(
         location, durability=durability, commit_interval=commit_interval, busy_timeout=busy_timeout
     )

@@ -29,12 +29,12 @@ from groupchat.transcripts.records import (
     SearchHit,
 )
 
-__all__ = ["SqliteQueries", "parse_event_rows"]
+__all__ = ["SUMMARY_COLUMNS", "SqliteQueries", "parse_event_rows", "summary_from_row"]
 
 _ROWS_AT_ONCE = 512
 """Rows parsed as one JSON array by :func:`parse_event_rows`."""
 
-_SUMMARY_COLUMNS = (
+SUMMARY_COLUMNS = (  # what summary_from_row reads, in order
     "id, title, team, parent_id, fork_seq, started, ended, status, end_reason, usage_json, "
     "participants_json, message_count, last_seq, updated, writer"
 )
@@ -131,7 +131,7 @@ class SqliteQueries:
     ) -> list[ChatSummary]:
         """Summaries of the stored chats, newest first; ``search`` keeps the chats with a
         message matching it (every word, see :meth:`search`)."""
-        sql = f"SELECT {_SUMMARY_COLUMNS} FROM chats"
+        sql = f"SELECT {SUMMARY_COLUMNS} FROM chats"
         params: list[Any] = []
         if search is not None:
             query = _fts_query(search)
@@ -144,12 +144,12 @@ class SqliteQueries:
             sql += " LIMIT ?"
             params.append(limit)
         now = time.time()
-        return [_summary(row, now) for row in await self._read(sql, params)]
+        return [summary_from_row(row, now) for row in await self._read(sql, params)]
 
     async def chat(self, chat_id: str) -> ChatSummary:
         """The summary of the chat with id ``chat_id``, or of the only one whose id starts with
         it. Raises :class:`ChatLookupError` (a ``KeyError``) if none or several match."""
-        return _summary(await self._summary_row(chat_id, prefix=True), time.time())
+        return summary_from_row(await self._summary_row(chat_id, prefix=True), time.time())
 
     async def search(self, text: str, *, limit: int = 50) -> list[SearchHit]:
         """Posted messages containing every word of ``text`` (``word*``: a prefix), best match
@@ -173,13 +173,13 @@ class SqliteQueries:
         return None if rows[0][0] is None else json.loads(rows[0][0])
 
     async def _summary_row(self, chat_id: str, *, prefix: bool = False) -> Any:
-        sql = f"SELECT {_SUMMARY_COLUMNS} FROM chats WHERE id = ?"
+        sql = f"SELECT {SUMMARY_COLUMNS} FROM chats WHERE id = ?"
         rows = await self._read(sql, (chat_id,))
         if rows:
             return rows[0]
         if prefix and chat_id:
             rows = await self._read(
-                f"SELECT {_SUMMARY_COLUMNS} FROM chats WHERE id > ? AND id < ? ORDER BY id LIMIT 6",
+                f"SELECT {SUMMARY_COLUMNS} FROM chats WHERE id > ? AND id < ? ORDER BY id LIMIT 6",
                 (chat_id, chat_id + "\U0010ffff"),
             )
             rows = [row for row in rows if row[0].startswith(chat_id)]
@@ -193,7 +193,8 @@ class SqliteQueries:
         raise ChatLookupError(f"no chat {chat_id!r} in {self.path}")
 
 
-def _summary(row: Any, now: float) -> ChatSummary:
+def summary_from_row(row: Any, now: float) -> ChatSummary:
+    """The :class:`ChatSummary` of a row of :data:`SUMMARY_COLUMNS` read at time ``now``."""
     (
         chat_id,
         title,

@@ -22,6 +22,7 @@ __all__ = [
     "SchemaVersionError",
     "StoreError",
     "migrate",
+    "refuse_newer",
     "schema_version",
 ]
 
@@ -157,13 +158,13 @@ async def migrate(
         if step.version != index:
             raise ValueError(f"migration {index} is numbered {step.version}")
     current = await schema_version(db)
-    _refuse_newer(current, target, name)
+    refuse_newer(current, target, name)
     while current < target:
         await db.execute("BEGIN IMMEDIATE")
         try:
             await db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             current = await schema_version(db)
-            _refuse_newer(current, target, name)
+            refuse_newer(current, target, name)
             if current < target:
                 step = steps[current]
                 for statement in _statements(step.sql):
@@ -181,7 +182,8 @@ async def migrate(
     return current
 
 
-def _refuse_newer(found: int, known: int, name: str) -> None:
+def refuse_newer(found: int, known: int, name: str) -> None:
+    """Raise :class:`SchemaVersionError` for a store at a version newer than ``known``."""
     if found > known:
         where = f"{name} " if name else "the database "
         raise SchemaVersionError(

@@ -126,6 +126,6 @@ class SqliteStore(SqliteQueries, SqliteWriter):
             raise StoreError(f"{self.path} is closed")
         if self._problem is None:
             await self.flush()
-        with self._sqlite_errors("read"):
+        with self._db_errors("read"):
             async with self._lock, self._db.execute(sql, params) as cur:
                 return list(await cur.fetchall())

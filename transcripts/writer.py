@@ -1,11 +1,13 @@
-"""The write path of the SQLite store: events buffered in memory, committed in batches.
+"""The write path of a transcript store: events buffered in memory, committed in batches.
 
 Writes are buffered and committed by a background task: at the latest ``commit_interval`` seconds
 after the first buffered event, and at once after every ``message_posted`` and ``chat_ended``, so
 a killed process loses no committed message and at most ``commit_interval`` of streamed deltas.
-A batch goes to SQLite as the statements of :mod:`~groupchat.transcripts.batch`: one statement,
-one transaction, unpacked inside SQLite, so the store neither stalls the chat's own task nor
-waits for it. More than :data:`MAX_PENDING` buffered events make ``append`` wait for a commit.
+:class:`BufferedWriter` is that, whatever the database; :class:`SqliteWriter` sends a batch to
+SQLite as the statements of :mod:`~groupchat.transcripts.batch`: one statement, one transaction,
+unpacked inside SQLite, so the store neither stalls the chat's own task nor waits for it (the
+PostgreSQL store: :mod:`~groupchat.transcripts.pg_writer`). More than :data:`MAX_PENDING`
+buffered events make ``append`` wait for a commit.
 
 Each chat should have one writer at a time: the writer keeps the summary of the chats it writes
 in memory (:class:`~groupchat.transcripts.summary.ChatRowFold`).
@@ -36,7 +38,7 @@ from groupchat.transcripts.batch import (
 from groupchat.transcripts.schema import StoreError
 from groupchat.transcripts.summary import ChatRowFold
 
-__all__ = ["MAX_PENDING", "SqliteWriter"]
+__all__ = ["MAX_PENDING", "BufferedWriter", "SqliteWriter"]
 
 MAX_PENDING = 50_000
 """Buffered events at which :meth:`SqliteWriter.append` waits for a commit (backpressure)."""
@@ -47,13 +49,20 @@ _SUMMARY_KINDS = frozenset(
 )
 
 
-class SqliteWriter:
-    """The buffer, the background committer and every write of a SQLite store, on a connection
-    in autocommit mode that :class:`~groupchat.transcripts.sqlite.SqliteStore` opened."""
+Runs = list[tuple[ChatRowFold, int, int]]
+"""``(chat, first seq, index of its first row)`` for each run of consecutive events of a chat."""
 
-    def __init__(self, db: aiosqlite.Connection, path: str, *, commit_interval: float) -> None:
-        """Use :meth:`SqliteStore.open <groupchat.transcripts.sqlite.SqliteStore.open>`."""
-        self._db = db
+
+class BufferedWriter:
+    """The buffer, the background committer and the bookkeeping of every write, whatever the
+    database: a backend says how a batch, an import, a new chat and a loaded chat are written
+    (the ``_prepare``, ``_write``, ``_import``, ``_store_chat`` and ``_fetch_chat`` hooks) and
+    which of its exceptions are database errors (``_backend_errors``)."""
+
+    _backend_errors: tuple[type[BaseException], ...] = ()
+    """Exceptions of the driver that become :class:`StoreError` naming the store."""
+
+    def __init__(self, path: str, *, commit_interval: float) -> None:
         self.path = path
         self._interval = commit_interval
         self._lock = asyncio.Lock()  # one transaction (or read) at a time on the connection
@@ -68,6 +77,7 @@ class SqliteWriter:
         self._timer: asyncio.TimerHandle | None = None
         self._waiters: list[tuple[str, int, asyncio.Future[None]]] = []
         self._problem: BaseException | None = None
+        self._problem_text = ""  # what went wrong, in words, once self._problem is set
         self._closed = False
         self._flusher = self._loop.create_task(self._flush_loop(), name=f"store flusher {path}")
 
@@ -88,10 +98,13 @@ class SqliteWriter:
             raise ValueError("a chat needs an id")
         spec_json = None if spec is None else json.dumps(redact_spec(spec))
         self._check_writable()
-        with self._sqlite_errors("write to"):
-            await self._create_chat(chat_id, unicode_text(title), spec_json, parent_id, fork_seq)
+        with self._db_errors("write to"):
+            async with self._lock:
+                await self._store_chat(chat_id, unicode_text(title), spec_json, parent_id, fork_seq)
 
-    async def _create_chat(
+    # ------------------------------------------------------------------ the backend's hooks
+
+    async def _store_chat(
         self,
         chat_id: str,
         title: str,
@@ -99,16 +112,28 @@ class SqliteWriter:
         parent_id: str | None,
         fork_seq: int | None,
     ) -> None:
-        async with self._lock:
-            await self._db.execute(
-                "INSERT INTO chats (id, title, spec_json, parent_id, fork_seq, created) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                "title = CASE WHEN excluded.title != '' THEN excluded.title ELSE title END, "
-                "spec_json = COALESCE(excluded.spec_json, spec_json), "
-                "parent_id = COALESCE(excluded.parent_id, parent_id), "
-                "fork_seq = COALESCE(excluded.fork_seq, fork_seq)",
-                (chat_id, title, spec_json, parent_id, fork_seq, time.time()),
-            )
+        """Create the chat's row or set what is given (``_lock`` held)."""
+        raise NotImplementedError
+
+    def _prepare(self, rows: list[bytes], runs: Runs, dirty: list[ChatRowFold], now: float) -> Any:
+        """What :meth:`_write` or :meth:`_import` sends for a batch, taken now: the summaries and
+        new messages of ``dirty`` change once it returns."""
+        raise NotImplementedError
+
+    async def _write(self, batch: Any) -> None:
+        """Write a prepared batch in one transaction (``_lock`` held)."""
+        raise NotImplementedError
+
+    async def _import(self, chat_id: str, title: str, spec_json: str | None, batch: Any) -> None:
+        """Store a new chat's row and its prepared batch in one transaction, or nothing;
+        ``ValueError`` if the chat is already stored (``_lock`` held)."""
+        raise NotImplementedError
+
+    async def _fetch_chat(self, chat_id: str) -> ChatRowFold:
+        """The summary of a stored chat, or a new chat's row created (``_lock`` held)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ writing, continued
 
     async def append(self, event: Event) -> None:
         """Buffer ``event``; it is committed within ``commit_interval`` (a posted message or the
@@ -192,6 +217,9 @@ class SqliteWriter:
 
     async def _locked_commit(self) -> None:
         async with self._lock:
+            # A commit that failed while this one waited for the lock: what this one was to
+            # commit went with it.
+            self._check_failed()
             await self._commit()
 
     async def wait_committed(self, chat_id: str, seq: int) -> None:
@@ -241,33 +269,13 @@ class SqliteWriter:
                 runs.append((chat, event.seq, len(rows)))
             rows.append(stored_row(chat, event, True))
             chat.last_seq = event.seq
-        statements = ingest_statements(rows, runs, [chat], time.time())
+        batch = self._prepare(rows, runs, [chat], time.time())
         spec_json = None if spec is None else json.dumps(redact_spec(spec))
         self._check_writable()
-        with self._sqlite_errors("write to"):
-            await self._import(chat_id, unicode_text(title), spec_json, statements)
+        with self._db_errors("write to"):
+            async with self._lock:
+                await self._import(chat_id, unicode_text(title), spec_json, batch)
         return chat_id
-
-    async def _import(
-        self, chat_id: str, title: str, spec_json: str | None, statements: list[Statement]
-    ) -> None:
-        async with self._lock:
-            db = self._db
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                async with db.execute("SELECT 1 FROM chats WHERE id = ?", (chat_id,)) as cur:
-                    if await cur.fetchone() is not None:
-                        raise ValueError(f"chat {chat_id} is already in {self.path}")
-                await db.execute(
-                    "INSERT INTO chats (id, title, spec_json, created) VALUES (?, ?, ?, ?)",
-                    (chat_id, title, spec_json, time.time()),
-                )
-                await db.executemany(INGEST, statements)
-                await db.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    await db.execute("ROLLBACK")
-                raise
 
     async def _stop_writing(self) -> None:
         """Commit what is buffered, tell that no writer holds the chats, stop committing; the
@@ -295,18 +303,27 @@ class SqliteWriter:
     # ------------------------------------------------------------------ internals
 
     @contextlib.contextmanager
-    def _sqlite_errors(self, doing: str) -> Iterator[None]:
-        """Raise SQLite's errors as :class:`StoreError` naming the file and what failed."""
+    def _db_errors(self, doing: str) -> Iterator[None]:
+        """Raise the database's errors as :class:`StoreError` naming the store and what failed."""
         try:
             yield
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot {doing} {self.path}: {exc}") from exc
+        except self._backend_errors as exc:
+            raise StoreError(f"cannot {doing} {self.path}: {self._describe(exc, [])}") from exc
+
+    def _describe(self, exc: BaseException, chats: list[str]) -> str:
+        """What a database error says, for the message of a :class:`StoreError`; ``chats``: the
+        chats whose events the failed write held."""
+        return str(exc)
 
     def _check_writable(self) -> None:
         if self._closed:
             raise StoreError(f"{self.path} is closed")
+        self._check_failed()
+
+    def _check_failed(self) -> None:
         if self._problem is not None:
-            raise StoreError(f"writing to {self.path} failed: {self._problem}") from self._problem
+            problem = self._problem_text or self._describe(self._problem, [])
+            raise StoreError(f"writing to {self.path} failed: {problem}") from self._problem
 
     async def _writable_chat(self, chat_id: str) -> ChatRowFold:
         """The in-memory summary of ``chat_id``, loaded from (or created in) the database."""
@@ -314,32 +331,14 @@ class SqliteWriter:
         chat = self._chats.get(chat_id)
         if chat is not None:
             return chat
-        with self._sqlite_errors("write to"):
+        with self._db_errors("write to"):
             return await self._load_chat(chat_id)
 
     async def _load_chat(self, chat_id: str) -> ChatRowFold:
         async with self._lock:
             chat = self._chats.get(chat_id)
-            if chat is not None:
-                return chat
-            async with self._db.execute(
-                "SELECT id, team, started, ended, status, end_reason, usage_json, "
-                "participants_json, message_count, "
-                # The events are the record: a writer goes on from the last one stored,
-                # whatever the summary row says (a commit cut short can leave it ahead).
-                "coalesce((SELECT max(seq) FROM event_log WHERE chat_id = id), -1) "
-                "FROM chats WHERE id = ?",
-                (chat_id,),
-            ) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                await self._db.execute(
-                    "INSERT INTO chats (id, created) VALUES (?, ?)", (chat_id, time.time())
-                )
-                chat = ChatRowFold(chat_id)
-            else:
-                chat = ChatRowFold.from_row(row)
-            self._chats[chat_id] = chat
+            if chat is None:
+                chat = self._chats[chat_id] = await self._fetch_chat(chat_id)
             return chat
 
     async def _flush_loop(self) -> None:
@@ -362,30 +361,20 @@ class SqliteWriter:
         if not self._dirty:
             return
         dirty, rows, runs = self._dirty, self._rows, self._runs
-        statements = ingest_statements(rows, runs, dirty, time.time())
+        batch = self._prepare(rows, runs, dirty, time.time())
         committed = [(chat, chat.last_seq) for chat, _, _ in runs]
         self._rows, self._runs, self._run_chat, self._dirty = [], [], None, []
         for chat in dirty:
             chat.dirty = False
             chat.new_messages = []
-        db = self._db
         try:
-            if len(statements) == 1:
-                await db.execute(INGEST, statements[0])  # one statement: its own transaction
-            else:
-                await db.execute("BEGIN IMMEDIATE")
-                try:
-                    await db.executemany(INGEST, statements)
-                    await db.execute("COMMIT")
-                except BaseException:
-                    with contextlib.suppress(sqlite3.Error):
-                        await db.execute("ROLLBACK")
-                    raise
+            await self._write(batch)
         except BaseException as exc:
             self._problem = exc
-            error = StoreError(f"writing to {self.path} failed: {exc}")
+            self._problem_text = self._describe(exc, sorted({c.chat_id for c, _, _ in runs}))
+            error = StoreError(f"writing to {self.path} failed: {self._problem_text}")
             self._release_waiters(error)
-            if isinstance(exc, sqlite3.Error):
+            if isinstance(exc, self._backend_errors):
                 raise error from exc
             raise
         for chat, seq in committed:
@@ -406,3 +395,99 @@ class SqliteWriter:
             else:
                 keep.append((chat_id, seq, future))
         self._waiters = keep
+
+
+class SqliteWriter(BufferedWriter):
+    """The writes of a SQLite store, on a connection in autocommit mode that
+    :class:`~groupchat.transcripts.sqlite.SqliteStore` opened: a batch as the statements of
+    :mod:`~groupchat.transcripts.batch`."""
+
+    _backend_errors = (sqlite3.Error,)
+
+    def _describe(self, exc: BaseException, chats: list[str]) -> str:
+        if isinstance(exc, sqlite3.IntegrityError) and "event_log" in str(exc) and chats:
+            return (
+                f"an event of chat {', '.join(chats)} is already stored: another writer is "
+                f"recording it (a chat has one writer at a time; {exc})"
+            )
+        return str(exc)
+
+    def __init__(self, db: aiosqlite.Connection, path: str, *, commit_interval: float) -> None:
+        """Use :meth:`SqliteStore.open <groupchat.transcripts.sqlite.SqliteStore.open>`."""
+        self._db = db
+        super().__init__(path, commit_interval=commit_interval)
+
+    async def _store_chat(
+        self,
+        chat_id: str,
+        title: str,
+        spec_json: str | None,
+        parent_id: str | None,
+        fork_seq: int | None,
+    ) -> None:
+        await self._db.execute(
+            "INSERT INTO chats (id, title, spec_json, parent_id, fork_seq, created) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "title = CASE WHEN excluded.title != '' THEN excluded.title ELSE title END, "
+            "spec_json = COALESCE(excluded.spec_json, spec_json), "
+            "parent_id = COALESCE(excluded.parent_id, parent_id), "
+            "fork_seq = COALESCE(excluded.fork_seq, fork_seq)",
+            (chat_id, title, spec_json, parent_id, fork_seq, time.time()),
+        )
+
+    def _prepare(
+        self, rows: list[bytes], runs: Runs, dirty: list[ChatRowFold], now: float
+    ) -> list[Statement]:
+        return ingest_statements(rows, runs, dirty, now)
+
+    async def _write(self, batch: list[Statement]) -> None:
+        db = self._db
+        if len(batch) == 1:
+            await db.execute(INGEST, batch[0])  # one statement: its own transaction
+            return
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            await db.executemany(INGEST, batch)
+            await db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                await db.execute("ROLLBACK")
+            raise
+
+    async def _import(
+        self, chat_id: str, title: str, spec_json: str | None, batch: list[Statement]
+    ) -> None:
+        db = self._db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            async with db.execute("SELECT 1 FROM chats WHERE id = ?", (chat_id,)) as cur:
+                if await cur.fetchone() is not None:
+                    raise ValueError(f"chat {chat_id} is already in {self.path}")
+            await db.execute(
+                "INSERT INTO chats (id, title, spec_json, created) VALUES (?, ?, ?, ?)",
+                (chat_id, title, spec_json, time.time()),
+            )
+            await db.executemany(INGEST, batch)
+            await db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                await db.execute("ROLLBACK")
+            raise
+
+    async def _fetch_chat(self, chat_id: str) -> ChatRowFold:
+        async with self._db.execute(
+            "SELECT id, team, started, ended, status, end_reason, usage_json, "
+            "participants_json, message_count, "
+            # The events are the record: a writer goes on from the last one stored,
+            # whatever the summary row says (a commit cut short can leave it ahead).
+            "coalesce((SELECT max(seq) FROM event_log WHERE chat_id = id), -1) "
+            "FROM chats WHERE id = ?",
+            (chat_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            await self._db.execute(
+                "INSERT INTO chats (id, created) VALUES (?, ?)", (chat_id, time.time())
+            )
+            return ChatRowFold(chat_id)
+        return ChatRowFold.from_row(row)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from groupchat.app.errors import EXIT_USAGE, fail
@@ -47,9 +48,10 @@ def _quietly(main: Coroutine[Any, Any, str | None]) -> str | None:
 async def _ended_chat(args: argparse.Namespace) -> str | None:
     """The id of the recorded chat ``args.id`` names if it has ended (``None``: it has not, it
     is not recorded, or there is no database; none is made here)."""
-    from groupchat.app.session import db_path, open_store
+    from groupchat.app.session import db_location, open_store
 
-    if not db_path(args).exists():
+    location = db_location(args)
+    if isinstance(location, Path) and not location.exists():
         return None
     store = await open_store(args)
     try:

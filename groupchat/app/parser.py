@@ -54,8 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     def db_option(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--db",
-            metavar="PATH",
-            help="the chat database (default: $GROUPCHAT_DB, else in your data directory)",
+            metavar="PATH|URL",
+            help=(
+                "the chat database: a SQLite file, or postgresql://user@host/db[?schema=NAME] "
+                "(default: $GROUPCHAT_DB, else a file in your data directory)"
+            ),
         )
 
     def bus_option(p: argparse.ArgumentParser) -> None:

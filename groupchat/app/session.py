@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 __all__ = [
     "Prepare",
     "Prepared",
-    "db_path",
+    "db_location",
+    "db_shown",
     "discard_stdout",
     "drive",
     "find_chat",
@@ -81,10 +82,22 @@ def seated(chat: GroupChat, name: str | None) -> HumanParticipant | None:
     raise CommandError(f"--as {name}: not a human participant of this team ({names})")
 
 
-def db_path(args: argparse.Namespace) -> Path:
-    from groupchat.transcripts.factory import default_db_path
+def db_location(args: argparse.Namespace) -> str | Path:
+    """The store ``--db`` names, else the default one: a ``postgresql://`` URL as it is (its
+    password too: show it with :func:`db_shown`), or the path of a SQLite file."""
+    from groupchat.transcripts.factory import default_db_location, is_postgres_url
 
-    return Path(args.db).expanduser() if getattr(args, "db", None) else default_db_path()
+    given = getattr(args, "db", None)
+    if not given:
+        return default_db_location()
+    return given if is_postgres_url(given) else Path(given).expanduser()
+
+
+def db_shown(args: argparse.Namespace) -> str:
+    """The store ``--db`` names as it may be shown: a URL without its password."""
+    from groupchat.redact import shown_url
+
+    return shown_url(str(db_location(args)))
 
 
 async def open_store(args: argparse.Namespace) -> TranscriptStore:
@@ -92,13 +105,12 @@ async def open_store(args: argparse.Namespace) -> TranscriptStore:
     from groupchat.transcripts import factory
     from groupchat.transcripts.schema import StoreError
 
-    path = db_path(args)
     try:
-        return await factory.open_store(path)
-    except StoreError as exc:  # its message names the file already
+        return await factory.open_store(db_location(args))
+    except StoreError as exc:  # its message names the store already (never a password)
         raise CommandError(str(exc)) from None
     except Exception as exc:
-        raise CommandError(f"cannot open the chat database {path}: {exc}") from None
+        raise CommandError(f"cannot open the chat database {db_shown(args)}: {exc}") from None
 
 
 async def find_chat(store: Catalogue, ident: str) -> str:

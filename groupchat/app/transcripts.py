@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from groupchat.app.errors import CommandError
 from groupchat.app.output import stdout_console
 from groupchat.app.running import run_async
-from groupchat.app.session import db_path, find_chat, open_store, use_tui
+from groupchat.app.session import db_shown, find_chat, open_store, use_tui
 from groupchat.safe_text import one_line
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ async def cmd_list(args: argparse.Namespace) -> int:
     console = stdout_console(highlight=False, width=None if sys.stdout.isatty() else 240)
     if not chats:
         found = f" matching {args.search!r}" if args.search else ""
-        console.print(Text(f"no chats{found} in {db_path(args)}"))
+        console.print(Text(f"no chats{found} in {db_shown(args)}"))
         return 0
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("id", no_wrap=True)
