@@ -5,7 +5,9 @@ with SQLite is tested in ``tests/test_store.py``, against both."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import os
 from collections.abc import Iterator
 
 import asyncpg
@@ -185,3 +187,68 @@ async def test_two_recorders_of_different_chats_write_at_once(postgres_url: str)
     finally:
         for s in stores:
             await s.close()
+
+
+def _small_disk(place: str) -> bool:
+    """A 3 MB file system at ``place`` (``False`` where this machine lets no test mount one)."""
+    import subprocess
+
+    os.makedirs(place, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs", place],
+        capture_output=True,
+        timeout=10,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+def _unmount(place: str) -> None:
+    import subprocess
+
+    subprocess.run(["umount", "-l", place], capture_output=True, timeout=10, check=False)
+
+
+async def test_a_full_disk_ends_the_recording_with_an_error_and_keeps_what_was_committed(
+    own_server: PostgresServer,
+) -> None:
+    """The store's tables on a tablespace of 3 MB: a chat that outgrows it gets a clear error
+    naming the cause (no space), and what was committed before is read back whole."""
+    import shutil
+
+    place = str(own_server.folder / "small-disk")  # where the server's user may go
+    if not _small_disk(place):
+        pytest.skip("this machine lets no test mount a small file system")
+    try:
+        if own_server.user is not None:
+            shutil.chown(place, own_server.user)
+        own_server.sql(f"CREATE TABLESPACE small LOCATION '{place}'")
+        own_server.sql("CREATE DATABASE tight TABLESPACE small")
+        url = own_server.url("tight", schema="full")
+        store = await open_store(url)
+        try:
+            await store.append_many(chat_events("kept"))
+            await store.flush()
+            bus = EventBus()
+            long = "x" * 20_000  # a few hundred of these fill 3 MB
+            chat = GroupChat([ScriptedAgent("ada", [long] * 400)], bus=bus, max_turns=400)
+            failures: list[Exception] = []
+            recorder = StoreRecorder(
+                store, bus, chat.chat_id, on_error=lambda exc: failures.append(exc)
+            )
+            await recorder.start()
+            await asyncio.wait_for(chat.run(), 60)
+            with pytest.raises(StoreError) as failed:
+                await asyncio.wait_for(recorder.wait(), 60)
+            assert "space" in str(failed.value).lower()  # "No space left on device"
+            assert own_server.password not in str(failed.value)
+            assert failures and failures[0] is failed.value
+        finally:
+            await store.close()
+        async with await PostgresStore.open(url) as again:
+            assert await again.events("kept") == chat_events("kept")
+    finally:
+        with contextlib.suppress(Exception):
+            own_server.sql("DROP DATABASE IF EXISTS tight")
+            own_server.sql("DROP TABLESPACE IF EXISTS small")
+        _unmount(place)
