@@ -51,10 +51,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from bench.orchestration import FRAMEWORK, _peak_rss_mb, _positive, agent_names, script_for
-from bench.redis_server import RedisServer
 from groupchat.agents import ScriptedAgent
 from groupchat.bus import EventBus
 from groupchat.chat import ChatResult, GroupChat
+from groupchat.distributed.local_server import RedisServer
 from groupchat.events import Event, MessagePosted, SpeakerSelected
 from groupchat.policies import RoundRobinPolicy
 from groupchat.termination import MaxMessages
