@@ -406,6 +406,23 @@ async def test_a_full_buffer_makes_appends_wait(store: TranscriptStore, monkeypa
 # ---------------------------------------------------------------- finding chats
 
 
+async def test_a_fork_started_when_it_was_made_not_when_its_parent_did(
+    store: TranscriptStore,
+) -> None:
+    parent = chat_events("parent")
+    await store.append_many(parent)
+    made = datetime.now(UTC)
+    await store.create_chat("fork", parent_id="parent", fork_seq=3)
+    shared = [e.model_copy(update={"chat_id": "fork"}) for e in parent[:4]]
+    await store.append_many(shared)
+    await store.flush()
+    assert (await store.chat("parent")).started == T0
+    started = (await store.chat("fork")).started
+    assert started is not None and started >= made - timedelta(seconds=5)
+    listed = {chat.id: chat.started for chat in await store.chats()}
+    assert listed["parent"] == T0 and listed["fork"] == started
+
+
 async def test_chat_accepts_a_unique_id_prefix(store: TranscriptStore) -> None:
     for chat_id in ("abc123", "abc456", "abd789", "xy", "xyz"):
         await store.create_chat(chat_id)

@@ -35,7 +35,10 @@ _ROWS_AT_ONCE = 512
 """Rows parsed as one JSON array by :func:`parse_event_rows`."""
 
 SUMMARY_COLUMNS = (  # what summary_from_row reads, in order
-    "id, title, team, parent_id, fork_seq, started, ended, status, end_reason, usage_json, "
+    # A fork started when it was made: its first events (the parent's) tell of the parent.
+    "id, title, team, parent_id, fork_seq, "
+    "CASE WHEN parent_id IS NULL THEN started ELSE created END, "
+    "ended, status, end_reason, usage_json, "
     "participants_json, message_count, last_seq, updated, writer"
 )
 
