@@ -100,6 +100,7 @@ class Worker:
         self.id = uuid.uuid4().hex[:12]
         self.where = f"{socket.gethostname()}:{os.getpid()}"
         self._serving: dict[str, asyncio.Task[None]] = {}
+        self._hosts: dict[str, _ChatHost] = {}
         self.hosted: dict[str, set[str]] = {}
         """Chat id -> the names the manager accepted from this worker."""
         self.refused: dict[str, dict[str, str]] = {}
@@ -148,9 +149,11 @@ class Worker:
         task = self._serving.get(chat_id)
         if task is None or task.done():
             self._serving[chat_id] = asyncio.create_task(self._serve(chat_id, described))
+        elif chat_id in self._hosts:
+            self._hosts[chat_id].relisted = True  # run again: the host it has goes on
 
     async def _serve(self, chat_id: str, info: dict[str, Any]) -> None:
-        host = _ChatHost(self, chat_id)
+        host = self._hosts[chat_id] = _ChatHost(self, chat_id)
         agents = info.get("agents")
         if isinstance(agents, list):
             host.host([name for name in agents if isinstance(name, str)])
@@ -161,6 +164,8 @@ class Worker:
         except Exception as exc:
             self.note(f"chat {chat_id}: {type(exc).__name__}: {exc}")
         finally:
+            if self._hosts.get(chat_id) is host:
+                del self._hosts[chat_id]
             await host.leave()
 
 
@@ -184,6 +189,8 @@ class _ChatHost:
         self.saw_end = False
         """The last event read ended a run; the chat is over unless it is listed again (a
         resumed chat goes on in the same stream)."""
+        self.relisted = False
+        """The chat was announced again while this host looked at the end of a run."""
 
     async def run(self) -> None:
         events = keys.events(self.chat_id)
@@ -202,10 +209,11 @@ class _ChatHost:
                         await self._reply(fields.get(b"m", b""))
             self._start_pending()
             if self.saw_end:
+                self.relisted = False
                 listed = await self.worker.patiently(
                     lambda: self.client.hexists(keys.CHATS, self.chat_id)
                 )
-                self.ended = not listed
+                self.ended = not listed and not self.relisted
 
     # ------------------------------------------------------------------ the chat
 
