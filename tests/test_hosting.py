@@ -343,3 +343,49 @@ async def test_a_chat_run_again_is_hosted_again(redis_url: str) -> None:
         ]
     finally:
         await t.close()
+
+
+class Counter:
+    """Keeps state between its turns: says how many it has taken."""
+
+    name = "b"
+    description = "counts"
+
+    def __init__(self) -> None:
+        self.taken = 0
+
+    async def take_turn(self, view: ChatView) -> AsyncIterator[TurnItem]:
+        self.taken += 1
+        yield Reply(f"turn {self.taken}")
+
+
+async def test_each_chat_a_worker_hosts_gets_agents_of_its_own(redis_url: str) -> None:
+    teams = [
+        await team(
+            redis_url, [ScriptedAgent("a", ["x", "y"]), ScriptedAgent("b", ["-"])], max_turns=4
+        )
+        for _ in range(2)
+    ]
+    made: list[Counter] = []
+
+    def make() -> dict[str, Counter]:
+        made.append(Counter())
+        return {"b": made[-1]}
+
+    client = await connect(BusURL.parse(redis_url))
+    worker = Worker(client, make, team="t", note=lambda text: None)  # type: ignore[arg-type]
+    serving = asyncio.create_task(worker.run())
+    try:
+        async with asyncio.timeout(GUARD):
+            for t in teams:
+                assert await t.hosting.wait_hosted(["b"], GUARD) == []
+            results = await asyncio.gather(*(t.chat.run("go") for t in teams))
+        for result in results:
+            assert [m.content for m in result.messages if m.sender == "b"] == ["turn 1", "turn 2"]
+    finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        await client.aclose()
+        for t in teams:
+            await t.close()

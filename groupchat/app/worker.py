@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from groupchat.app.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError, fail
 from groupchat.app.running import run_async
+
+if TYPE_CHECKING:
+    from groupchat.participant import Participant
 
 __all__ = ["cmd_worker"]
 
@@ -32,16 +37,30 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 f"(agents: {', '.join(agents)})"
             )
         chosen = list(dict.fromkeys(args.only))
-    return run_async(_work(url, {n: agents[n] for n in chosen}, spec.name, args.chat))
+
+    def make() -> dict[str, Participant]:
+        """The chosen agents, built afresh: each chat hosted gets its own."""
+        from groupchat.app.build import build_chat
+
+        built = build_chat(spec)
+        return {name: built.participants[name] for name in chosen}
+
+    return run_async(_work(url, make, chosen, spec.name, args.chat))
 
 
-async def _work(url: str, agents: dict[str, object], team: str, chat: str | None) -> int:
+async def _work(
+    url: str,
+    make: Callable[[], dict[str, Participant]],
+    agents: list[str],
+    team: str,
+    chat: str | None,
+) -> int:
     from groupchat.app.bus import connect_bus
     from groupchat.distributed.errors import BusUnavailableError
     from groupchat.distributed.worker import Worker
 
     bus = await connect_bus(url)
-    worker = Worker(bus.client, agents, team=team, chat=chat)  # type: ignore[arg-type]
+    worker = Worker(bus.client, make, team=team, chat=chat)
     where = f"chat {chat}" if chat else f"the chats of team {team!r}"
     sys.stderr.write(
         f"groupchat worker: hosting {', '.join(agents)} for {where} on {bus.url.shown}\n"

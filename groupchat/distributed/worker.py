@@ -77,12 +77,20 @@ class Worker:
 
     :meth:`run` serves until cancelled, or, with ``chat``, until that chat ends. ``note`` is
     told what happens (hosting, refusals, turns that failed).
+
+    ``participants`` is the agents by name, shared by every chat this worker hosts, or a
+    function that makes them, called once for each chat, so that an agent that keeps state
+    between its turns (a script's place, a memory) keeps each chat's apart.
     """
+
+    def agents_for_a_chat(self) -> dict[str, Participant]:
+        """The agents one chat gets: their own, when this worker can make them."""
+        return dict(self._make()) if self._make is not None else self.participants
 
     def __init__(
         self,
         client: Redis,
-        participants: Mapping[str, Participant],
+        participants: Mapping[str, Participant] | Callable[[], Mapping[str, Participant]],
         *,
         team: str,
         chat: str | None = None,
@@ -91,7 +99,12 @@ class Worker:
         note: Note = _stderr,
     ) -> None:
         self.client = client
-        self.participants = dict(participants)
+        if callable(participants):
+            self._make: Callable[[], Mapping[str, Participant]] | None = participants
+            self.participants = dict(participants())
+        else:
+            self._make = None
+            self.participants = dict(participants)
         self.team = team
         self.only_chat = chat
         self.beat_interval = beat_interval
@@ -178,6 +191,7 @@ class _ChatHost:
         self.chat_id = chat_id
         self.state = ChatState(chat_id)
         self.view = ChatView(self.state, self._ask)
+        self.agents = worker.agents_for_a_chat()
         self.applied = -1
         self.names: list[str] = []
         self.beating: set[str] = set()
@@ -237,7 +251,7 @@ class _ChatHost:
         """Beat for those of ``agents`` this worker has (once: later calls add nothing)."""
         if self.names:
             return
-        wanted = self.worker.participants
+        wanted = self.agents
         self.names = [name for name in agents if name in wanted]
         self.beating = set(self.names)
         if self.names and self.beats is None:
@@ -306,7 +320,7 @@ class _ChatHost:
             if self.applied < turn.seq:
                 waiting.append(turn)  # the view must hold the chat up to the turn's start
                 continue
-            participant = self.worker.participants.get(turn.name)
+            participant = self.agents.get(turn.name)
             open_turn = self.state.open_turn
             if participant is None or open_turn is None or open_turn.message_id != turn.message_id:
                 continue  # the turn was concluded meanwhile
