@@ -305,6 +305,30 @@ def test_fork_at_a_seq_past_the_end_is_refused(spec: Path, tmp_path: Path) -> No
     assert result.returncode == 2 and "--at 9999" in result.stderr
 
 
+def test_show_seq_numbers_the_messages_and_fork_takes_a_message_number(
+    spec: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", db=db))
+    [(parent, _)] = stored(db)
+    jsonl = tmp_path / "parent.jsonl"
+    ok(gc("export", parent, "-o", str(jsonl), db=db))
+    posted = [e for e in read_transcript(jsonl) if isinstance(e, MessagePosted)]
+    shown = ok(gc("show", parent, "--seq", db=db))
+    for number, event in enumerate(posted, 1):
+        assert f"#{number} · seq {event.seq}" in shown
+    assert "#1 · seq" not in ok(gc("show", parent, db=db))  # only when asked
+    out = ok(gc("fork", parent, "--message", "3", "--headless", "--max-messages", "1", db=db))
+    assert out.strip()
+    chats = dict(stored(db))
+    [child] = [c for c in chats if c != parent]
+    assert chats[child][:3] == ["count to six", "1", "2"]
+    assert f"{parent[:8]}@{posted[2].seq}" in ok(gc("list", db=db))
+    too_far = gc("fork", parent, "--message", "99", "--headless", db=db)
+    assert too_far.returncode == 2
+    assert f"--message 99: chat {parent} has {len(posted)} messages" in too_far.stderr
+
+
 def test_demo_is_recorded_and_can_be_resumed(tmp_path: Path) -> None:
     db = tmp_path / "chats.db"
     ok(gc("demo", "--headless", "--delay", "0", db=db))

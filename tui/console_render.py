@@ -90,9 +90,13 @@ class ConsoleRenderer:
         line_buffered: bool = False,
         cost_of: CostOf | None = None,
         recorded: bool = False,
+        numbers: bool = False,
     ) -> None:
         self.console = console
         self.recorded = recorded
+        self.numbers = numbers
+        """Each message ends with its number and its event's seq (``show --seq``, to fork)."""
+        self._posted = 0
         """A chat read back (``show``, a console replay): nobody waits for an answer."""
         self.me = me
         self.here = here
@@ -250,8 +254,16 @@ class ConsoleRenderer:
         if event.termination:
             self._note(f"ends on: {event.termination}")
 
+    def _number(self, event: MessagePosted) -> Text:
+        """`` · #3 · seq 40`` after a message, when numbering (else nothing)."""
+        self._posted += 1
+        if not self.numbers:
+            return Text()
+        return Text(f"  #{self._posted} · seq {event.seq}", style="dim")
+
     def _message(self, event: MessagePosted) -> None:
         message = event.message
+        number = self._number(event)
         entry = self.timeline.entries.get(message.id)
         if entry is not None and entry.streamed and entry.message is message:
             if self._streaming == message.id:
@@ -260,24 +272,27 @@ class ConsoleRenderer:
                     tail.append(" [interrupted]", style="bold yellow")
                 if message.usage is not None and message.usage.total_tokens:
                     tail.append(f"  ({message.usage.total_tokens} tokens)", style="dim")
-                self._end_stream(tail)
+                self._end_stream(tail.append_text(number))
             return
         self._end_stream()
         if message.kind == "task":
-            self.console.print(Text("Task: ", style="bold").append(safe_text(message.content)))
+            task = Text("Task: ", style="bold").append(safe_text(message.content))
+            self.console.print(task.append_text(number))
             return
         if message.kind == "plan":
+            if self.numbers:
+                self._note(f"(the plan, above){number.plain}")
             return  # shown from its task_ledger event
         if message.kind == "answer":
             self.console.print(Rule(Text(f"final answer from {message.sender}")))
-            self.console.print(Text(safe_text(message.content)))
+            self.console.print(Text(safe_text(message.content)).append_text(number))
             return
         line = self._name(message.sender)
         line.append(" (interjects): " if message.kind == "interjection" else ": ", style="default")
         line.append(safe_text(message.content))
         if message.interrupted:
             line.append(" [interrupted]", style="bold yellow")
-        self.console.print(line)
+        self.console.print(line.append_text(number))
 
     def _ledger(self, event: TaskLedger) -> None:
         self._end_stream()

@@ -192,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("show", help="show a recorded chat in the terminal")
     show.add_argument("id", metavar="ID", help="chat id (or a unique prefix)")
+    show.add_argument(
+        "--seq",
+        action="store_true",
+        help="end each message with its number and its event's seq (what `fork --at` takes)",
+    )
     db_option(show)
 
     export = commands.add_parser("export", help="export a chat as JSONL, Markdown or HTML")
@@ -226,7 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     fork = commands.add_parser("fork", help="branch a recorded chat off at an event")
     fork.add_argument("id", metavar="ID")
-    fork.add_argument("--at", type=int, required=True, metavar="SEQ", help="last shared event")
+    at = fork.add_mutually_exclusive_group(required=True)
+    at.add_argument("--at", type=int, metavar="SEQ", help="the last shared event")
+    at.add_argument(
+        "--message",
+        type=_positive_int,
+        metavar="N",
+        help="share the history up to the chat's Nth message (`show --seq` numbers them)",
+    )
     fork.add_argument("--spec", metavar="FILE", help="go on with this team instead")
     fork.add_argument(
         "--policy",

@@ -150,10 +150,25 @@ async def prepare_resume(store: TranscriptStore, args: argparse.Namespace) -> Pr
     )
 
 
+async def _seq_of_message(store: TranscriptStore, chat_id: str, number: int) -> int:
+    """The seq of the ``message_posted`` of the chat's ``number``-th message (from 1)."""
+    from groupchat.events import MessagePosted
+
+    posted = [e.seq for e in await store.events(chat_id) if isinstance(e, MessagePosted)]
+    if number > len(posted):
+        count = f"{len(posted)} message" + ("" if len(posted) == 1 else "s")
+        raise CommandError(
+            f"--message {number}: chat {chat_id} has {count} (`groupchat show {chat_id} --seq`)"
+        )
+    return posted[number - 1]
+
+
 async def prepare_fork(store: TranscriptStore, args: argparse.Namespace) -> Prepared:
     """A new chat sharing the history of ``args.id`` up to ``args.at``, stored with its lineage."""
     parent = await find_chat(store, args.id)
     summary = await store.chat(parent)
+    if getattr(args, "message", None) is not None:
+        args.at = await _seq_of_message(store, parent, args.message)
     if not 0 <= args.at <= summary.last_seq:
         raise CommandError(f"--at {args.at}: chat {parent} has events 0..{summary.last_seq}")
     spec = _load_spec_file(args.spec) or _spec_from(await store.spec(parent), parent)

@@ -147,7 +147,7 @@ async def cmd_show(args: argparse.Namespace) -> int:
         await store.close()
     console = stdout_console(highlight=False)
     cost_of, problem = _stored_costing(stored)
-    renderer = ConsoleRenderer(console, cost_of=cost_of, recorded=True)
+    renderer = ConsoleRenderer(console, cost_of=cost_of, recorded=True, numbers=args.seq)
     for event in events:
         renderer.render(event)
     if problem:
