@@ -329,6 +329,36 @@ def test_show_seq_numbers_the_messages_and_fork_takes_a_message_number(
     assert f"--message 99: chat {parent} has {len(posted)} messages" in too_far.stderr
 
 
+def test_a_demo_chat_forks_with_another_policy_and_keeps_it(tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    ok(gc("demo", "--headless", "--delay", "0", db=db))
+    [(parent, _)] = stored(db)
+    jsonl = tmp_path / "parent.jsonl"
+    ok(gc("export", parent, "-o", str(jsonl), db=db))
+    second = [e for e in read_transcript(jsonl) if isinstance(e, MessagePosted)][1]
+    forked = gc(
+        "fork", parent, "--at", str(second.seq), "--policy", "round_robin", "--headless",
+        "--max-messages", "2", db=db,
+    )  # fmt: skip
+    ok(forked)
+    chats = dict(stored(db))
+    [child] = [c for c in chats if c != parent]
+
+    async def child_of() -> tuple[object, list[object]]:
+        store = await SqliteStore.open(db)
+        try:
+            return await store.spec(child), list(await store.events(child))
+        finally:
+            await store.close()
+
+    spec_stored, events = asyncio.run(child_of())
+    assert spec_stored == {"builtin": "demo", "policy": "round_robin"}
+    picks = [e for e in events[second.seq + 1 :] if isinstance(e, SpeakerSelected)]
+    assert picks and all(e.policy == "round_robin" for e in picks)
+    again = gc("resume", child, "--headless", "--max-messages", "1", db=db)  # keeps the policy
+    assert again.returncode == 0, again.stderr
+
+
 def test_demo_is_recorded_and_can_be_resumed(tmp_path: Path) -> None:
     db = tmp_path / "chats.db"
     ok(gc("demo", "--headless", "--delay", "0", db=db))

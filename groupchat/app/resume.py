@@ -30,7 +30,7 @@ def _spec_from(stored: dict[str, Any] | None, chat_id: str) -> TeamSpec | dict[s
     """The stored team spec, or the marker of a built-in demo team."""
     from groupchat.spec import SpecError, TeamSpec, parse_spec
 
-    if stored is not None and stored in (BUILTIN_DEMO, BUILTIN_MAGENTIC_DEMO):
+    if stored is not None and _builtin(stored):
         return stored
     if stored is None:
         raise CommandError(f"chat {chat_id} has no stored team spec; give one with --spec FILE")
@@ -46,14 +46,25 @@ def _spec_from(stored: dict[str, Any] | None, chat_id: str) -> TeamSpec | dict[s
         raise
 
 
+def _builtin(stored: dict[str, Any]) -> bool:
+    """Whether ``stored`` names a built-in demo team (with the policy of a fork, perhaps)."""
+    if stored.get("builtin") not in ("demo", "magentic-demo"):
+        return False
+    return set(stored) <= {"builtin", "policy"} and stored.get("policy") in (None, *POLICIES)
+
+
+POLICIES = ("round_robin", "random", "manual", "mention")
+"""The policies ``fork --policy`` can give a team."""
+
+
 def _with_policy(spec: TeamSpec | dict[str, Any], policy: str | None) -> TeamSpec | dict[str, Any]:
     """``spec`` with its policy replaced by ``policy`` (a policy kind), if one is given."""
     from groupchat.spec import TeamSpec
 
     if policy is None:
         return spec
-    if isinstance(spec, dict):
-        raise CommandError("--policy needs a team spec; the demo team has its own policy")
+    if isinstance(spec, dict):  # a demo team: it goes on with that policy (stored with it)
+        return {"builtin": spec["builtin"], "policy": policy}
     try:
         # The policy replaces a manager too (a magentic team goes on with that policy).
         data = {**spec.model_dump(mode="json"), "policy": policy, "manager": None}
@@ -67,16 +78,29 @@ def _build(spec: TeamSpec | dict[str, Any], chat_id: str) -> GroupChat:
     from groupchat.app.demo import build_demo
     from groupchat.bus import EventBus
 
-    if spec == BUILTIN_MAGENTIC_DEMO:
-        from groupchat.app.magentic_demo import build_magentic_demo
-
-        return build_magentic_demo(chat_id=chat_id)[0]
     if isinstance(spec, dict):
-        return build_demo(chat_id=chat_id)[0]
+        if spec.get("builtin") == "magentic-demo":
+            from groupchat.app.magentic_demo import build_magentic_demo
+
+            chat = build_magentic_demo(chat_id=chat_id)[0]
+        else:
+            chat = build_demo(chat_id=chat_id)[0]
+        policy = spec.get("policy")
+        if policy is not None:  # a fork of a demo chat with a policy of its own
+            from groupchat.app.build import build_policy
+            from groupchat.spec import TeamSpec
+
+            chat.policy = build_policy(TeamSpec.model_validate(_policy_team(policy)).policy)
+        return chat
     try:
         return build_chat(spec, chat_id=chat_id, bus=EventBus())
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+
+
+def _policy_team(policy: str) -> dict[str, Any]:
+    """A team spec of no use but its policy ``policy`` (to build that policy as a spec says)."""
+    return {"name": "policy", "participants": [{"kind": "human", "name": "x"}], "policy": policy}
 
 
 def _load_spec_file(path: str | None) -> TeamSpec | None:
