@@ -36,6 +36,7 @@ from groupchat.distributed.wire import (
     Ask,
     Beat,
     Call,
+    Cancel,
     Done,
     Ended,
     Failed,
@@ -48,6 +49,7 @@ from groupchat.distributed.wire import (
     Refused,
     Reply,
     Result,
+    RunEnded,
     Text,
     Turn,
     Unhost,
@@ -157,6 +159,10 @@ class Hosting:
         self._task = asyncio.create_task(self._read(positions), name=f"inboxes {chat_id}")
 
     async def close(self) -> None:
+        """Tell the workers the run is over, and stop reading the inboxes."""
+        for worker in {record.worker for record in self.hosts.values()}:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._send(worker, RunEnded()), 2.0)
         for task in [self._task, *self._tasks]:
             if task is not None:
                 task.cancel()
@@ -340,6 +346,7 @@ class Hosting:
             raise RuntimeError(f"{name} has no turn to take")
         queue: asyncio.Queue[Piece] = asyncio.Queue()
         self._turns[turn.message_id] = (record.worker, queue)
+        finished = False
         try:
             await self._send(
                 record.worker, Turn(name=name, message_id=turn.message_id, seq=turn.seq)
@@ -357,12 +364,17 @@ class Hosting:
                     continue
                 item = _item(piece)
                 if isinstance(piece, Failed):
+                    finished = True
                     raise RemoteTurnError(piece.error)
-                yield item
                 if isinstance(piece, Done | Passed | Ended):
+                    finished = True
+                yield item
+                if finished:
                     return
         finally:
             self._turns.pop(turn.message_id, None)
+            if not finished:  # cut short here: the worker stops taking it
+                self._spawn(self._send(record.worker, Cancel(message_id=turn.message_id)))
 
 
 def _item(piece: Piece) -> Any:

@@ -22,6 +22,7 @@ __all__ = [
     "Ask",
     "Beat",
     "Call",
+    "Cancel",
     "Done",
     "Ended",
     "Failed",
@@ -35,6 +36,7 @@ __all__ = [
     "Refused",
     "Reply",
     "Result",
+    "RunEnded",
     "Text",
     "Turn",
     "Unhost",
@@ -197,6 +199,20 @@ class Turn(_Wire):
     seq: int
 
 
+class Cancel(_Wire):
+    """Stop taking the turn of ``message_id``: the manager cut it short (an interrupt, a
+    stop, a timeout) and concluded it with what was sent so far."""
+
+    op: Literal["cancel"] = "cancel"
+    message_id: str
+
+
+class RunEnded(_Wire):
+    """The chat's run is over (it may be run again, and announced again)."""
+
+    op: Literal["run_ended"] = "run_ended"
+
+
 class Answer(_Wire):
     op: Literal["answer"] = "answer"
     ask_id: str
@@ -210,5 +226,7 @@ class Reply(_Wire):
     line: str
 
 
-ReplyMessage = Annotated[Hosted | Refused | Turn | Answer | Reply, Field(discriminator="op")]
+ReplyMessage = Annotated[
+    Hosted | Refused | Turn | Cancel | RunEnded | Answer | Reply, Field(discriminator="op")
+]
 REPLY_ADAPTER: TypeAdapter[ReplyMessage] = TypeAdapter(ReplyMessage)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from pydantic import ValidationError
 
 from groupchat.distributed import keys
-from groupchat.distributed.follow import parse_entry
+from groupchat.distributed.follow import read_range
 from groupchat.distributed.hosting import BEAT_INTERVAL, INBOX_KEEP
 from groupchat.distributed.patience import patiently
 from groupchat.distributed.redis_bus import OUTAGE_LIMIT
@@ -36,6 +36,7 @@ from groupchat.distributed.wire import (
     Ask,
     Beat,
     Call,
+    Cancel,
     Done,
     Ended,
     Failed,
@@ -46,6 +47,7 @@ from groupchat.distributed.wire import (
     Piece,
     Refused,
     Result,
+    RunEnded,
     Text,
     Turn,
     Unhost,
@@ -61,7 +63,11 @@ if TYPE_CHECKING:
 
     from groupchat.participant import Participant
 
-__all__ = ["Worker"]
+__all__ = ["QUIET_CHECKS", "Worker"]
+
+QUIET_CHECKS = 5
+"""Quiet seconds (no word from the manager) after which a worker looks whether a chat is over
+(its manager may have died without saying the run ended)."""
 
 Note = Callable[[str], None]
 T = TypeVar("T")
@@ -205,29 +211,63 @@ class _ChatHost:
         resumed chat goes on in the same stream)."""
         self.relisted = False
         """The chat was announced again while this host looked at the end of a run."""
+        self.run_over = False
+        """The manager said a run ended: time to look whether the chat is over."""
 
     async def run(self) -> None:
-        events = keys.events(self.chat_id)
+        """Wait for what the manager asks (a turn, a cancel, the end of a run), reading the
+        chat's stream only when a turn needs the chat so far: a worker does not wake for
+        every word of the other speakers."""
         replies = keys.reply(self.chat_id, self.worker.id)
-        positions: dict[str, bytes | str] = {events: "0-0", replies: "0-0"}
+        positions: dict[str, bytes | str] = {replies: "0-0"}
+        await self._catch_up()  # who is in the chat, what was said
+        quiet = 0
         while not self.ended:
             answer = await self.worker.patiently(
                 lambda: xread(self.client, positions, block=1000, count=500)
             )
-            for key, entries in answer:
+            for _key, entries in answer:
                 for entry_id, fields in entries:
-                    positions[key] = entry_id
-                    if key == events:
-                        self._event(parse_entry(self.chat_id, entry_id, fields))
-                    else:
-                        await self._reply(fields.get(b"m", b""))
-            self._start_pending()
-            if self.saw_end:
-                self.relisted = False
-                listed = await self.worker.patiently(
-                    lambda: self.client.hexists(keys.CHATS, self.chat_id)
-                )
-                self.ended = not listed and not self.relisted
+                    positions[replies] = entry_id
+                    await self._reply(fields.get(b"m", b""))
+            if self.pending:
+                await self._catch_up(upto=max(turn.seq for turn in self.pending))
+                self._start_pending()
+            quiet = 0 if answer else quiet + 1
+            if self.run_over or quiet >= QUIET_CHECKS:
+                quiet = 0
+                await self._check_end()
+
+    async def _catch_up(self, *, upto: int = -1) -> None:
+        """Fold the chat's stream into the view: all of it there is, and at least up to seq
+        ``upto`` (the start of a turn asked for, which the manager may not have written to
+        the stream yet)."""
+        stream = keys.events(self.chat_id)
+        while True:
+            new = await self.worker.patiently(self._read_new)
+            for event in new:
+                self._event(event)
+            if self.applied >= upto:
+                return
+            await self.worker.patiently(partial(self._wait_after, stream))
+
+    async def _wait_after(self, stream: str) -> None:
+        """Wait (a moment at most) for the stream to go past what was folded."""
+        await xread(self.client, {stream: f"0-{self.applied + 1}"}, block=200, count=1)
+
+    async def _read_new(self) -> list[Event]:
+        return [e async for e in read_range(self.client, self.chat_id, self.applied + 1)]
+
+    async def _check_end(self) -> None:
+        """The chat is over for this worker once it is off the bus's list and its stream ends
+        with a run's end (a chat run again is listed again: the host goes on)."""
+        self.run_over = self.relisted = False
+        listed = await self.worker.patiently(lambda: self.client.hexists(keys.CHATS, self.chat_id))
+        if listed or self.relisted:
+            return
+        await self._catch_up()
+        if self.saw_end and not self.relisted:
+            self.ended = True
 
     # ------------------------------------------------------------------ the chat
 
@@ -309,6 +349,10 @@ class _ChatHost:
                 self.ended = True
         elif isinstance(message, Turn):
             self.pending.append(message)
+        elif isinstance(message, Cancel):
+            self._cancel(message.message_id)
+        elif isinstance(message, RunEnded):
+            self.run_over = True
         elif isinstance(message, Answer):
             future = self.asks.pop(message.ask_id, None)
             if future is not None and not future.done():
