@@ -16,9 +16,15 @@ __all__ = ["patiently"]
 T = TypeVar("T")
 
 
-async def patiently(call: Callable[[], Awaitable[T]], *, limit: float) -> T:
+async def patiently(
+    call: Callable[[], Awaitable[T]],
+    *,
+    limit: float,
+    lost: Callable[[Exception], str] | None = None,
+) -> T:
     """``call()`` until Redis answers it, trying again for at most ``limit`` seconds; then
-    :class:`BusUnavailableError` (its message is the client's, which names no password)."""
+    :class:`BusUnavailableError`, saying ``lost(error)`` (default: the client's message, which
+    names no password)."""
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -35,6 +41,7 @@ async def patiently(call: Callable[[], Awaitable[T]], *, limit: float) -> T:
             now = time.monotonic()
             since = now if since is None else since
             if now - since >= limit:
-                raise BusUnavailableError(f"lost the bus for {limit:g} s: {exc}") from None
+                text = lost(exc) if lost is not None else f"lost the bus for {limit:g} s: {exc}"
+                raise BusUnavailableError(text) from None
             await asyncio.sleep(pause)
             pause = min(pause * 2, 1.0)

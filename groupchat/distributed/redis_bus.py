@@ -32,6 +32,7 @@ from groupchat.distributed import keys
 from groupchat.distributed.errors import BusUnavailableError, ChatFencedError
 from groupchat.distributed.follow import read_range
 from groupchat.distributed.lease import APPEND, LEASE_TTL, Lease, owner_name
+from groupchat.distributed.patience import patiently
 from groupchat.distributed.streams import cancelled_since, last_id, xrange
 from groupchat.distributed.url import BusURL, connect
 from groupchat.events import Event, dump_event
@@ -327,29 +328,15 @@ class _Writer:
 
     async def _retrying(self, call: Callable[[], Any]) -> Any:
         """``call()`` until Redis answers it, for at most the bus's outage limit."""
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
         bus = self.bus
-        task = asyncio.current_task()
-        cancels = task.cancelling() if task is not None else 0
-        since: float | None = None
-        pause = 0.05
-        while True:
-            try:
-                return await call()
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                if cancelled_since(cancels):  # a cancel the client took for a lost connection
-                    raise asyncio.CancelledError from None
-                now = time.monotonic()
-                since = since if since is not None else now
-                if now - since >= bus.outage_limit:
-                    raise BusUnavailableError(
-                        f"chat {self.chat_id}: lost the bus at {bus.url.shown} for "
-                        f"{bus.outage_limit:g} s: {bus.url.scrub(str(exc))}"
-                    ) from None
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 1.0)
+
+        def lost(exc: Exception) -> str:
+            return (
+                f"chat {self.chat_id}: lost the bus at {bus.url.shown} for "
+                f"{bus.outage_limit:g} s: {bus.url.scrub(str(exc))}"
+            )
+
+        return await patiently(call, limit=bus.outage_limit, lost=lost)
 
     async def _last_seq(self) -> int:
         last = await last_id(self.bus.client, keys.events(self.chat_id))
