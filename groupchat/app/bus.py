@@ -211,12 +211,12 @@ async def find_on_bus(bus: RedisBus, ident: str) -> str:
     """The id of the chat on the bus that ``ident`` names (an id or a unique prefix of a
     listed chat), or a :class:`CommandError` saying what is there."""
     from groupchat.distributed import keys
-    from groupchat.distributed.streams import text
+    from groupchat.distributed.streams import listed_chats, matching
 
     if await bus.client.exists(keys.events(ident)):
         return ident
-    listed = sorted(text(raw) for raw in await bus.client.hkeys(keys.CHATS))
-    matches = [chat_id for chat_id in listed if chat_id.startswith(ident)]
+    listed = await listed_chats(bus.client)
+    matches = matching(ident, listed)
     if len(matches) == 1:
         return matches[0]
     if matches:

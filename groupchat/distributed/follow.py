@@ -7,16 +7,14 @@ the entry and what is wrong with it.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from groupchat.distributed import keys
-from groupchat.distributed.errors import BusUnavailableError
 from groupchat.distributed.streams import xrange, xread
 from groupchat.events import ChatEnded, ErrorEvent, Event, parse_event
 
@@ -98,25 +96,20 @@ async def follow(
     """The chat's events from seq ``start`` on, as they are appended; with ``until_end`` it
     stops after ``chat_ended``. Redis going away is waited out for ``outage_limit`` seconds,
     then :class:`BusUnavailableError`."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from groupchat.distributed.patience import patiently
 
     stream = keys.events(chat_id)
     last = f"0-{start}"  # XREAD returns entries after this one: seq ``start`` on
-    since: float | None = None
-    pause = 0.05
+
+    def lost(exc: Exception) -> str:
+        return f"lost the bus at {shown}: {exc}"
+
     while True:
-        try:
-            answer = await xread(client, {stream: last}, count=PAGE, block=int(block * 1000))
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            now = time.monotonic()
-            since = since if since is not None else now
-            if now - since >= outage_limit:
-                raise BusUnavailableError(f"lost the bus at {shown}: {exc}") from None
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 1.0)
-            continue
-        since, pause = None, 0.05
+        answer = await patiently(
+            partial(xread, client, {stream: last}, count=PAGE, block=int(block * 1000)),
+            limit=outage_limit,
+            lost=lost,
+        )
         for _stream, entries in answer:
             for entry_id, fields in entries:
                 last = entry_id.decode()

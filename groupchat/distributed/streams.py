@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["Entries", "cancelled_since", "last_id", "text", "xrange", "xread"]
+__all__ = [
+    "Entries",
+    "cancelled_since",
+    "last_id",
+    "listed_chats",
+    "matching",
+    "text",
+    "xrange",
+    "xread",
+]
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
@@ -50,6 +59,18 @@ async def xrange(
     client: Redis, key: str, low: str, high: str, *, count: int | None = None
 ) -> Entries:
     return cast(Entries, await cast(Any, client).xrange(key, min=low, max=high, count=count))
+
+
+async def listed_chats(client: Redis) -> list[str]:
+    """The ids of the chats on the bus's list of running chats, sorted."""
+    from groupchat.distributed import keys
+
+    return sorted(text(raw) for raw in await cast(Any, client).hkeys(keys.CHATS))
+
+
+def matching(ident: str, ids: list[str]) -> list[str]:
+    """The ids ``ident`` names: itself if it is one, else those it is the start of."""
+    return [i for i in ids if i == ident] or [i for i in ids if i.startswith(ident)]
 
 
 async def last_id(client: Redis, key: str) -> bytes | None:

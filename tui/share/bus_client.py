@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from groupchat.distributed import keys
 from groupchat.distributed.errors import BusUnavailableError
 from groupchat.distributed.follow import follow, parse_entry
-from groupchat.distributed.hosting import BEAT_INTERVAL, parse_reply
+from groupchat.distributed.hosting import BEAT_INTERVAL, INBOX_KEEP, parse_reply
 from groupchat.distributed.wire import JoinAct, JoinLine, Reply
 from groupchat.events import ChatEnded, Event
 from groupchat.tui.share.client import Incoming, JoinError, _version
@@ -57,23 +57,17 @@ REQUEST_TIMEOUT = 15.0
 """Seconds to wait for the answer to a request before taking the chat for gone."""
 LEAVE_TIMEOUT = 2.0
 """Seconds leaving waits at most to tell the chat."""
-INBOX_KEEP = 10_000
-"""Entries the join inbox keeps (the manager reads them as they come)."""
 REPLY_KEEP_FOR = 60
 """Seconds a reply stream stays once its client stopped beating (Redis drops it then)."""
 
 
 async def find_bus_chat(client: Redis, ident: str, shown: str) -> str:
     """The id of the chat running on the bus whose id is ``ident`` or starts with it."""
+    from groupchat.distributed.streams import listed_chats, matching
     from groupchat.tui.share.join import has_ended
 
-    running = sorted(
-        name.decode() if isinstance(name, bytes) else str(name)
-        for name in await client.hkeys(keys.CHATS)
-    )
-    matches = [chat_id for chat_id in running if chat_id == ident] or [
-        chat_id for chat_id in running if chat_id.startswith(ident)
-    ]
+    running = await listed_chats(client)
+    matches = matching(ident, running)
     if len(matches) > 1:
         raise JoinError(f"{ident!r} is the start of several running chats: {', '.join(matches)}")
     if matches:
