@@ -203,7 +203,7 @@ async def test_pieces_from_a_worker_that_was_not_asked_are_dropped(redis_url: st
             assert turn is not None
             live = t.bus.subscribe(t.chat.chat_id, start=None, durable=False)
             forged = Item(
-                worker="someone-else", message_id=turn.message_id, piece=Text(text="FORGED")
+                worker="someone-else", message_id=turn.message_id, pieces=(Text(text="FORGED"),)
             )
             await t.bus.client.xadd(
                 keys.host_inbox(t.chat.chat_id, "b"), {"m": forged.model_dump_json()}
@@ -211,7 +211,7 @@ async def test_pieces_from_a_worker_that_was_not_asked_are_dropped(redis_url: st
             await t.bus.client.xadd(keys.host_inbox(t.chat.chat_id, "b"), {"m": "not json"})
             # The inbox is read in order: a word of the worker's own after the forged entries
             # shows that those were read (and dropped).
-            mark = Item(worker=worker.id, message_id=turn.message_id, piece=Text(text="MARK"))
+            mark = Item(worker=worker.id, message_id=turn.message_id, pieces=(Text(text="MARK"),))
             await t.bus.client.xadd(
                 keys.host_inbox(t.chat.chat_id, "b"), {"m": mark.model_dump_json()}
             )

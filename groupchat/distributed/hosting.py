@@ -28,7 +28,6 @@ from pydantic import ValidationError
 from groupchat.distributed import keys
 from groupchat.distributed.errors import WorkerLost
 from groupchat.distributed.patience import patiently
-from groupchat.distributed.streams import last_id, xread
 from groupchat.distributed.wire import (
     REPLY_ADAPTER,
     WORKER_ADAPTER,
@@ -54,6 +53,7 @@ from groupchat.distributed.wire import (
     Turn,
     Unhost,
     Waiting,
+    turn_entry,
 )
 from groupchat.participant import AwaitingInput, EndChat, HandTo, Pass
 from groupchat.participant import Reply as TurnReply
@@ -86,6 +86,9 @@ REPLY_TTL = 3600
 
 INBOX_KEEP = 10_000
 """Entries an inbox keeps at least: far more than the manager is ever behind."""
+
+FIRST_NEWS = 64
+"""Events the first turn request to a worker carries at most."""
 
 JoinHandler = Callable[[JoinLine], Awaitable[list[str]]]
 """Handles a joined terminal's line; returns the server lines to send back to it."""
@@ -129,6 +132,9 @@ class Hosting:
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._changed = asyncio.Event()
+        self._streams: list[str] = []  # the inboxes: one a hosted name, then the join inbox
+        self._sent: dict[str, int] = {}  # worker -> the last seq its turn requests carried
+        self._expiring: dict[str, float] = {}  # reply stream -> when its expiry was set
 
     def attach(self, chat: GroupChat) -> None:
         self.chat = chat
@@ -153,13 +159,24 @@ class Hosting:
         chat_id = self.chat_id
         streams = [keys.host_inbox(chat_id, name) for name in self._agents()]
         streams.append(keys.join_inbox(chat_id))
-        positions: dict[str, bytes | str] = {}
-        for stream in streams:
-            positions[stream] = await last_id(self.client, stream) or b"0-0"
-        self._task = asyncio.create_task(self._read(positions), name=f"inboxes {chat_id}")
+        batcher = self.bus.batcher
+        lasts = await asyncio.gather(
+            *(
+                self._patiently(lambda s=s: batcher.run(lambda pipe: pipe.xrevrange(s, count=1)))  # type: ignore[misc]
+                for s in streams
+            )
+        )
+        positions: dict[str, bytes | str] = {
+            stream: (last[0][0] if last else b"0-0")
+            for stream, last in zip(streams, lasts, strict=True)
+        }
+        self._streams = streams
+        self.bus.inboxes.watch(positions, self._on_entry)
+        self._task = asyncio.create_task(self._keep_list(), name=f"hosts of {chat_id}")
 
     async def close(self) -> None:
         """Tell the workers the run is over, and stop reading the inboxes."""
+        self.bus.inboxes.unwatch(self._streams)
         for worker in {record.worker for record in self.hosts.values()}:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._send(worker, RunEnded()), 2.0)
@@ -179,41 +196,26 @@ class Hosting:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _read(self, positions: dict[str, bytes | str]) -> None:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
-        pause = 0.05
-        while True:
-            try:
-                answer = await xread(self.client, positions, count=500, block=1000)
-            except (RedisConnectionError, RedisTimeoutError, OSError):
-                await asyncio.sleep(pause)  # Redis is away; the stream writer bounds the wait
-                pause = min(pause * 2, 1.0)
-                continue
-            pause = 0.05
-            for key, entries in answer:
-                for entry_id, fields in entries:
-                    positions[key] = entry_id
-                    await self._dispatch(key, fields)
-            await self._unlist_silent()
-
-    async def _unlist_silent(self) -> None:
+    async def _keep_list(self) -> None:
         """Take the names whose worker stopped beating (killed, cut off) off the bus's hash
         of who hosts what, so that ``list --bus`` names no dead worker; a beat lists it again."""
-        now = time.monotonic()
-        silent = [
-            name
-            for name in self._listed
-            if name not in self.hosts or not self.hosts[name].live(self.beat_timeout, now)
-        ]
-        if silent:
-            await self._patiently(lambda: self.client.hdel(keys.hosts(self.chat_id), *silent))
-            self._listed.difference_update(silent)
+        while True:
+            await asyncio.sleep(self.beat_timeout / 3)
+            now = time.monotonic()
+            silent = [
+                name
+                for name in self._listed
+                if name not in self.hosts or not self.hosts[name].live(self.beat_timeout, now)
+            ]
+            if silent:
+                hosts = keys.hosts(self.chat_id)
+                await self._patiently(lambda: self.client.hdel(hosts, *silent))  # noqa: B023
+                self._listed.difference_update(silent)
 
-    async def _dispatch(self, key: str, fields: dict[Any, Any]) -> None:
+    def _on_entry(self, stream: str, _entry: bytes, fields: dict[bytes, bytes]) -> None:
+        """What a worker or a joined terminal sent (in the inboxes' reader: must not wait)."""
         data = fields.get(b"m", b"")
-        if key == keys.join_inbox(self.chat_id):
+        if stream == self._streams[-1]:  # the join inbox
             if self.on_join is not None:
                 try:
                     line = JoinLine.model_validate_json(data)
@@ -221,24 +223,26 @@ class Hosting:
                     return  # not from a terminal of this version: nobody to answer
                 self._spawn(self._join(line))
             return
-        name = key.rsplit(":host:", 1)[1]
+        name = stream.rsplit(":host:", 1)[1]
         try:
             message = WORKER_ADAPTER.validate_json(data)
         except ValidationError:
             return  # a worker of another version, or garbage: it gets no turn from this
-        if isinstance(message, Beat):
-            await self._beat(name, message)
+        if isinstance(message, Item):
+            turn = self._turns.get(message.message_id)
+            if turn is not None and turn[0] == message.worker:
+                for piece in message.pieces:
+                    turn[1].put_nowait(piece)
+        elif isinstance(message, Beat):
+            self._beat(name, message)
         elif isinstance(message, Unhost):
             record = self.hosts.get(name)
             if record is not None and record.worker == message.worker:
                 del self.hosts[name]
-                await self._patiently(lambda: self.client.hdel(keys.hosts(self.chat_id), name))
                 self._listed.discard(name)
+                hosts = keys.hosts(self.chat_id)
+                self._spawn(self._patiently(lambda: self.client.hdel(hosts, name)))
                 self._changed.set()
-        elif isinstance(message, Item):
-            turn = self._turns.get(message.message_id)
-            if turn is not None and turn[0] == message.worker:
-                turn[1].put_nowait(message.piece)
         elif isinstance(message, Ask):
             self._spawn(self._ask(name, message))
 
@@ -247,14 +251,29 @@ class Hosting:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, client: str, message: Any) -> None:
-        stream, data = keys.reply(self.chat_id, client), message.model_dump_json()
+    async def _send(self, client: str, message: Any, events: list[str] | None = None) -> None:
+        """Put ``message`` on the reply stream of ``client`` (with ``events``, a turn)."""
+        stream = keys.reply(self.chat_id, client)
+        fields: dict[Any, Any] = (
+            turn_entry(message, events or [])
+            if isinstance(message, Turn)
+            else {"m": message.model_dump_json()}
+        )
+        batcher = self.bus.batcher
+        now = time.monotonic()
+        refresh = now - self._expiring.get(stream, -REPLY_TTL) >= REPLY_TTL / 10
+        if refresh:
+            self._expiring[stream] = now
 
         async def send() -> Any:
-            async with self.client.pipeline(transaction=False) as pipe:
-                pipe.xadd(stream, {"m": data}, maxlen=REPLY_KEEP, approximate=True)
-                pipe.expire(stream, REPLY_TTL)  # a client that went away leaves nothing behind
-                return await pipe.execute()
+            added = batcher.run(
+                lambda pipe: pipe.xadd(stream, fields, maxlen=REPLY_KEEP, approximate=True)
+            )
+            if not refresh:
+                return await added
+            # A client that went away leaves nothing behind.
+            expired = batcher.run(lambda pipe: pipe.expire(stream, REPLY_TTL))
+            return await asyncio.gather(added, expired)
 
         await self._patiently(send)
 
@@ -263,36 +282,45 @@ class Hosting:
         stream writer does) instead of failing a turn or stopping the inboxes' reader."""
         return await patiently(call, limit=self.bus.outage_limit)
 
-    async def _beat(self, name: str, beat: Beat) -> None:
+    def _beat(self, name: str, beat: Beat) -> None:
         now = time.monotonic()
         if name not in self._agents():
-            await self._send(
-                beat.worker, Refused(name=name, error=f"{name} is not an agent of this chat")
-            )
+            error = f"{name} is not an agent of this chat"
+            self._spawn(self._send(beat.worker, Refused(name=name, error=error)))
             return
         record = self.hosts.get(name)
         if record is not None and record.worker == beat.worker:
             record.seen = now
             if name not in self._listed:
-                await self._list(name, record)
+                self._listed.add(name)
+                self._spawn(self._list(name, record))
             return
         if record is not None and record.live(self.beat_timeout, now):
-            await self._send(
-                beat.worker,
-                Refused(name=name, error=f"{name} is hosted by the worker on {record.where}"),
-            )
+            error = f"{name} is hosted by the worker on {record.where}"
+            self._spawn(self._send(beat.worker, Refused(name=name, error=error)))
             return
         self.hosts[name] = record = HostRecord(beat.worker, beat.where, time.time(), now)
+        self._sent.pop(beat.worker, None)
         self._changed.set()
-        await self._list(name, record)
-        await self._send(beat.worker, Hosted(name=name))
+        self._listed.add(name)
+
+        async def register() -> None:
+            await self._list(name, record)
+            await self._send(beat.worker, Hosted(name=name))
+
+        self._spawn(register())
 
     async def _list(self, name: str, record: HostRecord) -> None:
         if self.bus.is_closed(self.chat_id):
+            self._listed.discard(name)
             return  # the run is over and its list on the bus taken down: keep it down
         hosted = json.dumps({"worker": record.worker, "where": record.where, "since": record.since})
-        await self._patiently(lambda: self.client.hset(keys.hosts(self.chat_id), name, hosted))
-        self._listed.add(name)
+        hosts = keys.hosts(self.chat_id)
+        try:
+            await self._patiently(lambda: self.client.hset(hosts, name, hosted))
+        except BaseException:
+            self._listed.discard(name)
+            raise
 
     async def _ask(self, name: str, ask: Ask) -> None:
         assert self.chat is not None
@@ -348,12 +376,15 @@ class Hosting:
         self._turns[turn.message_id] = (record.worker, queue)
         finished = False
         try:
-            await self._send(
-                record.worker, Turn(name=name, message_id=turn.message_id, seq=turn.seq)
-            )
+            request = Turn(name=name, message_id=turn.message_id, seq=turn.seq)
+            await self._send(record.worker, request, self._news(record.worker, turn.seq))
             while True:
                 try:
-                    piece = await asyncio.wait_for(queue.get(), self.beat_timeout / 3)
+                    if queue.empty():
+                        async with asyncio.timeout(self.beat_timeout / 3):
+                            piece = await queue.get()
+                    else:
+                        piece = queue.get_nowait()
                 except TimeoutError:
                     if not record.live(self.beat_timeout):
                         silent = time.monotonic() - record.seen
@@ -375,6 +406,17 @@ class Hosting:
             self._turns.pop(turn.message_id, None)
             if not finished:  # cut short here: the worker stops taking it
                 self._spawn(self._send(record.worker, Cancel(message_id=turn.message_id)))
+
+    def _news(self, worker: str, upto: int) -> list[str]:
+        """The JSON of the chat's events up to ``upto`` that ``worker`` was not sent (from the
+        last :data:`FIRST_NEWS` for a worker sent none yet; what it lacks before them, or
+        what is not among the bus's recent events, it reads from the stream)."""
+        sent = self._sent.get(worker)
+        first = max(0, upto - FIRST_NEWS + 1) if sent is None else sent + 1
+        news = self.bus.recent_events(self.chat_id, first, upto) or []
+        if news:
+            self._sent[worker] = upto
+        return news
 
 
 def _item(piece: Piece) -> Any:

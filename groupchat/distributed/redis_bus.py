@@ -29,8 +29,10 @@ from groupchat.bus import EventBus
 from groupchat.bus.log import ChatLog
 from groupchat.bus.memory import DEFAULT_RETAIN
 from groupchat.distributed import keys
+from groupchat.distributed.batch import Batcher
 from groupchat.distributed.errors import BusUnavailableError, ChatFencedError
 from groupchat.distributed.follow import read_range
+from groupchat.distributed.inboxes import Inboxes
 from groupchat.distributed.lease import APPEND, LEASE_TTL, Lease, owner_name
 from groupchat.distributed.patience import patiently
 from groupchat.distributed.streams import cancelled_since, last_id, xrange
@@ -44,6 +46,9 @@ __all__ = ["FLUSH_BATCH", "FLUSH_WINDOW", "KEEP_FOR", "OUTAGE_LIMIT", "RedisBus"
 
 FLUSH_WINDOW = 4096
 """Events a chat may publish ahead of what its stream holds before publishers wait."""
+
+RECENT = FLUSH_WINDOW
+"""Events of a chat whose JSON its log keeps (at least what the outbox may hold)."""
 
 FLUSH_BATCH = 512
 """Events appended to a stream in one script call at most."""
@@ -59,26 +64,54 @@ LostFn = Callable[[str, Exception], object]
 
 class StreamLog(ChatLog):
     """A chat's log that also queues every appended event for its stream writer (the outbox),
-    and holds publishers back while the outbox is :data:`FLUSH_WINDOW` long."""
+    and holds publishers back while the outbox is :data:`FLUSH_WINDOW` long.
 
-    __slots__ = ("outbox", "pending")
+    Each event is turned into its JSON once, as it is appended; the last :data:`RECENT` of
+    them are kept (:meth:`dumped`) for the writer and for the turn requests that carry the
+    chat's latest events to a worker."""
+
+    __slots__ = ("outbox", "pending", "recent")
 
     def __init__(self, chat_id: str, retain: int | None, start_seq: int) -> None:
         super().__init__(chat_id, retain, start_seq)
         self.outbox: deque[Event] = deque()
         self.pending = asyncio.Event()
+        self.recent: deque[tuple[int, str]] = deque(maxlen=RECENT)
 
     def append(self, event: Any) -> None:
         self.outbox.append(event)
+        self.recent.append((event.seq, dump_event(event)))
         if not self.pending.is_set():
             self.pending.set()
         super().append(event)
 
     def extend(self, events: list[Any]) -> None:
         self.outbox.extend(events)
+        self.recent.extend((event.seq, dump_event(event)) for event in events)
         if not self.pending.is_set():
             self.pending.set()
         super().extend(events)
+
+    def dumped(self, first: int, last: int) -> list[str] | None:
+        """The JSON of the events of seqs ``first`` to ``last`` (inclusive), if all of them
+        are among the recent ones."""
+        recent = self.recent
+        if first > last:
+            return [] if first == last + 1 else None
+        if not recent:
+            return None
+        start = recent[-1][0] - len(recent) + 1
+        if first < start or last > recent[-1][0]:
+            return None
+        found = [recent[seq - start] for seq in range(first, last + 1)]
+        if found[0][0] != first or found[-1][0] != last:
+            return None  # not one run of seqs (cannot happen in one log; be sure)
+        return [text for _seq, text in found]
+
+    def dump(self, event: Event) -> str:
+        """The event's JSON, from the recent ones when it is one of them."""
+        found = self.dumped(event.seq, event.seq)
+        return found[0] if found else dump_event(event)
 
     def blocked(self) -> bool:
         return len(self.outbox) >= FLUSH_WINDOW or super().blocked()
@@ -135,6 +168,10 @@ class RedisBus(EventBus):
         self._leases: dict[str, Lease] = {}
         self._info: dict[str, dict[str, Any]] = {}
         self._append = client.register_script(APPEND)
+        self.batcher = Batcher(client)
+        """Every chat's stream appends (and the hosting's requests) go out in its pipelines."""
+        self.inboxes = Inboxes(client)
+        """The one reader of every inbox of the chats this process manages."""
         self._callbacks: set[asyncio.Future[Any]] = set()
 
     @classmethod
@@ -183,6 +220,12 @@ class RedisBus(EventBus):
                 args += (keys.entry_id(event.seq), dump_event(event))
             stream_and_lease = [keys.events(chat_id), keys.lease(chat_id)]
             await self._guard(self._append(keys=stream_and_lease, args=[lease.value, *args]))
+
+    def recent_events(self, chat_id: str, first: int, last: int) -> list[str] | None:
+        """The JSON of the chat's events of seqs ``first`` to ``last`` from this process's
+        recent ones (``None`` if it has not got all of them)."""
+        log = self._chats.get(chat_id)
+        return log.dumped(first, last) if isinstance(log, StreamLog) else None
 
     async def stream_events(self, chat_id: str) -> list[Event]:
         """Every event of the chat's stream, in order (to resume it from the bus)."""
@@ -239,6 +282,7 @@ class RedisBus(EventBus):
             with contextlib.suppress(Exception):
                 await writer.wait()
         self._writers.clear()
+        await self.inboxes.aclose()
         with contextlib.suppress(Exception):
             await self.client.aclose()
 
@@ -413,22 +457,33 @@ class _Writer:
                 return
 
     async def _flush(self, batch: list[Event], lease: Lease) -> None:
-        from redis.exceptions import ResponseError
+        from redis.exceptions import NoScriptError, ResponseError
 
+        texts = self.log.dumped(batch[0].seq, batch[-1].seq) or [dump_event(e) for e in batch]
         args: list[Any] = []
-        for event in batch:
-            args += (keys.entry_id(event.seq), dump_event(event))
-        stream = keys.events(self.chat_id)
+        for event, text in zip(batch, texts, strict=True):
+            args += (keys.entry_id(event.seq), text)
+        stream, lease_key = keys.events(self.chat_id), keys.lease(self.chat_id)
         value = lease.value or ""
         renewed = False
+        bus = self.bus
+        script = bus._append
+
+        def append(args: list[Any]) -> Any:
+            # EVALSHA in the bus's shared pipeline: the stream writers of all chats go
+            # together. (A pipeline given the script object would check it exists first,
+            # one more round trip each time.)
+            return bus.batcher.run(
+                lambda pipe: pipe.evalsha(script.sha, 2, stream, lease_key, value, *args)
+            )
+
         while batch:
             try:
-                await self._retrying(
-                    lambda args=args: self.bus._append(  # type: ignore[misc]
-                        keys=[stream, keys.lease(self.chat_id)], args=[value, *args]
-                    )
-                )
+                await self._retrying(lambda args=args: append(args))  # type: ignore[misc]
                 break
+            except NoScriptError:
+                await self._retrying(lambda: bus.client.script_load(APPEND))  # Redis restarted
+                continue
             except ResponseError as exc:
                 text = str(exc)
                 if "FENCED" in text and not renewed:
@@ -455,4 +510,4 @@ class _Writer:
     async def _ours(self, event: Event) -> bool:
         entry = keys.entry_id(event.seq)
         entries = await xrange(self.bus.client, keys.events(self.chat_id), entry, entry)
-        return bool(entries) and entries[0][1].get(b"e") == dump_event(event).encode()
+        return bool(entries) and entries[0][1].get(b"e") == self.log.dump(event).encode()

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from groupchat.messages import Part, ToolCallPart, ToolResultPart, Usage
 
 __all__ = [
+    "EVENTS_FIELD",
     "REPLY_ADAPTER",
     "WORKER_ADAPTER",
     "Answer",
@@ -42,6 +43,8 @@ __all__ = [
     "Unhost",
     "Waiting",
     "WorkerMessage",
+    "entry_events",
+    "turn_entry",
 ]
 
 
@@ -131,12 +134,13 @@ class Unhost(_Wire):
 
 
 class Item(_Wire):
-    """One piece of the turn of ``message_id``."""
+    """The next pieces of the turn of ``message_id``, in order (what the turn yielded while
+    the worker's last send was on its way goes in one)."""
 
     op: Literal["item"] = "item"
     worker: str
     message_id: str
-    piece: Piece
+    pieces: tuple[Piece, ...] = Field(min_length=1)
 
 
 class Ask(_Wire):
@@ -191,7 +195,11 @@ class Refused(_Wire):
 
 class Turn(_Wire):
     """Take ``name``'s turn ``message_id``, once the chat is read up to ``seq`` (its
-    ``turn_started``)."""
+    ``turn_started``).
+
+    The entry that carries it also carries the chat's events this worker was not sent yet,
+    up to ``seq`` (field :data:`EVENTS_FIELD`, see :func:`turn_entry`), so that in a running
+    chat a worker need not read the chat's stream to take its turn."""
 
     op: Literal["turn"] = "turn"
     name: str
@@ -224,6 +232,25 @@ class Reply(_Wire):
 
     op: Literal["reply"] = "reply"
     line: str
+
+
+EVENTS_FIELD = "e"
+"""The field of a reply-stream entry that holds events: their JSON, one a line."""
+
+
+def turn_entry(turn: Turn, events: list[str]) -> dict[str, str]:
+    """The fields of the reply-stream entry asking for ``turn``, with the JSON of the events
+    (in order, one run of seqs ending at the turn's start, or none) the worker lacks."""
+    fields = {"m": turn.model_dump_json()}
+    if events:
+        fields[EVENTS_FIELD] = "\n".join(events)  # event JSON holds no raw newline
+    return fields
+
+
+def entry_events(fields: dict[bytes, bytes]) -> list[bytes]:
+    """The events' JSON a reply-stream entry carries (see :func:`turn_entry`)."""
+    data = fields.get(EVENTS_FIELD.encode())
+    return data.split(b"\n") if data else []
 
 
 ReplyMessage = Annotated[
