@@ -36,6 +36,7 @@ from groupchat.distributed.wire import (
     Ask,
     Beat,
     Call,
+    Called,
     Cancel,
     Done,
     Ended,
@@ -55,8 +56,9 @@ from groupchat.distributed.wire import (
     Unhost,
     Waiting,
 )
-from groupchat.participant import AwaitingInput, EndChat, HandTo, Pass
+from groupchat.participant import AwaitingInput, EndChat, HandTo, ModelCalled, Pass
 from groupchat.participant import Reply as TurnReply
+from groupchat.tracing.context import turn_traceparent
 
 if TYPE_CHECKING:
     from groupchat.chat import GroupChat
@@ -348,9 +350,13 @@ class Hosting:
         self._turns[turn.message_id] = (record.worker, queue)
         finished = False
         try:
-            await self._send(
-                record.worker, Turn(name=name, message_id=turn.message_id, seq=turn.seq)
+            request = Turn(
+                name=name,
+                message_id=turn.message_id,
+                seq=turn.seq,
+                traceparent=turn_traceparent(turn.chat_id, turn.message_id),
             )
+            await self._send(record.worker, request)
             while True:
                 try:
                     piece = await asyncio.wait_for(queue.get(), self.beat_timeout / 3)
@@ -387,6 +393,8 @@ def _item(piece: Piece) -> Any:
         return HandTo(piece.target, piece.note)
     if isinstance(piece, Waiting):
         return AwaitingInput(piece.prompt, piece.timeout)
+    if isinstance(piece, Called):
+        return ModelCalled(piece.model, piece.started, piece.usage, piece.error)
     if isinstance(piece, Done):
         return TurnReply(piece.content, piece.parts, piece.usage)
     if isinstance(piece, Passed):

@@ -9,6 +9,7 @@ client's reply stream. A turn's pieces mirror what a participant yields
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -22,6 +23,7 @@ __all__ = [
     "Ask",
     "Beat",
     "Call",
+    "Called",
     "Cancel",
     "Done",
     "Ended",
@@ -79,6 +81,16 @@ class Waiting(_Wire):
     timeout: float | None = None
 
 
+class Called(_Wire):
+    """The turn called a model (see :class:`~groupchat.participant.ModelCalled`)."""
+
+    kind: Literal["model"] = "model"
+    model: str
+    started: datetime
+    usage: Usage | None = None
+    error: str | None = None
+
+
 class Done(_Wire):
     """The turn ended with a message (``content=None``: the text streamed)."""
 
@@ -106,7 +118,7 @@ class Failed(_Wire):
 
 
 Piece = Annotated[
-    Text | Call | Result | Hand | Waiting | Done | Passed | Ended | Failed,
+    Text | Call | Result | Hand | Waiting | Called | Done | Passed | Ended | Failed,
     Field(discriminator="kind"),
 ]
 
@@ -191,12 +203,15 @@ class Refused(_Wire):
 
 class Turn(_Wire):
     """Take ``name``'s turn ``message_id``, once the chat is read up to ``seq`` (its
-    ``turn_started``)."""
+    ``turn_started``), under the trace context ``traceparent`` if there is one."""
 
     op: Literal["turn"] = "turn"
     name: str
     message_id: str
     seq: int
+    traceparent: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    """The W3C trace context of the manager's span of this turn, when the chat is traced: the
+    worker runs the turn under it, so its spans join the chat's trace."""
 
 
 class Cancel(_Wire):

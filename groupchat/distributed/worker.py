@@ -36,6 +36,7 @@ from groupchat.distributed.wire import (
     Ask,
     Beat,
     Call,
+    Called,
     Cancel,
     Done,
     Ended,
@@ -55,13 +56,23 @@ from groupchat.distributed.wire import (
 )
 from groupchat.events import ChatEnded, ChatStarted, Event, MessagePosted, TurnSkipped
 from groupchat.messages import ToolCallPart, ToolResultPart
-from groupchat.participant import AwaitingInput, ChatView, EndChat, HandTo, Pass, Reply
+from groupchat.participant import (
+    AwaitingInput,
+    ChatView,
+    EndChat,
+    HandTo,
+    ModelCalled,
+    Pass,
+    Reply,
+)
 from groupchat.state import ChatState
+from groupchat.tracing.context import worker_turn_span
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from groupchat.participant import Participant
+    from groupchat.tracing import Tracing
 
 __all__ = ["QUIET_CHECKS", "Worker"]
 
@@ -103,8 +114,12 @@ class Worker:
         beat_interval: float = BEAT_INTERVAL,
         outage_limit: float = OUTAGE_LIMIT,
         note: Note = _stderr,
+        tracing: Tracing | None = None,
     ) -> None:
         self.client = client
+        self.tracing = tracing
+        """How this worker traces the turns it takes (default: when a tracer provider is set,
+        under the trace context the manager sends with each turn)."""
         if callable(participants):
             self._make: Callable[[], Mapping[str, Participant]] | None = participants
             self.participants = dict(participants())
@@ -383,6 +398,13 @@ class _ChatHost:
                 lambda: self.client.xadd(inbox, {"m": data}, maxlen=INBOX_KEEP, approximate=True)
             )
 
+        with worker_turn_span(turn.traceparent, turn.name, self.worker.id, self.worker.tracing):
+            await self._stream(participant, turn, send)
+
+    async def _stream(
+        self, participant: Participant, turn: Turn, send: Callable[[Piece], Awaitable[None]]
+    ) -> None:
+        """Send what ``participant``'s turn yields, until it ends or fails."""
         stream = participant.take_turn(self.view)
         try:
             async for item in stream:
@@ -459,6 +481,8 @@ def _piece(item: Any) -> Piece:
         return Hand(target=item.target, note=item.note)
     if isinstance(item, AwaitingInput):
         return Waiting(prompt=item.prompt, timeout=item.timeout)
+    if isinstance(item, ModelCalled):
+        return Called(model=item.model, started=item.started, usage=item.usage, error=item.error)
     if isinstance(item, Reply):
         return Done(content=item.content, parts=item.parts, usage=item.usage)
     if isinstance(item, Pass):
@@ -467,5 +491,5 @@ def _piece(item: Any) -> Piece:
         return Ended(reason=item.reason)
     raise TypeError(
         f"a turn yielded {type(item).__name__}; a turn yields str, Reply, Pass, EndChat, "
-        "HandTo, AwaitingInput or tool parts"
+        "HandTo, AwaitingInput, ModelCalled or tool parts"
     )
