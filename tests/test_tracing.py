@@ -265,3 +265,33 @@ async def test_a_stored_chat_traces_as_the_live_one() -> None:
         return sorted((s.name, s.start_time, s.end_time) for s in traced.spans)
 
     assert timed(replayed) == timed(live)
+
+
+async def test_a_wait_for_a_persons_approval_is_a_span_of_its_own() -> None:
+    from groupchat.agents import HumanParticipant, tool
+    from groupchat.events import HumanInputRequested
+
+    @tool(requires_approval=True)
+    def delete(path: str) -> str:
+        """Delete a file."""
+        return f"deleted {path}"
+
+    traced = Traced()
+    model = ScriptedModel([reply("", tool_call("delete", path="/tmp/x")), "Noted."])
+    you = HumanParticipant("you")
+    agent = LLMAgent("ops", model, tools=[delete], approval_timeout=5)
+    chat = GroupChat([agent, you], max_turns=1, tracing=traced.options())
+    probe = ChatProbe.of(chat)
+    run = asyncio.create_task(chat.run("clean up"))
+    await probe.wait_for(HumanInputRequested, request="approval")
+    you.send("yes")
+    await asyncio.wait_for(run, 5)
+    [wait] = traced.named("wait_for_human you")
+    assert wait.attributes and wait.attributes["groupchat.human.request"] == "approval"
+    assert wait.attributes["groupchat.human.answered"] is True
+    assert traced.parent_of(wait) is traced.named("invoke_agent ops")[0]
+    [tool_span] = traced.named("execute_tool delete")
+    assert tool_span.start_time is not None and wait.start_time is not None
+    assert (
+        tool_span.start_time <= wait.start_time <= (wait.end_time or 0) <= (tool_span.end_time or 0)
+    )
