@@ -295,3 +295,54 @@ async def test_a_wait_for_a_persons_approval_is_a_span_of_its_own() -> None:
     assert (
         tool_span.start_time <= wait.start_time <= (wait.end_time or 0) <= (tool_span.end_time or 0)
     )
+
+
+async def test_metrics_count_tokens_durations_messages_per_chat() -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    traced = Traced()
+    model = ScriptedModel(
+        [reply("one", usage=Usage(input_tokens=10, output_tokens=2)), "two"], name="scripted:a"
+    )
+    chat = GroupChat(
+        [LLMAgent("a", model)], max_turns=2, tracing=traced.options(meter_provider=meters)
+    )
+    result = await chat.run("go")
+    data = reader.get_metrics_data()
+    assert data is not None
+    points: dict[str, list[Any]] = {}
+    for resource in data.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                points[metric.name] = list(metric.data.data_points)
+    by_type = {
+        p.attributes["gen_ai.token.type"]: p.sum for p in points["gen_ai.client.token.usage"]
+    }
+    usage = result.ended.usage_by["a"]
+    assert by_type == {"input": usage.input_tokens, "output": usage.output_tokens}
+    [duration] = points["gen_ai.client.operation.duration"]
+    assert duration.count == 2
+    assert duration.attributes["gen_ai.request.model"] == "scripted:a"
+    [messages] = points["groupchat.chat.messages"]
+    assert (messages.count, messages.sum) == (1, len(result.messages))
+
+
+async def test_a_resumed_chat_is_traced_from_where_it_goes_on() -> None:
+    first = GroupChat([ScriptedAgent("ann", ["a1", "a2"])], max_turns=1)
+    await first.run("go")
+    traced = Traced()
+    again = GroupChat(
+        [ScriptedAgent("ann", ["a2"])],
+        chat_id=first.chat_id,
+        max_turns=1,
+        tracing=traced.options(),
+    )
+    again.load(first.events())
+    result = await again.run()
+    assert traced.tree() == ["invoke_workflow group_chat", [["invoke_agent ann", []]]]
+    root = traced.root()
+    assert root.attributes and root.attributes["gen_ai.conversation.id"] == first.chat_id
+    assert root.attributes["groupchat.end.status"] == result.status
