@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from groupchat.agents.tools import Tool, ToolOutcome
@@ -28,7 +29,7 @@ from groupchat.models.base import (
     ToolSpec,
     estimate_tokens,
 )
-from groupchat.participant import ChatView, HandTo, Reply, TurnItem
+from groupchat.participant import ChatView, HandTo, ModelCalled, Reply, TurnItem
 
 __all__ = ["APPROVALS", "LLMAgent", "transfer_tool"]
 
@@ -283,20 +284,26 @@ class LLMAgent:
             request = self._request(messages, specs, last)
             pieces: list[str] = []
             response = None
-            async for event in model.stream(request):
-                if type(event) is TextChunk:
-                    if wrote and not pieces:
-                        pieces.append("\n\n")
+            started = datetime.now(UTC)
+            try:
+                async for event in model.stream(request):
+                    if type(event) is TextChunk:
+                        if wrote and not pieces:
+                            pieces.append("\n\n")
+                            if stream:
+                                yield "\n\n"
+                        piece = event.text
+                        pieces.append(piece)
                         if stream:
-                            yield "\n\n"
-                    piece = event.text
-                    pieces.append(piece)
-                    if stream:
-                        yield piece
-                elif type(event) is Completed:
-                    response = event.response
-            if response is None:
-                raise StreamBroken(f"{model.name}: the answer ended without a result")
+                            yield piece
+                    elif type(event) is Completed:
+                        response = event.response
+                if response is None:
+                    raise StreamBroken(f"{model.name}: the answer ended without a result")
+            except Exception as exc:
+                yield ModelCalled(model.name, started, error=f"{type(exc).__name__}: {exc}")
+                raise
+            yield ModelCalled(model.name, started, response.usage)
             usage = response.usage if usage is None else usage + response.usage
             wrote = wrote or bool(pieces)
             text.extend(pieces)

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from groupchat.bus import Bus, EventBus, EventsUnavailableError, Publisher
 from groupchat.commands import Commands
@@ -54,7 +54,12 @@ from groupchat.publishing import ManagerActions
 from groupchat.result import ChatResult
 from groupchat.state import SELECTOR, ChatState
 from groupchat.termination import Termination
+from groupchat.tracing import Tracing
+from groupchat.tracing import resolve as resolve_tracing
 from groupchat.turn import TurnOutcome, stream_turn
+
+if TYPE_CHECKING:
+    from groupchat.tracing.subscriber import ChatTracer
 
 __all__ = ["ChatResult", "GroupChat", "ManagerActions"]
 
@@ -72,6 +77,10 @@ class GroupChat(Commands):
     ``None`` never does. ``on_error`` says what happens when a participant's turn raises:
     ``"end"`` the chat (status ``error``) or ``"continue"`` with the next speaker; either way
     the error is an event and whatever the turn had streamed is kept.
+
+    ``tracing`` says whether each run emits OpenTelemetry spans and metrics (the ``otel``
+    extra, see :mod:`groupchat.tracing`): by default when the application has set a tracer
+    provider; ``False`` never, or a :class:`~groupchat.tracing.Tracing` with options.
     """
 
     def __init__(
@@ -86,6 +95,7 @@ class GroupChat(Commands):
         bus: Bus | None = None,
         chat_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        tracing: bool | Tracing | None = None,
     ) -> None:
         if max_turns is not None and max_turns < 1:
             raise ValueError("max_turns must be at least 1")
@@ -102,6 +112,7 @@ class GroupChat(Commands):
         self.idle_rounds = idle_rounds
         self.on_error = on_error
         self.metadata = dict(metadata or {})
+        self.tracing = tracing
 
         self._state = ChatState(self.chat_id, str(getattr(self.policy, "usage_key", SELECTOR)))
         self.view = ChatView(self._state, self._ask)
@@ -221,6 +232,7 @@ class GroupChat(Commands):
         self._turns_this_run = 0
         self._skipped_in_a_row = 0
         self.bus.open(self.chat_id)
+        tracer = self._tracer()
         if self.termination is not None:
             self.termination.reset()
             self.termination.start(self._condition_fired)
@@ -249,6 +261,17 @@ class GroupChat(Commands):
             self._close_inbox()
             self._runner = None
             self.bus.close(self.chat_id)
+            if tracer is not None:
+                await tracer.finish()
+
+    def _tracer(self) -> ChatTracer | None:
+        """The tracer of this run, if it is traced (nothing is imported when it is not)."""
+        options = resolve_tracing(self.tracing)
+        if options is None:
+            return None
+        from groupchat.tracing.subscriber import ChatTracer
+
+        return ChatTracer(self.bus, self.chat_id, self.bus.next_seq(self.chat_id), options)
 
     async def stream(self, task: str | None = None) -> AsyncIterator[Event]:
         """Run the chat and yield its events as they happen; leaving early stops the chat."""

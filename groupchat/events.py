@@ -42,6 +42,7 @@ __all__ = [
     "HumanInputRequested",
     "InboundEvent",
     "MessagePosted",
+    "ModelCall",
     "ParticipantInfo",
     "ParticipantJoined",
     "ParticipantLeft",
@@ -167,6 +168,20 @@ class ToolResult(EventBase):
     name: str
     content: str
     is_error: bool = False
+
+
+class ModelCall(EventBase):
+    """One call an agent's turn ``message_id`` made to a model (sent by the agent): which
+    model, when it began (the event's time is when it ended), the tokens it used and, if it
+    failed, why (``Type: message``). Tracing makes its ``chat {model}`` spans from these; the
+    message's ``usage`` stays the turn's total."""
+
+    type: Literal["model_call"] = "model_call"
+    message_id: str
+    model: str
+    started: AwareDatetime
+    usage: Usage | None = None
+    error: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class HumanInputRequested(EventBase):
@@ -406,6 +421,7 @@ Event = Annotated[
     | MessagePosted
     | ToolCall
     | ToolResult
+    | ModelCall
     | HumanInputRequested
     | SelectorAttempt
     | Handoff

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol, TypeAlias, overload, runtime_checkable
 
@@ -21,6 +22,7 @@ __all__ = [
     "EndChat",
     "HandTo",
     "MessageLog",
+    "ModelCalled",
     "Participant",
     "Pass",
     "PolicyView",
@@ -74,8 +76,27 @@ class AwaitingInput:
     timeout: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ModelCalled:
+    """Reports one call the turn made to a model (published as ``model_call``): the model's
+    name, when the call began, its tokens, and why it failed if it did."""
+
+    model: str
+    started: datetime
+    usage: Usage | None = None
+    error: str | None = None
+
+
 TurnItem: TypeAlias = (
-    str | Reply | Pass | EndChat | AwaitingInput | HandTo | ToolCallPart | ToolResultPart
+    str
+    | Reply
+    | Pass
+    | EndChat
+    | AwaitingInput
+    | HandTo
+    | ToolCallPart
+    | ToolResultPart
+    | ModelCalled
 )
 """What a turn yields: ``str`` pieces of streamed text, tool parts (published as they come), and
 at most one closing item (``Reply``, ``Pass`` or ``EndChat``)."""

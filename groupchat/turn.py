@@ -14,9 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from groupchat.events import Handoff, HumanInputRequested, TextDelta, ToolCall, ToolResult
+from groupchat.events import (
+    Handoff,
+    HumanInputRequested,
+    ModelCall,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+)
 from groupchat.messages import Part, ToolCallPart, ToolResultPart
-from groupchat.participant import AwaitingInput, EndChat, HandTo, Pass, Reply
+from groupchat.participant import AwaitingInput, EndChat, HandTo, ModelCalled, Pass, Reply
 
 if TYPE_CHECKING:
     from groupchat.bus import Publisher
@@ -102,6 +109,15 @@ async def stream_turn(
                     content=item.content,
                     is_error=item.is_error,
                 )
+            elif isinstance(item, ModelCalled):
+                await pub.emit(
+                    ModelCall,
+                    message_id=message_id,
+                    model=item.model,
+                    started=item.started,
+                    usage=item.usage,
+                    error=item.error,
+                )
             elif isinstance(item, HandTo):
                 await emit(pub, Handoff, target=item.target, note=item.note)
             elif isinstance(item, AwaitingInput):
@@ -116,7 +132,7 @@ async def stream_turn(
             else:
                 raise TypeError(
                     f"{participant.name} yielded {type(item).__name__}; a turn yields str, "
-                    "Reply, Pass, EndChat, HandTo, AwaitingInput or tool parts"
+                    "Reply, Pass, EndChat, HandTo, AwaitingInput, ModelCalled or tool parts"
                 )
     except asyncio.CancelledError:
         if not claim_cancel():

@@ -69,8 +69,9 @@ COUNTED: dict[str, list[dict[str, Any]]] = {
     "round_robin_trimmed": [{"counted": {"messages": 200, "events": 802, "text_deltas": None}}],
     # HEAD against itself: both sides ran and were compared figure by figure.
     "compare": [{"revision": "HEAD", "rounds": 1}],
-    "selector": [{"counted": {"messages": 40, "events": 202, "text_deltas": 40}}],
-    "magentic": [{"counted": {"messages": 40, "events": 290, "text_deltas": 40}}],
+    # Each agent's reply also records its model call (a model_call event per message).
+    "selector": [{"counted": {"messages": 40, "events": 242, "text_deltas": 40}}],
+    "magentic": [{"counted": {"messages": 40, "events": 330, "text_deltas": 40}}],
     "store": [
         {"bench": "store_append", "events": 2000},
         {"bench": "store_recorder", "messages": 200},

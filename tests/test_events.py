@@ -28,6 +28,7 @@ from groupchat.events import (
     HumanInput,
     HumanInputRequested,
     MessagePosted,
+    ModelCall,
     ParticipantInfo,
     ParticipantJoined,
     ParticipantLeft,
@@ -126,6 +127,14 @@ def samples() -> list[EventBase]:
             is_error=True,
         ),
         MessagePosted(**base(8, "alice"), message=RICH_MESSAGE),
+        ModelCall(
+            **base(8, "alice"),
+            message_id="m7",
+            model="openai:gpt-4.1-mini",
+            started=T0,
+            usage=Usage(input_tokens=12, output_tokens=3),
+            error="TimeoutError: no answer",
+        ),
         HumanInputRequested(
             **base(9),
             participant="hana",
@@ -218,7 +227,7 @@ def union_members() -> set[type[Any]]:
 
 def test_samples_cover_every_event_type() -> None:
     members = union_members()
-    assert len(members) == 25
+    assert len(members) == 26
     assert {type(e) for e in SAMPLES} == members
     tags = [e.type for e in SAMPLES]  # type: ignore[attr-defined]
     assert len(set(tags)) == len(tags)

@@ -389,3 +389,32 @@ async def test_each_chat_a_worker_hosts_gets_agents_of_its_own(redis_url: str) -
         await client.aclose()
         for t in teams:
             await t.close()
+
+
+async def test_a_workers_turn_joins_the_managers_trace(redis_url: str) -> None:
+    """The worker runs in this process (so that it shares the in-memory exporter); the trace
+    context goes through Redis with the turn request all the same."""
+    pytest.importorskip("opentelemetry.sdk")
+    from tracing_support import Traced
+
+    from groupchat.agents import LLMAgent
+    from groupchat.models import ScriptedModel
+
+    traced = Traced()
+    members = [ScriptedAgent("a", ["a1"]), ScriptedAgent("b", ["x"])]
+    t = await team(redis_url, members, max_turns=2, tracing=traced.options())
+    try:
+        remote = LLMAgent("b", ScriptedModel(["remote"], name="scripted:b"))
+        await t.worker({"b": remote}, tracing=traced.options())
+        async with asyncio.timeout(GUARD):
+            assert await t.hosting.wait_hosted(["b"], GUARD) == []
+            result = await t.chat.run("go")
+        assert [m.content for m in result.messages] == ["go", "a1", "remote"]
+        [turn] = traced.named("invoke_agent b")
+        [on_worker] = traced.named("worker_turn b")
+        assert traced.parent_of(on_worker) is turn
+        assert on_worker.context.trace_id == traced.root().context.trace_id
+        [call] = traced.named("chat scripted:b")
+        assert traced.parent_of(call) is turn
+    finally:
+        await t.close()

@@ -53,7 +53,19 @@ CORE_THIRD_PARTY = frozenset({"pydantic", "pydantic_core", "yaml"})
 CORE_LAZY_THIRD_PARTY = frozenset({"openai", "httpx", "aiosqlite", "redis"})
 """What the core may import only inside a function: model SDKs (the ``openai`` extra),
 aiosqlite, which the record/replay cache of model calls opens when a team has one, and the
-Redis client (the ``redis`` extra), which only a chat on a bus loads."""
+Redis client (the ``redis`` extra), which only a chat on a bus loads, and OpenTelemetry (the
+``otel`` extra), which only a traced chat loads."""
+CORE_LAZY_THIRD_PARTY |= {"opentelemetry"}
+TRACING_BACKEND = frozenset(
+    {
+        "groupchat.tracing.spans",
+        "groupchat.tracing.metrics",
+        "groupchat.tracing.subscriber",
+        "groupchat.tracing.setup",
+    }
+)
+"""The tracing modules that import OpenTelemetry at their top: themselves imported only
+inside functions (see ``test_tracing_backend_is_imported_lazily``), when tracing is on."""
 
 
 @dataclass(frozen=True)
@@ -193,6 +205,8 @@ def test_the_core_needs_pydantic_and_the_standard_library_only() -> None:
         if top == "groupchat" or top in sys.stdlib_module_names or top in CORE_THIRD_PARTY:
             continue
         if top in CORE_LAZY_THIRD_PARTY and (imp.lazy or imp.type_only):
+            continue
+        if top == "opentelemetry" and imp.module in TRACING_BACKEND:
             continue
         wrong.append(_where(imp))
     assert not wrong, "the core imports what it may not:\n" + "\n".join(wrong)
@@ -423,3 +437,16 @@ def test_asyncpg_loads_only_with_a_postgresql_store() -> None:
         and not (imp.module == "groupchat.transcripts.factory" and imp.lazy)
     ]
     assert not wrong, "asyncpg or the PostgreSQL backend loaded eagerly:\n" + "\n".join(wrong)
+
+
+def test_tracing_backend_is_imported_lazily() -> None:
+    """Only tracing's own backend modules import each other at their top; everything else
+    imports them inside a function, so a chat without tracing loads no OpenTelemetry."""
+    wrong = [
+        _where(imp)
+        for imp in ALL_IMPORTS
+        if imp.target in TRACING_BACKEND
+        and imp.module not in TRACING_BACKEND
+        and not (imp.lazy or imp.type_only)
+    ]
+    assert not wrong, "\n".join(wrong)

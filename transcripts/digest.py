@@ -26,6 +26,7 @@ from groupchat.events import (
     Handoff,
     HumanInputRequested,
     MessagePosted,
+    ModelCall,
     ParticipantInfo,
     ParticipantJoined,
     ParticipantLeft,
@@ -292,6 +293,16 @@ class _Reader:
             self.d.entries.append(tool)
         tool.result = event.content
         tool.is_error = event.is_error
+
+    def on_model_call(self, event: ModelCall) -> None:
+        seconds = (event.time - event.started).total_seconds()
+        text = f"called {event.model} ({seconds:.2f} s"
+        if event.usage is not None:
+            text += f", {event.usage.input_tokens} in / {event.usage.output_tokens} out"
+        text += ")"
+        if event.error is not None:
+            text += f": failed: {event.error}"
+        self.note(event, "event", event.sender, text)
 
     def on_human_input_requested(self, event: HumanInputRequested) -> None:
         wants = {"turn": "their turn", "select_speaker": "who speaks next", "approval": "approval"}

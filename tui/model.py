@@ -464,6 +464,7 @@ _HANDLERS: dict[str, Callable[[ChatScreenState, Any], None]] = {
     "message_posted": ChatScreenState._quiet,
     "tool_call": ChatScreenState._quiet,
     "tool_result": ChatScreenState._quiet,
+    "model_call": ChatScreenState._quiet,
     "human_input_requested": ChatScreenState._requested,
     "selector_attempt": ChatScreenState._attempt,
     "handoff": ChatScreenState._handoff,

@@ -36,6 +36,10 @@ def _tolerant_stdout() -> None:
             reconfigure(errors="replace")
 
 
+_TRACED = frozenset({"demo", "run", "resume", "fork", "worker"})
+"""The commands that run chats, traced when the environment asks (see :mod:`groupchat.tracing`)."""
+
+
 def _handler(command: str) -> Callable[[argparse.Namespace], int]:
     """The function that runs ``command``, from the module of its group."""
     if command in ("demo", "run", "check", "resume", "fork"):
@@ -79,6 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _tolerant_stdout()
     try:
+        if args.command in _TRACED:
+            from groupchat.tracing import cli_tracing
+
+            with cli_tracing():
+                return _handler(args.command)(args)
         return _handler(args.command)(args)
     except CommandError as exc:
         return fail(str(exc), EXIT_USAGE)

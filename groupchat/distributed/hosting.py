@@ -35,6 +35,7 @@ from groupchat.distributed.wire import (
     Ask,
     Beat,
     Call,
+    Called,
     Cancel,
     Done,
     Ended,
@@ -55,8 +56,9 @@ from groupchat.distributed.wire import (
     Waiting,
     turn_entry,
 )
-from groupchat.participant import AwaitingInput, EndChat, HandTo, Pass
+from groupchat.participant import AwaitingInput, EndChat, HandTo, ModelCalled, Pass
 from groupchat.participant import Reply as TurnReply
+from groupchat.tracing.context import turn_traceparent
 
 if TYPE_CHECKING:
     from groupchat.chat import GroupChat
@@ -376,7 +378,12 @@ class Hosting:
         self._turns[turn.message_id] = (record.worker, queue)
         finished = False
         try:
-            request = Turn(name=name, message_id=turn.message_id, seq=turn.seq)
+            request = Turn(
+                name=name,
+                message_id=turn.message_id,
+                seq=turn.seq,
+                traceparent=turn_traceparent(turn.chat_id, turn.message_id),
+            )
             await self._send(record.worker, request, self._news(record.worker, turn.seq))
             while True:
                 try:
@@ -429,6 +436,8 @@ def _item(piece: Piece) -> Any:
         return HandTo(piece.target, piece.note)
     if isinstance(piece, Waiting):
         return AwaitingInput(piece.prompt, piece.timeout)
+    if isinstance(piece, Called):
+        return ModelCalled(piece.model, piece.started, piece.usage, piece.error)
     if isinstance(piece, Done):
         return TurnReply(piece.content, piece.parts, piece.usage)
     if isinstance(piece, Passed):

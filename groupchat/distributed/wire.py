@@ -9,6 +9,7 @@ client's reply stream. A turn's pieces mirror what a participant yields
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -23,6 +24,7 @@ __all__ = [
     "Ask",
     "Beat",
     "Call",
+    "Called",
     "Cancel",
     "Done",
     "Ended",
@@ -82,6 +84,16 @@ class Waiting(_Wire):
     timeout: float | None = None
 
 
+class Called(_Wire):
+    """The turn called a model (see :class:`~groupchat.participant.ModelCalled`)."""
+
+    kind: Literal["model"] = "model"
+    model: str
+    started: datetime
+    usage: Usage | None = None
+    error: str | None = None
+
+
 class Done(_Wire):
     """The turn ended with a message (``content=None``: the text streamed)."""
 
@@ -109,7 +121,7 @@ class Failed(_Wire):
 
 
 Piece = Annotated[
-    Text | Call | Result | Hand | Waiting | Done | Passed | Ended | Failed,
+    Text | Call | Result | Hand | Waiting | Called | Done | Passed | Ended | Failed,
     Field(discriminator="kind"),
 ]
 
@@ -195,7 +207,7 @@ class Refused(_Wire):
 
 class Turn(_Wire):
     """Take ``name``'s turn ``message_id``, once the chat is read up to ``seq`` (its
-    ``turn_started``).
+    ``turn_started``), under the trace context ``traceparent`` if there is one.
 
     The entry that carries it also carries the chat's events this worker was not sent yet,
     up to ``seq`` (field :data:`EVENTS_FIELD`, see :func:`turn_entry`), so that in a running
@@ -205,6 +217,9 @@ class Turn(_Wire):
     name: str
     message_id: str
     seq: int
+    traceparent: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    """The W3C trace context of the manager's span of this turn, when the chat is traced: the
+    worker runs the turn under it, so its spans join the chat's trace."""
 
 
 class Cancel(_Wire):

@@ -39,6 +39,7 @@ from groupchat.distributed.wire import (
     Ask,
     Beat,
     Call,
+    Called,
     Cancel,
     Done,
     Ended,
@@ -66,13 +67,23 @@ from groupchat.events import (
     event_list_adapter,
 )
 from groupchat.messages import ToolCallPart, ToolResultPart
-from groupchat.participant import AwaitingInput, ChatView, EndChat, HandTo, Pass, Reply
+from groupchat.participant import (
+    AwaitingInput,
+    ChatView,
+    EndChat,
+    HandTo,
+    ModelCalled,
+    Pass,
+    Reply,
+)
 from groupchat.state import ChatState
+from groupchat.tracing.context import worker_turn_span
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from groupchat.participant import Participant
+    from groupchat.tracing import Tracing
 
 __all__ = ["QUIET_CHECKS", "Worker"]
 
@@ -123,8 +134,12 @@ class Worker:
         beat_interval: float = BEAT_INTERVAL,
         outage_limit: float = OUTAGE_LIMIT,
         note: Note = _stderr,
+        tracing: Tracing | None = None,
     ) -> None:
         self.client = client
+        self.tracing = tracing
+        """How this worker traces the turns it takes (default: when a tracer provider is set,
+        under the trace context the manager sends with each turn)."""
         if callable(participants):
             self._make: Callable[[], Mapping[str, Participant]] | None = participants
             self.participants = dict(participants())
@@ -510,35 +525,36 @@ class _ChatHost:
             elif len(outbox) >= SEND_AHEAD:
                 await asyncio.shield(sending)
 
-        stream = participant.take_turn(self.view)
-        try:
+        with worker_turn_span(turn.traceparent, turn.name, worker.id, worker.tracing):
+            stream = participant.take_turn(self.view)
             try:
-                async for item in stream:
-                    piece = _piece(item)
-                    await send(piece)
-                    if isinstance(piece, Done | Passed | Ended):
-                        break
-                else:
-                    await send(Done())
+                try:
+                    async for item in stream:
+                        piece = _piece(item)
+                        await send(piece)
+                        if isinstance(piece, Done | Passed | Ended):
+                            break
+                    else:
+                        await send(Done())
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+                    worker.note(f"chat {self.chat_id}: {turn.name}'s turn failed: {error}")
+                    await send(Failed(error=error))
+                finally:
+                    aclose = getattr(stream, "aclose", None)
+                    if aclose is not None:
+                        with contextlib.suppress(Exception, asyncio.CancelledError):
+                            await aclose()
+                while sending is not None and not sending.done():
+                    await asyncio.shield(sending)
             except asyncio.CancelledError:
+                if sending is not None:
+                    sending.cancel()  # the manager concluded the turn: the rest is not wanted
                 raise
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                worker.note(f"chat {self.chat_id}: {turn.name}'s turn failed: {error}")
-                await send(Failed(error=error))
             finally:
-                aclose = getattr(stream, "aclose", None)
-                if aclose is not None:
-                    with contextlib.suppress(Exception, asyncio.CancelledError):
-                        await aclose()
-            while sending is not None and not sending.done():
-                await asyncio.shield(sending)
-        except asyncio.CancelledError:
-            if sending is not None:
-                sending.cancel()  # the manager concluded the turn: the rest is not wanted
-            raise
-        finally:
-            self.running.pop(turn.message_id, None)
+                self.running.pop(turn.message_id, None)
 
     async def _ask(
         self,
@@ -595,6 +611,8 @@ def _piece(item: Any) -> Piece:
         return Hand(target=item.target, note=item.note)
     if isinstance(item, AwaitingInput):
         return Waiting(prompt=item.prompt, timeout=item.timeout)
+    if isinstance(item, ModelCalled):
+        return Called(model=item.model, started=item.started, usage=item.usage, error=item.error)
     if isinstance(item, Reply):
         return Done(content=item.content, parts=item.parts, usage=item.usage)
     if isinstance(item, Pass):
@@ -603,5 +621,5 @@ def _piece(item: Any) -> Piece:
         return Ended(reason=item.reason)
     raise TypeError(
         f"a turn yielded {type(item).__name__}; a turn yields str, Reply, Pass, EndChat, "
-        "HandTo, AwaitingInput or tool parts"
+        "HandTo, AwaitingInput, ModelCalled or tool parts"
     )
