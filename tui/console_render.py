@@ -44,6 +44,7 @@ from groupchat.safe_text import one_line, safe_text
 from groupchat.timeline import Timeline
 from groupchat.tui.headless import usage_and_cost
 from groupchat.tui.seats import addressed
+from groupchat.tui.turn_clock import TurnClock
 
 if TYPE_CHECKING:
     from groupchat.models.pricing import CostOf
@@ -102,6 +103,7 @@ class ConsoleRenderer:
         self.here = here
         self.cost_of = cost_of
         self.timeline = Timeline()
+        self.turn_clock = TurnClock()
         # Under an active prompt a partial line would be redrawn over; print whole lines then,
         # and show the line being written in the prompt's toolbar instead (see ``partial``).
         self.line_buffered = line_buffered
@@ -179,6 +181,7 @@ class ConsoleRenderer:
 
     def render(self, event: Event) -> None:
         self.timeline.apply(event)
+        self.turn_clock.apply(event)
         if isinstance(event, TextDelta):
             self._delta(event)
         elif isinstance(event, MessagePosted):
@@ -214,9 +217,11 @@ class ConsoleRenderer:
             reason = f" ({event.reason})" if event.reason else ""
             self._note(f"{event.name} left{reason}", "italic")
         elif isinstance(event, Paused):
-            self._note(f"⏸ paused{f' by {event.by}' if event.by else ''}", "yellow")
+            clock = self._clock_left(event, "stops")
+            self._note(f"⏸ paused{f' by {event.by}' if event.by else ''}{clock}", "yellow")
         elif isinstance(event, Resumed):
-            self._note(f"▶ resumed{f' by {event.by}' if event.by else ''}", "yellow")
+            clock = self._clock_left(event, "goes on")
+            self._note(f"▶ resumed{f' by {event.by}' if event.by else ''}{clock}", "yellow")
         elif isinstance(event, ErrorEvent):
             who = f"{event.participant}: " if event.participant else ""
             self._note(f"error: {who}{event.error}", "bold red")
@@ -332,6 +337,21 @@ class ConsoleRenderer:
             "no_answer": f"the plan runs without a review{feedback or ' (no answer)'}",
         }[event.decision]
         self._note(text, "yellow" if event.decision != "approve" else "green")
+
+    def _clock_left(self, event: Paused | Resumed, what: str) -> str:
+        """A pause stops the clock of a timed turn asked here; say what it has left."""
+        request = self.turn_clock.request
+        left = self.turn_clock.left(event.time)
+        if (
+            self.recorded
+            or request is None
+            or left is None
+            or not self.is_here(request.participant)
+        ):
+            return ""
+        who = request.participant
+        whose = "your turn" if who.lower() == "you" else f"{one_line(who)}'s turn"
+        return f" · the clock of {whose} {what}: {left:.0f} s left"
 
     def is_here(self, name: str) -> bool:
         return self.here(name) if self.here is not None else name == self.me
