@@ -39,9 +39,11 @@ from groupchat.events import (
     ToolCall,
     ToolResult,
     TurnSkipped,
+    TurnStarted,
 )
 from groupchat.safe_text import one_line, safe_text
-from groupchat.timeline import Timeline
+from groupchat.timeline import MessageEntry, Note, Timeline
+from groupchat.tui.console_markdown import inline_text, print_markdown
 from groupchat.tui.headless import usage_and_cost
 from groupchat.tui.seats import addressed
 from groupchat.tui.turn_clock import TurnClock
@@ -92,9 +94,15 @@ class ConsoleRenderer:
         cost_of: CostOf | None = None,
         recorded: bool = False,
         numbers: bool = False,
+        stream: bool = True,
     ) -> None:
         self.console = console
         self.recorded = recorded
+        self.stream = stream
+        """Print text as it streams (raw: a live chat, a replay); ``False`` (``show``): print
+        each message whole when posted, rendered as Markdown (see :mod:`.console_markdown`)."""
+        self._held: dict[str, MessageEntry] = {}
+        """Without streaming: the messages streamed but not posted yet."""
         self.numbers = numbers
         """Each message ends with its number and its event's seq (``show --seq``, to fork)."""
         self._posted = 0
@@ -137,6 +145,31 @@ class ConsoleRenderer:
         self._end_stream()
         self.console.print(Text(safe_text(text), style=style))
 
+    def finish(self) -> None:
+        """Print what streamed of messages never posted (without streaming: see ``stream``)."""
+        for message_id in list(self._held):
+            self._print_held(message_id)
+
+    def _print_held(self, message_id: str) -> None:
+        entry = self._held.pop(message_id, None)
+        if entry is None or entry.message is not None:
+            return
+        tail = Text(" [interrupted]", style="bold yellow")
+        self._print_message(
+            self._name(entry.sender).append(": ", style="default"), entry.text, tail
+        )
+
+    def _print_message(self, head: Text, content: str, tail: Text) -> None:
+        """``head`` and ``content`` as Markdown: one line when it is one paragraph, else its
+        blocks under ``head`` (and ``tail``)."""
+        inline = inline_text(content)
+        if inline is not None:
+            self.console.print(head.append_text(inline).append_text(tail))
+            return
+        head.rstrip()
+        self.console.print(head.append_text(tail))
+        print_markdown(self.console, content)
+
     def _end_stream(self, tail: Text | None = None) -> None:
         if self._streaming is None:
             return
@@ -158,6 +191,11 @@ class ConsoleRenderer:
         self.console.print(line)
 
     def _delta(self, event: TextDelta) -> None:
+        if not self.stream:
+            entry = self.timeline.entries.get(event.message_id)
+            if entry is not None:
+                self._held[event.message_id] = entry
+            return
         if self._streaming != event.message_id:
             self._end_stream()
             self._streaming = event.message_id
@@ -180,8 +218,12 @@ class ConsoleRenderer:
         return request if request is not None and self.is_here(request.participant) else None
 
     def render(self, event: Event) -> None:
-        self.timeline.apply(event)
+        if self._held and isinstance(event, SpeakerSelected | TurnStarted | ChatEnded):
+            self.finish()  # a turn that never ended (its chat was killed): what it had said
+        item = self.timeline.apply(event)
         self.turn_clock.apply(event)
+        if self._held and isinstance(event, TurnSkipped) and isinstance(item, Note):
+            self._print_held(event.message_id)
         if isinstance(event, TextDelta):
             self._delta(event)
         elif isinstance(event, MessagePosted):
@@ -269,20 +311,21 @@ class ConsoleRenderer:
     def _message(self, event: MessagePosted) -> None:
         message = event.message
         number = self._number(event)
+        self._held.pop(message.id, None)
+        tail = Text()
+        if message.interrupted:
+            tail.append(" [interrupted]", style="bold yellow")
+        if message.usage is not None and message.usage.total_tokens:
+            tail.append(f"  ({message.usage.total_tokens} tokens)", style="dim")
+        tail.append_text(number)
         entry = self.timeline.entries.get(message.id)
-        if entry is not None and entry.streamed and entry.message is message:
+        if self.stream and entry is not None and entry.streamed and entry.message is message:
             if self._streaming == message.id:
-                tail = Text()
-                if message.interrupted:
-                    tail.append(" [interrupted]", style="bold yellow")
-                if message.usage is not None and message.usage.total_tokens:
-                    tail.append(f"  ({message.usage.total_tokens} tokens)", style="dim")
-                self._end_stream(tail.append_text(number))
+                self._end_stream(tail)
             return
         self._end_stream()
         if message.kind == "task":
-            task = Text("Task: ", style="bold").append(safe_text(message.content))
-            self.console.print(task.append_text(number))
+            self._print_message(Text("Task: ", style="bold"), message.content, number)
             return
         if message.kind == "plan":
             if self.numbers:
@@ -290,14 +333,11 @@ class ConsoleRenderer:
             return  # shown from its task_ledger event
         if message.kind == "answer":
             self.console.print(Rule(Text(f"final answer from {message.sender}")))
-            self.console.print(Text(safe_text(message.content)).append_text(number))
+            self._print_message(Text(), message.content, number)
             return
-        line = self._name(message.sender)
-        line.append(" (interjects): " if message.kind == "interjection" else ": ", style="default")
-        line.append(safe_text(message.content))
-        if message.interrupted:
-            line.append(" [interrupted]", style="bold yellow")
-        self.console.print(line.append_text(number))
+        head = self._name(message.sender)
+        head.append(" (interjects): " if message.kind == "interjection" else ": ", style="default")
+        self._print_message(head, message.content, tail)
 
     def _ledger(self, event: TaskLedger) -> None:
         self._end_stream()
