@@ -164,7 +164,9 @@ class ConsoleRenderer:
         blocks under ``head`` (and ``tail``)."""
         inline = inline_text(content)
         if inline is not None:
-            self.console.print(head.append_text(inline).append_text(tail))
+            # Piped, a message stays one line (as it streamed): whole for grep; a pager wraps.
+            line = head.append_text(inline).append_text(tail)
+            self.console.print(line, soft_wrap=not self.console.is_terminal)
             return
         head.rstrip()
         self.console.print(head.append_text(tail))
