@@ -35,6 +35,10 @@ class InputChannel:
         self._publish: Callable[[str], object] | None = None
         self._answered: asyncio.Future[object] | None = None  # the request a line was sent for
         self._request_changed: asyncio.Event | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None  # loop time the open request times out at
+        self._holding = False  # the clock is held (the chat is paused)
+        self._held: float | None = None  # then, the seconds the open request has left
 
     @property
     def closed(self) -> bool:
@@ -105,21 +109,56 @@ class InputChannel:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[object] = loop.create_future()
         self._waiter = waiter
-        timer = (
-            loop.call_later(timeout, _resolve, waiter, _TIMED_OUT) if timeout is not None else None
-        )
+        if timeout is not None:
+            if self._holding:  # asked while held: the clock starts when released
+                self._held = timeout
+            else:
+                self._start_clock(timeout)
         self._notify()
         try:
             result = await waiter
         finally:
-            if timer is not None:
-                timer.cancel()
+            self._stop_clock()
+            self._deadline = self._held = None
             self._waiter = None
             self._notify()
         if result is _TIMED_OUT:
             raise TimeoutError(f"no input within {timeout} s")
         assert result is None or isinstance(result, str)
         return result
+
+    def hold(self) -> None:
+        """Stop the clock of the open request (the chat is paused): it does not time out until
+        :meth:`release`, which gives it the time it had left. Idempotent."""
+        if self._holding:
+            return
+        self._holding = True
+        if self._deadline is not None:
+            self._held = max(0.0, self._deadline - asyncio.get_running_loop().time())
+            self._stop_clock()
+            self._deadline = None
+
+    def release(self) -> None:
+        """Start the clock again (the chat resumed) with the time the request had left."""
+        if not self._holding:
+            return
+        self._holding = False
+        held, self._held = self._held, None
+        waiter = self._waiter
+        if held is not None and waiter is not None and not waiter.done():
+            self._start_clock(held)
+
+    def _start_clock(self, seconds: float) -> None:
+        waiter = self._waiter
+        assert waiter is not None
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.time() + seconds
+        self._timer = loop.call_later(seconds, _resolve, waiter, _TIMED_OUT)
+
+    def _stop_clock(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     async def wait_requested(self) -> bool:
         """Wait until a request is open; ``False`` if the channel closed instead."""

@@ -260,10 +260,14 @@ class Commands(Publishing):
             if not self._state.paused:
                 self._emit_now(None, Paused, by=by)
                 self._unpaused.clear()
+                for channel in self._state.channels.values():
+                    channel.hold()  # a person's turn does not run out while paused
         elif command == "resume":
             if self._state.paused:
                 self._emit_now(None, Resumed, by=by)
                 self._unpaused.set()
+                for channel in self._state.channels.values():
+                    channel.release()
         elif command == "interrupt":
             if self._in_turn:
                 self._cancel_runner("interrupt")

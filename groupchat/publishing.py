@@ -128,6 +128,7 @@ class Publishing:
         channel = self._state.channels.pop(name, None)
         if channel is not None:
             channel.attach(None)
+            channel.release()  # held by a pause of this chat: not by any other
         self._departed[name] = self._participants.pop(name)
         del self._publishers[name]
         del self._state.infos[name]
@@ -144,6 +145,8 @@ class Publishing:
         channel = getattr(participant, "channel", None)
         if isinstance(channel, InputChannel):
             self._state.channels[name] = channel
+            if self._state.paused:
+                channel.hold()  # joined while paused: their clock starts when it resumes
         return info
 
 

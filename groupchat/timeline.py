@@ -300,6 +300,7 @@ class Timeline:
             else:
                 entry.replace(message.content)
         entry.message = message
+        entry.seq, entry.number = event.seq, self.messages
         entry.kind = message.kind
         entry.streaming = False
         entry.interrupted = message.interrupted

@@ -121,6 +121,10 @@ class MessageEntry:
     message: Message | None = None
     streamed: bool = False
     """Whether any of its text streamed before the message was posted."""
+    seq: int | None = None
+    """The seq of its ``message_posted`` (what ``fork --at`` takes), once posted."""
+    number: int | None = None
+    """Its place among the chat's posted messages, from 1 (what ``fork --message`` takes)."""
     _chunks: list[str] = field(default_factory=list)
 
     @property

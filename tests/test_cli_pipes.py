@@ -35,6 +35,8 @@ def long_chat(chat_id: str, messages: int) -> list[object]:
     )
     for n in range(messages):
         text = f"line {n}: " + "words " * 60
+        if n % 2:  # Markdown blocks: rendered by ``show``, line by line into the pipe
+            text = f"**line {n}**\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n{text}"
         log.add(MessagePosted, "talker", message=Message(id=f"m{n}", sender="talker", content=text))
     log.add(ChatEnded, reason="done", status="completed", messages=messages, usage=Usage())
     return log.events

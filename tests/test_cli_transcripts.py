@@ -472,3 +472,42 @@ def test_a_chat_of_two_people_resumes_and_forks_with_each_answered_as_themselves
         ("alice", "bread"),
         ("bob", "wine"),
     ]
+
+
+def test_a_fork_inside_a_streamed_message_keeps_all_it_had_streamed(tmp_path: Path) -> None:
+    spec = tmp_path / "words.yaml"
+    spec.write_text(
+        "name: words\ntask: talk\nparticipants:\n"
+        '  - {kind: scripted, name: one, script: ["alpha beta gamma delta", "three"]}\n'
+        '  - {kind: scripted, name: two, script: ["uno dos tres cuatro", "four"]}\n'
+        "termination: {max_messages: 4}\n"
+    )
+    db = tmp_path / "chats.db"
+    ok(gc("run", str(spec), "--headless", db=db))
+    [(parent, _)] = stored(db)
+    jsonl = tmp_path / "parent.jsonl"
+    ok(gc("export", parent, "-o", str(jsonl), db=db))
+    events = read_transcript(jsonl)
+    deltas = [e for e in events if e.type == "text_delta" and e.sender == "two"]
+    cut = deltas[1]  # after "uno ", "dos "
+    out = gc("fork", parent, "--at", str(cut.seq), "--headless", "--max-messages", "1", db=db)
+    ok(out)
+    assert "cuts two's message" in out.stderr
+    chats = dict(stored(db))
+    [child] = [c for c in chats if c != parent]
+    # The whole text streamed up to the cut, as one message cut short; the chat goes on after
+    # it (one speaks next), and two's text is not said again.
+    assert chats[child] == ["talk", "alpha beta gamma delta", "uno dos ", "three"]
+
+    async def posted() -> list[MessagePosted]:
+        store = await SqliteStore.open(db)
+        try:
+            return [e for e in await store.events(child) if isinstance(e, MessagePosted)]
+        finally:
+            await store.close()
+
+    partial = asyncio.run(posted())[2]
+    assert partial.seq == cut.seq + 1 and partial.message.interrupted
+    assert partial.message.sender == "two"
+    shown = ok(gc("show", child, db=db))
+    assert "uno dos tres" not in shown and "two: uno dos" in shown

@@ -356,3 +356,34 @@ async def test_a_line_goes_as_the_prompt_said_even_if_someone_was_asked_meanwhil
         ("alice", "typed before the question showed", "interjection"),
         ("bob", "my answer", "turn"),
     ]
+
+
+def test_a_pause_stops_the_clock_of_a_timed_turn_in_the_console_and_the_app() -> None:
+    """The countdown freezes while paused and goes on with what was left: read from the
+    events' own times (the app's countdown reads the same clock)."""
+    from datetime import UTC, datetime, timedelta
+
+    from groupchat.events import Resumed
+    from groupchat.tui.model import ChatScreenState
+
+    t0 = datetime(2024, 5, 1, tzinfo=UTC)
+    stamp = {"chat_id": "c", "sender": "manager"}
+    asked = HumanInputRequested(seq=0, time=t0, **stamp, participant="you", timeout=30)
+    events = [
+        asked,
+        Paused(seq=1, time=t0 + timedelta(seconds=10), **stamp, by="you"),
+        Resumed(seq=2, time=t0 + timedelta(seconds=70), **stamp, by="you"),
+    ]
+    console, buf = _console()
+    renderer = ConsoleRenderer(console, me="you")
+    model = ChatScreenState(me="you")
+    for event in events:
+        renderer.render(event)
+        model.apply(event)
+    shown = buf.getvalue()
+    assert "⏸ paused by you · the clock of your turn stops: 20 s left" in shown
+    assert "▶ resumed by you · the clock of your turn goes on: 20 s left" in shown
+    clock = model.turn_clock
+    assert clock.request is asked and clock.left(t0 + timedelta(seconds=75)) == 15
+    model.apply(Paused(seq=3, time=t0 + timedelta(seconds=80), **stamp))
+    assert clock.left(t0 + timedelta(hours=1)) == 10  # frozen while paused

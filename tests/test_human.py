@@ -576,3 +576,37 @@ async def test_channel_refuses_non_text_and_a_second_request() -> None:
         await channel.receive()
     channel.send("for the first")
     assert await first == "for the first"
+
+
+async def test_a_pause_stops_the_clock_of_a_persons_turn() -> None:
+    """The turn's timeout does not run while the chat is paused, and resumes with what was
+    left. The loop's own clock is moved by hand: nothing waits on real time."""
+    loop = asyncio.get_running_loop()
+    now = [loop.time()]
+    real_time = loop.time
+    loop.time = lambda: now[0]  # type: ignore[method-assign]
+
+    async def advance(seconds: float) -> None:
+        now[0] += seconds
+        for _ in range(10):  # let the timers now due run
+            await asyncio.sleep(0)
+
+    try:
+        you = HumanParticipant("you", timeout=10, on_timeout="skip")
+        chat = GroupChat([you, ScriptedAgent("bot", ["hi"])], max_turns=2)
+        probe = ChatProbe.of(chat)
+        run = asyncio.create_task(chat.run("go"))
+        await probe.wait_for(HumanInputRequested, participant="you")
+        await advance(4)
+        await chat.pause(by="you")
+        await advance(600)  # paused for ten minutes: the turn is still asked
+        assert you.channel.requested
+        await chat.resume(by="you")
+        await advance(5.5)  # 4 + 5.5 of the 10 s have run
+        assert you.channel.requested
+        await advance(1)
+        skipped = await probe.wait_for(TurnSkipped, speaker="you")
+        assert skipped.reason == "no answer within 10 s"
+        await run
+    finally:
+        loop.time = real_time  # type: ignore[method-assign]

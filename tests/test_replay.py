@@ -434,6 +434,7 @@ async def test_console_commands_control_the_replay() -> None:
     assert "usage: /seek SEQ" in out.getvalue()
     assert "unknown command /;" in out.getvalue()
     assert "event 12/" in session.status() and "paused" in session.status()
+    assert "fork --at 11 " in session.status()  # what is shown ends at seq 11
     session.handle_line("/help")
     assert "/seek SEQ" in out.getvalue() and "space" in out.getvalue()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from tui_support import GatedAgent, fixed_clock, noticed, until, until_shown
 
 from groupchat import (
@@ -381,3 +382,36 @@ def test_the_app_keeps_textuals_log_method() -> None:
     you = HumanParticipant("you")
     app = _app(GroupChat([ScriptedAgent("a", ["hi"]), you]), you)
     assert callable(app._log)
+
+
+async def test_the_countdown_of_a_persons_turn_stops_while_paused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Paused, the countdown shows what was left at the pause however long the pause lasts
+    (the app's clock is moved five minutes on: no waiting), and goes on when resumed."""
+    from datetime import datetime, timedelta
+
+    import groupchat.tui.asked as asked
+
+    you = HumanParticipant("you", timeout=600)
+    chat = GroupChat([you, ScriptedAgent("bot", ["hi"])], max_turns=2)
+    app = _app(chat, you, "go")
+    async with app.run_test(size=SIZE) as pilot:
+        title = lambda: str(app.query_one(ComposerBox).editor.border_title)  # noqa: E731
+        await until(pilot, lambda: "s left" in title(), "your turn, timed")
+        await pilot.press("f2")
+        await until(pilot, lambda: app.model.state == "paused", "the pause")
+
+        class Later(datetime):
+            @classmethod
+            def now(cls, tz: object = None) -> Later:  # type: ignore[override]
+                return datetime.now(tz) + timedelta(minutes=5)  # type: ignore[arg-type,return-value]
+
+        monkeypatch.setattr(asked, "datetime", Later)
+        app._set_turn_title()
+        assert any(f"{s} s left" in title() for s in (598, 599, 600)), title()
+        await pilot.press("f2")
+        await until(pilot, lambda: app.model.state == "running", "resumed")
+        app._set_turn_title()  # five minutes have gone by since the resume, as this clock says
+        assert any(f"{s} s left" in title() for s in (298, 299, 300)), title()
+        await app.action_quit()

@@ -188,3 +188,38 @@ def test_tool_arguments_reach_the_view_as_plain_json_values() -> None:
         assert entry.arguments == arguments
         assert json.loads(json.dumps(entry.arguments)) == arguments
         assert json.dumps(arguments, indent=2) in str(ToolView(entry)._body())
+
+
+async def test_the_scrubber_and_a_message_s_menu_say_where_to_fork() -> None:
+    from textual.widgets import OptionList, Static
+
+    from groupchat.tui.message_menu import MessageMenu
+    from groupchat.tui.widgets.message import MessageView
+
+    events = _sample()
+    posted = [e for e in events if isinstance(e, MessagePosted)]
+    app = _app(events, paused=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", *f"seek {posted[2].seq + 1}", "enter")
+        await until(pilot, lambda: app.replayer.position == posted[2].seq + 1, "the seek")
+        await until_shown(pilot)
+        position = str(app.replay_bar.query_one(".replay-position", Static).render())
+        assert f"message 3/{len(posted)}" in position
+        assert f"fork --at {posted[2].seq}" in position
+        third = [v for v in app.query(MessageView) if v.entry.seq == posted[2].seq]
+        assert third, "the third message is shown"
+        await pilot.click(third[0], offset=(2, 0))
+        await until(pilot, lambda: isinstance(app.screen, MessageMenu), "the message's menu")
+        menu = app.screen
+        title = str(menu.query_one(".dialog-title", Static).render())
+        assert f"message #3 · seq {posted[2].seq}" in title
+        chat_id = events[0].chat_id
+        assert menu.commands == [
+            f"groupchat fork {chat_id} --message 3",
+            f"groupchat fork {chat_id} --at {posted[2].seq}",
+        ]
+        assert menu.query_one(OptionList).has_focus
+        await pilot.press("enter")  # the first: copy the --message command
+        await until(pilot, lambda: not isinstance(app.screen, MessageMenu), "the menu to close")
+        assert app.clipboard == f"groupchat fork {chat_id} --message 3"
+        assert noticed(app, "copied: groupchat fork")

@@ -53,9 +53,10 @@ def test_mention_completion(snap_compare: Any) -> None:
 
 def test_help_screen(snap_compare: Any) -> None:
     """F1 on your turn in the demo: the "Keys and commands" dialog over the chat, the keys
-    (Enter, Ctrl+J, Esc, F2, Ctrl+N, Ctrl+O, F1, Ctrl+P, F3, Ctrl+Q, ...) with what each does,
-    then the commands (/help, /pause, /resume, /interrupt, /next NAME, /skip, /as), and at its
-    foot "Esc or F1 closes"; the status line behind still says "⌛ your turn"."""
+    (Enter, Ctrl+J, Esc, F2, Ctrl+N, Ctrl+O, F1, Ctrl+P, F3, a click on a message, Ctrl+Q, ...)
+    with what each does, then the commands (/help, /pause, /resume, /interrupt, /next NAME,
+    /skip, /as), and at its foot "Esc or F1 closes"; the status line behind still says
+    "⌛ your turn"."""
     assert snap_compare(_demo_app(), terminal_size=SIZE, run_before=_your_turn, press=["f1"])
 
 
@@ -95,8 +96,8 @@ def test_replay_paused_mid_chat(snap_compare: Any) -> None:
     """The code-review sample replayed, paused after three steps: the conversation ends with the
     task, author (opens) and security's reply about retrying non-idempotent POSTs; the sidebar
     lists author, security, performance and approver (a person), all waiting; the replay bar
-    says "⏸ paused 1×" with its position at "message 3/6 · event 44/90", and the footer offers
-    Play/Pause, Step, Back, Faster, Slower instead of the live keys."""
+    says "⏸ paused 1×" with its position at "message 3/6 · event 44/90 · fork --at 43", and the
+    footer offers Play/Pause, Step, Back, Faster, Slower instead of the live keys."""
     events = read_events(sample_path("code-review"))
     app = ReplayApp(events, paused=True, clock=fixed_clock, animate=False)
 

@@ -34,7 +34,7 @@ from groupchat.tui.prefs import Prefs, load_prefs, save_prefs
 from groupchat.tui.screens import HelpScreen
 from groupchat.tui.widgets.composer import ComposerBox
 from groupchat.tui.widgets.conversation import WINDOW, Conversation
-from groupchat.tui.widgets.message import prepare_markdown
+from groupchat.tui.widgets.message import MessageView, prepare_markdown
 from groupchat.tui.widgets.sidebar import Sidebar
 from groupchat.tui.widgets.status import StatusBar, TitleBar
 from groupchat.tui.widgets.text import Clock, local_clock
@@ -236,6 +236,13 @@ class ChatApp(App[None]):
 
     # ------------------------------------------------------------------ commands
 
+    def on_message_view_opened(self, message: MessageView.Opened) -> None:
+        """A click on a message opens its menu: its number and seq, the fork commands."""
+        from groupchat.tui.message_menu import MessageMenu
+
+        if self.screen is self.screen_stack[0]:
+            self.push_screen(MessageMenu(message.entry, self.model.chat_id))
+
     def notice(self, text: str, *, error: bool = False) -> None:
         """A short notice (toast); ``text`` may hold chat text, so it is never markup."""
         self.notify(text, markup=False, severity="error" if error else "information")
@@ -247,6 +254,7 @@ class ChatApp(App[None]):
             ("Home / End", "first / latest message (in the conversation)"),
             ("F3", "hide / show the sidebar"),
             ("PageUp / PageDown", "scroll the conversation"),
+            ("Click a message", "its number and seq, and the command to fork there"),
             ("Ctrl+Q", "quit"),
         ]
 

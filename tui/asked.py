@@ -10,7 +10,6 @@ answer goes.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -61,7 +60,6 @@ class AskedApp(ChatApp):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._request: HumanInputRequested | None = None
-        self._deadline: float | None = None
         self._dialog: ModalScreen[str | None] | None = None
         self._escaped_at: float | None = None
         self.clock_s: Callable[[], float] = time.monotonic
@@ -124,13 +122,9 @@ class AskedApp(ChatApp):
         dialog, self._dialog = self._dialog, None
         if dialog is not None and dialog.is_attached and dialog is self.screen:
             dialog.dismiss(None)
-        self._deadline = None
         if request is None:
             self._set_idle_title()
             return
-        if request.timeout:  # counted from when it was asked, which may be before it got here
-            asked = max(0.0, (datetime.now(UTC) - request.time).total_seconds())
-            self._deadline = asyncio.get_running_loop().time() + request.timeout - asked
         if request.request == "turn":
             self._set_turn_title()
             self.composer.editor.focus()
@@ -198,13 +192,17 @@ class AskedApp(ChatApp):
         self.composer.editor.placeholder = Content(placeholder)
 
     def _seconds_left(self) -> int | None:
-        if self._deadline is None:
+        """What the countdown shows: counted from when the turn was asked (which may be before
+        it got here), stopped while the chat is paused (see :mod:`.turn_clock`)."""
+        clock = self.model.turn_clock
+        if self._request is None or clock.request is not self._request:
             return None
-        return max(0, round(self._deadline - asyncio.get_running_loop().time()))
+        left = clock.left(datetime.now(UTC))
+        return None if left is None else round(left)
 
     def _tick(self) -> None:
         request = self._request
-        if request is not None and request.request == "turn" and self._deadline is not None:
+        if request is not None and request.request == "turn" and request.timeout:
             self._set_turn_title()
             self.sync_views()
 

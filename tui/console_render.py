@@ -39,11 +39,14 @@ from groupchat.events import (
     ToolCall,
     ToolResult,
     TurnSkipped,
+    TurnStarted,
 )
 from groupchat.safe_text import one_line, safe_text
-from groupchat.timeline import Timeline
+from groupchat.timeline import MessageEntry, Note, Timeline
+from groupchat.tui.console_markdown import inline_text, print_markdown
 from groupchat.tui.headless import usage_and_cost
 from groupchat.tui.seats import addressed
+from groupchat.tui.turn_clock import TurnClock
 
 if TYPE_CHECKING:
     from groupchat.models.pricing import CostOf
@@ -91,9 +94,15 @@ class ConsoleRenderer:
         cost_of: CostOf | None = None,
         recorded: bool = False,
         numbers: bool = False,
+        stream: bool = True,
     ) -> None:
         self.console = console
         self.recorded = recorded
+        self.stream = stream
+        """Print text as it streams (raw: a live chat, a replay); ``False`` (``show``): print
+        each message whole when posted, rendered as Markdown (see :mod:`.console_markdown`)."""
+        self._held: dict[str, MessageEntry] = {}
+        """Without streaming: the messages streamed but not posted yet."""
         self.numbers = numbers
         """Each message ends with its number and its event's seq (``show --seq``, to fork)."""
         self._posted = 0
@@ -102,6 +111,7 @@ class ConsoleRenderer:
         self.here = here
         self.cost_of = cost_of
         self.timeline = Timeline()
+        self.turn_clock = TurnClock()
         # Under an active prompt a partial line would be redrawn over; print whole lines then,
         # and show the line being written in the prompt's toolbar instead (see ``partial``).
         self.line_buffered = line_buffered
@@ -135,6 +145,33 @@ class ConsoleRenderer:
         self._end_stream()
         self.console.print(Text(safe_text(text), style=style))
 
+    def finish(self) -> None:
+        """Print what streamed of messages never posted (without streaming: see ``stream``)."""
+        for message_id in list(self._held):
+            self._print_held(message_id)
+
+    def _print_held(self, message_id: str) -> None:
+        entry = self._held.pop(message_id, None)
+        if entry is None or entry.message is not None:
+            return
+        tail = Text(" [interrupted]", style="bold yellow")
+        self._print_message(
+            self._name(entry.sender).append(": ", style="default"), entry.text, tail
+        )
+
+    def _print_message(self, head: Text, content: str, tail: Text) -> None:
+        """``head`` and ``content`` as Markdown: one line when it is one paragraph, else its
+        blocks under ``head`` (and ``tail``)."""
+        inline = inline_text(content)
+        if inline is not None:
+            # Piped, a message stays one line (as it streamed): whole for grep; a pager wraps.
+            line = head.append_text(inline).append_text(tail)
+            self.console.print(line, soft_wrap=not self.console.is_terminal)
+            return
+        head.rstrip()
+        self.console.print(head.append_text(tail))
+        print_markdown(self.console, content)
+
     def _end_stream(self, tail: Text | None = None) -> None:
         if self._streaming is None:
             return
@@ -156,6 +193,11 @@ class ConsoleRenderer:
         self.console.print(line)
 
     def _delta(self, event: TextDelta) -> None:
+        if not self.stream:
+            entry = self.timeline.entries.get(event.message_id)
+            if entry is not None:
+                self._held[event.message_id] = entry
+            return
         if self._streaming != event.message_id:
             self._end_stream()
             self._streaming = event.message_id
@@ -178,7 +220,12 @@ class ConsoleRenderer:
         return request if request is not None and self.is_here(request.participant) else None
 
     def render(self, event: Event) -> None:
-        self.timeline.apply(event)
+        if self._held and isinstance(event, SpeakerSelected | TurnStarted | ChatEnded):
+            self.finish()  # a turn that never ended (its chat was killed): what it had said
+        item = self.timeline.apply(event)
+        self.turn_clock.apply(event)
+        if self._held and isinstance(event, TurnSkipped) and isinstance(item, Note):
+            self._print_held(event.message_id)
         if isinstance(event, TextDelta):
             self._delta(event)
         elif isinstance(event, MessagePosted):
@@ -214,9 +261,11 @@ class ConsoleRenderer:
             reason = f" ({event.reason})" if event.reason else ""
             self._note(f"{event.name} left{reason}", "italic")
         elif isinstance(event, Paused):
-            self._note(f"⏸ paused{f' by {event.by}' if event.by else ''}", "yellow")
+            clock = self._clock_left(event, "stops")
+            self._note(f"⏸ paused{f' by {event.by}' if event.by else ''}{clock}", "yellow")
         elif isinstance(event, Resumed):
-            self._note(f"▶ resumed{f' by {event.by}' if event.by else ''}", "yellow")
+            clock = self._clock_left(event, "goes on")
+            self._note(f"▶ resumed{f' by {event.by}' if event.by else ''}{clock}", "yellow")
         elif isinstance(event, ErrorEvent):
             who = f"{event.participant}: " if event.participant else ""
             self._note(f"error: {who}{event.error}", "bold red")
@@ -264,20 +313,21 @@ class ConsoleRenderer:
     def _message(self, event: MessagePosted) -> None:
         message = event.message
         number = self._number(event)
+        self._held.pop(message.id, None)
+        tail = Text()
+        if message.interrupted:
+            tail.append(" [interrupted]", style="bold yellow")
+        if message.usage is not None and message.usage.total_tokens:
+            tail.append(f"  ({message.usage.total_tokens} tokens)", style="dim")
+        tail.append_text(number)
         entry = self.timeline.entries.get(message.id)
-        if entry is not None and entry.streamed and entry.message is message:
+        if self.stream and entry is not None and entry.streamed and entry.message is message:
             if self._streaming == message.id:
-                tail = Text()
-                if message.interrupted:
-                    tail.append(" [interrupted]", style="bold yellow")
-                if message.usage is not None and message.usage.total_tokens:
-                    tail.append(f"  ({message.usage.total_tokens} tokens)", style="dim")
-                self._end_stream(tail.append_text(number))
+                self._end_stream(tail)
             return
         self._end_stream()
         if message.kind == "task":
-            task = Text("Task: ", style="bold").append(safe_text(message.content))
-            self.console.print(task.append_text(number))
+            self._print_message(Text("Task: ", style="bold"), message.content, number)
             return
         if message.kind == "plan":
             if self.numbers:
@@ -285,14 +335,11 @@ class ConsoleRenderer:
             return  # shown from its task_ledger event
         if message.kind == "answer":
             self.console.print(Rule(Text(f"final answer from {message.sender}")))
-            self.console.print(Text(safe_text(message.content)).append_text(number))
+            self._print_message(Text(), message.content, number)
             return
-        line = self._name(message.sender)
-        line.append(" (interjects): " if message.kind == "interjection" else ": ", style="default")
-        line.append(safe_text(message.content))
-        if message.interrupted:
-            line.append(" [interrupted]", style="bold yellow")
-        self.console.print(line.append_text(number))
+        head = self._name(message.sender)
+        head.append(" (interjects): " if message.kind == "interjection" else ": ", style="default")
+        self._print_message(head, message.content, tail)
 
     def _ledger(self, event: TaskLedger) -> None:
         self._end_stream()
@@ -332,6 +379,21 @@ class ConsoleRenderer:
             "no_answer": f"the plan runs without a review{feedback or ' (no answer)'}",
         }[event.decision]
         self._note(text, "yellow" if event.decision != "approve" else "green")
+
+    def _clock_left(self, event: Paused | Resumed, what: str) -> str:
+        """A pause stops the clock of a timed turn asked here; say what it has left."""
+        request = self.turn_clock.request
+        left = self.turn_clock.left(event.time)
+        if (
+            self.recorded
+            or request is None
+            or left is None
+            or not self.is_here(request.participant)
+        ):
+            return ""
+        who = request.participant
+        whose = "your turn" if who.lower() == "you" else f"{one_line(who)}'s turn"
+        return f" · the clock of {whose} {what}: {left:.0f} s left"
 
     def is_here(self, name: str) -> bool:
         return self.here(name) if self.here is not None else name == self.me

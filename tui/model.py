@@ -36,6 +36,7 @@ from groupchat.events import (
 from groupchat.messages import Usage
 from groupchat.timeline import Member as TimelineMember
 from groupchat.timeline import MessageEntry, Timeline, ToolEntry, ends_request
+from groupchat.tui.turn_clock import TurnClock
 
 __all__ = [
     "ChatScreenState",
@@ -157,6 +158,8 @@ class ChatScreenState:
         self.end_reason = ""
         self.plan: Plan | None = None
         self.last_seq = -1
+        self.turn_clock = TurnClock()
+        """The time left of a person's timed turn; it stops while the chat is paused."""
         self.dirty: set[int] = set()
         self.changed = True
 
@@ -282,6 +285,7 @@ class ChatScreenState:
             if timeline.writing != writing:
                 self.changed = True
             return
+        self.turn_clock.apply(event)
         settling = timeline.open_entries() if isinstance(event, ChatEnded) else ()
         item = timeline.apply(event)
         self.changed = True

@@ -186,8 +186,10 @@ class ReplayConsole:
         """One line for the toolbar: state, speed, position, keys."""
         r = self.replayer
         state = "■ ended" if r.done else "⏸ paused" if r.paused else "▶ playing"
+        # What is shown ends at seq position - 1: fork there to share it.
+        fork = f" · fork --at {r.position - 1}" if r.position > 0 else ""
         return (
-            f"{state} · {speed_label(r.speed)} · event {r.position}/{r.end} · "
+            f"{state} · {speed_label(r.speed)} · event {r.position}/{r.end}{fork} · "
             "space pause · n step · +/- speed · /seek SEQ · q quit"
         )
 

@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from groupchat.app.errors import CommandError
+from groupchat.app.fork_cut import close_cut_turn
 from groupchat.app.session import Prepared, find_chat, seated
 
 if TYPE_CHECKING:
     from groupchat.chat import GroupChat
-    from groupchat.events import Event
+    from groupchat.events import Event, MessagePosted
     from groupchat.models.pricing import PriceTable
     from groupchat.spec import TeamSpec
     from groupchat.transcripts.protocols import TranscriptStore
@@ -187,6 +188,15 @@ async def _seq_of_message(store: TranscriptStore, chat_id: str, number: int) -> 
     return posted[number - 1]
 
 
+def _cut_note(cut: MessagePosted | None) -> list[str]:
+    if cut is None:
+        return []
+    from groupchat.safe_text import one_line
+
+    who = one_line(cut.message.sender)
+    return [f"the fork cuts {who}'s message: it keeps what had streamed, cut short"]
+
+
 async def prepare_fork(store: TranscriptStore, args: argparse.Namespace) -> Prepared:
     """A new chat sharing the history of ``args.id`` up to ``args.at``, stored with its lineage."""
     parent = await find_chat(store, args.id)
@@ -201,7 +211,10 @@ async def prepare_fork(store: TranscriptStore, args: argparse.Namespace) -> Prep
     chat = _build(spec, new_id)
     seated(chat, getattr(args, "seat", None))  # a wrong --as before the fork is stored
     shared = await store.events(parent, 0, args.at + 1)
-    events = [e.model_copy(update={"chat_id": new_id}) for e in shared]
+    events: list[Event] = [e.model_copy(update={"chat_id": new_id}) for e in shared]
+    cut = close_cut_turn(events, chat.participants)
+    if cut is not None:  # the cut message, as it stood at the cut (see fork_cut)
+        events.append(cut)
     try:
         chat.load(events)
     except ValueError as exc:
@@ -220,6 +233,6 @@ async def prepare_fork(store: TranscriptStore, args: argparse.Namespace) -> Prep
         spec=stored_spec,
         parent_id=parent,
         fork_seq=args.at,
-        notes=[f"forked chat {parent} at event {args.at} as {new_id}"],
+        notes=[f"forked chat {parent} at event {args.at} as {new_id}", *_cut_note(cut)],
         prices=_prices(spec),
     )

@@ -147,9 +147,12 @@ async def cmd_show(args: argparse.Namespace) -> int:
         await store.close()
     console = stdout_console(highlight=False)
     cost_of, problem = _stored_costing(stored)
-    renderer = ConsoleRenderer(console, cost_of=cost_of, recorded=True, numbers=args.seq)
+    renderer = ConsoleRenderer(
+        console, cost_of=cost_of, recorded=True, numbers=args.seq, stream=False
+    )
     for event in events:
         renderer.render(event)
+    renderer.finish()
     if problem:
         from rich.text import Text
 

@@ -19,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.events import Click
+from textual.message import Message as TextualMessage
 from textual.widgets import Markdown, Static
 
 from groupchat.events import MANAGER
@@ -149,6 +150,13 @@ class MessageView(Vertical):
     A message by ``me`` is marked "(you)"; ``mine`` (default: by ``me``) tints it as typed here.
     """
 
+    class Opened(TextualMessage):
+        """A click on the message: open its menu (where it is, how to fork there)."""
+
+        def __init__(self, entry: MessageEntry) -> None:
+            super().__init__()
+            self.entry = entry
+
     def __init__(
         self,
         entry: MessageEntry,
@@ -234,6 +242,10 @@ class MessageView(Vertical):
             view.refresh_tool()
         if len(entry.tools) > len(views):
             self.mount_all([ToolView(tool) for tool in entry.tools[len(views) :]])
+
+    def on_click(self, event: Click) -> None:
+        if event.chain == 1:  # a double click selects text, as in any terminal app
+            self.post_message(self.Opened(self.entry))
 
     def _feed(self, fragment: str) -> None:
         self._pending.append(fragment)

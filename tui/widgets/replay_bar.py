@@ -34,6 +34,11 @@ class ReplayState:
     messages: int
 
     @property
+    def shown_seq(self) -> int | None:
+        """The seq of the last event shown (what ``fork --at`` takes to share what is shown)."""
+        return self.position - 1 if self.position > self.first else None
+
+    @property
     def fraction(self) -> float:
         span = self.end - self.first
         return 1.0 if span <= 0 else (self.position - self.first) / span
@@ -87,7 +92,7 @@ class Scrubber(Widget, can_focus=True):
 
 
 class ReplayBar(Horizontal):
-    """``▶ 2×  ━━━━●────  message 12/40 · event 130/412``"""
+    """``▶ 2×  ━━━━●────  message 12/40 · event 130/412 · fork --at 129``"""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -113,6 +118,12 @@ class ReplayBar(Horizontal):
         self.query_one(".replay-position", Static).update(
             Content(
                 f"message {state.message:,}/{state.messages:,} · "
-                f"event {state.position:,}/{state.end:,}"
+                f"event {state.position:,}/{state.end:,}{_fork_at(state)}"
             )
         )
+
+
+def _fork_at(state: ReplayState) -> str:
+    """Where to fork to share what is shown: the seq of the last event shown."""
+    seq = state.shown_seq
+    return "" if seq is None else f" · fork --at {seq}"
