@@ -109,6 +109,43 @@ def test_the_cli_sets_up_the_sdk_from_one_variable(receiver: Receiver) -> None:
     assert any(name.startswith("invoke_agent ") for name in receiver.names)
 
 
+def test_the_cli_under_opentelemetry_instrument_uses_its_provider(receiver: Receiver) -> None:
+    """``opentelemetry-instrument`` sets the provider up itself: the CLI sends through it."""
+    instrument = Path(sys.executable).parent / "opentelemetry-instrument"
+    host, port = receiver.server_address[:2]
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{host!s}:{port}",
+        "OTEL_SERVICE_NAME": "team-under-test",
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+    }
+    done = subprocess.run(
+        [
+            str(instrument),
+            "--traces_exporter",
+            "otlp_proto_http",
+            "--metrics_exporter",
+            "none",
+            "--logs_exporter",
+            "none",
+            sys.executable,
+            "-m",
+            "groupchat",
+            "run",
+            SPEC,
+            "--headless",
+            "--no-store",
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stderr
+    assert receiver.got.wait(5)
+    assert "invoke_workflow group_chat" in receiver.names
+
+
 def test_import_groupchat_imports_no_opentelemetry() -> None:
     code = (
         "import sys, groupchat; from groupchat import GroupChat; import groupchat.chat; "
