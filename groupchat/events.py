@@ -213,6 +213,8 @@ class SelectorAttempt(EventBase):
     problem: str = ""
     usage: Usage | None = None
     billed_to: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    model: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    """The model called, when the attempt called one (left out of the JSON when unset)."""
 
 
 class Handoff(EventBase):

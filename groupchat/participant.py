@@ -294,8 +294,12 @@ class PolicyView(ChatView):
         accepted: bool,
         problem: str = "",
         usage: Usage | None = None,
+        model: str | None = None,
     ) -> None:
         """Publish one call to a model (or a person) as a ``selector_attempt`` event and count
         its tokens in the chat's totals under the policy's ``usage_key`` (``selector`` unless it
-        names another), which the event carries as ``billed_to``."""
-        await self._report(policy, attempt, answer, accepted=accepted, problem=problem, usage=usage)
+        names another), which the event carries as ``billed_to``; ``model`` names the model
+        called."""
+        await self._report(
+            policy, attempt, answer, accepted=accepted, problem=problem, usage=usage, model=model
+        )

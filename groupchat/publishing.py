@@ -111,6 +111,7 @@ class Publishing:
         accepted: bool,
         problem: str = "",
         usage: Usage | None = None,
+        model: str | None = None,
     ) -> None:
         await self._emit(
             None,
@@ -122,6 +123,7 @@ class Publishing:
             problem=problem,
             usage=usage,
             billed_to=self._state.billed_to,
+            model=model,
         )
 
     def _forget(self, name: str) -> None:

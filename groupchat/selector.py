@@ -262,7 +262,9 @@ class LLMSelectorPolicy(SelectionPolicy):
                 response = await complete(self.model, request)
             except ModelError as exc:
                 problem = f"the model call failed: {exc}"
-                await view.report_attempt(self.name, attempt, "", accepted=False, problem=problem)
+                await view.report_attempt(
+                    self.name, attempt, "", accepted=False, problem=problem, model=self.model.name
+                )
                 break
             answer = response.content
             chosen, problem = match_speaker(answer, pool, others)
@@ -273,6 +275,7 @@ class LLMSelectorPolicy(SelectionPolicy):
                 accepted=chosen is not None,
                 problem=problem,
                 usage=response.usage,
+                model=self.model.name,
             )
             if chosen is not None:
                 again = f" (attempt {attempt})" if attempt > 1 else ""

@@ -153,6 +153,7 @@ def samples() -> list[EventBase]:
             problem="ambiguous",
             usage=Usage(input_tokens=50, output_tokens=3),
             billed_to="selector",
+            model="openai:gpt-4.1-mini",
         ),
         Handoff(**base(10), target="hana", note="over to you"),
         Paused(**base(11), by="hana"),

@@ -98,14 +98,16 @@ async def test_an_llm_team_with_a_tool_and_a_selector() -> None:
         tools=[weather],
     )
     bob = LLMAgent("bob", ScriptedModel(["Good."], name="scripted:bob"))
-    selector = LLMSelectorPolicy(ScriptedModel(["nobody", "alice", "bob"]), max_attempts=2)
+    selector = LLMSelectorPolicy(
+        ScriptedModel(["nobody", "alice", "bob"], name="scripted:selector"), max_attempts=2
+    )
     chat = GroupChat([alice, bob], policy=selector, max_turns=2, tracing=traced.options())
     result = await chat.run("weather?")
 
     assert traced.tree() == [
         "invoke_workflow group_chat",
         [
-            ["select_speaker", [["chat", []], ["chat", []]]],
+            ["select_speaker", [["chat scripted:selector", []], ["chat scripted:selector", []]]],
             [
                 "invoke_agent alice",
                 [
@@ -116,7 +118,7 @@ async def test_an_llm_team_with_a_tool_and_a_selector() -> None:
                     ["chat scripted:alice", []],
                 ],
             ],
-            ["select_speaker", [["chat", []]]],
+            ["select_speaker", [["chat scripted:selector", []]]],
             ["invoke_agent bob", [["chat scripted:bob", []]]],
         ],
     ]
@@ -126,8 +128,11 @@ async def test_an_llm_team_with_a_tool_and_a_selector() -> None:
         assert _sum(calls) == usage_by[name]
         assert _sum(traced.named(f"invoke_agent {name}")) == usage_by[name]
         assert all(s.attributes and s.attributes["gen_ai.request.model"] for s in calls)
-    attempts = [s for s in traced.spans if s.name == "chat"]
+    attempts = traced.named("chat scripted:selector")
     assert _sum(attempts) == usage_by["selector"]
+    assert {s.attributes["gen_ai.request.model"] for s in attempts if s.attributes} == {
+        "scripted:selector"
+    }
     rejected = attempts[0]
     assert rejected.attributes and rejected.attributes["groupchat.attempt.accepted"] is False
     assert rejected.attributes["error.type"] == "rejected_answer"
@@ -197,7 +202,7 @@ async def test_a_magentic_chat_with_a_replan() -> None:
     assert [e.name for e in root.events if e.name == "replan"] == ["replan"]
     replanned = traced.named("plan")[1]
     assert replanned.attributes and replanned.attributes["groupchat.ledger.cause"] == "stall"
-    attempts = [s for s in traced.spans if s.name == "chat"]
+    attempts = traced.named("chat scripted:manager")
     assert len(attempts) == len(answers)
     assert _sum(attempts) == result.ended.usage_by["manager"]
 

@@ -303,14 +303,12 @@ class Hosting:
             return
         self.hosts[name] = record = HostRecord(beat.worker, beat.where, time.time(), now)
         self._sent.pop(beat.worker, None)
+        # The worker hears it hosts ``name`` before any turn request can be queued for it,
+        # and even when the run ends before the bus's list of hosts is written.
+        self._spawn(self._send(beat.worker, Hosted(name=name)))
         self._changed.set()
         self._listed.add(name)
-
-        async def register() -> None:
-            await self._list(name, record)
-            await self._send(beat.worker, Hosted(name=name))
-
-        self._spawn(register())
+        self._spawn(self._list(name, record))
 
     async def _list(self, name: str, record: HostRecord) -> None:
         if self.bus.is_closed(self.chat_id):

@@ -398,6 +398,7 @@ class MagenticManager(SelectionPolicy):
         """Ask the model until ``read`` accepts its answer, correcting it up to
         ``max_attempts`` calls; ``SelectionError`` when it never does or a call fails."""
         messages = [self._system, ModelMessage(role="user", content=prompt)]
+        model = self.model.name
         problem = ""
         attempt = 1
         while attempt <= self.max_attempts:
@@ -412,16 +413,26 @@ class MagenticManager(SelectionPolicy):
                         f"asking with {self._modes[0]} from now on"
                     )
                     await view.report_attempt(
-                        self.name, attempt, "", accepted=False, problem=problem
+                        self.name, attempt, "", accepted=False, problem=problem, model=model
                     )
                     continue
                 await view.report_attempt(
-                    self.name, attempt, "", accepted=False, problem=f"the call failed: {exc}"
+                    self.name,
+                    attempt,
+                    "",
+                    accepted=False,
+                    problem=f"the call failed: {exc}",
+                    model=model,
                 )
                 raise SelectionError(f"magentic: the {what} call failed: {exc}") from None
             except ModelError as exc:
                 await view.report_attempt(
-                    self.name, attempt, "", accepted=False, problem=f"the call failed: {exc}"
+                    self.name,
+                    attempt,
+                    "",
+                    accepted=False,
+                    problem=f"the call failed: {exc}",
+                    model=model,
                 )
                 raise SelectionError(f"magentic: the {what} call failed: {exc}") from None
             text = response.content
@@ -433,6 +444,7 @@ class MagenticManager(SelectionPolicy):
                 accepted=value is not None,
                 problem=problem,
                 usage=response.usage,
+                model=model,
             )
             if value is not None:
                 return value

@@ -271,11 +271,14 @@ class ChatSpans:
             c.ATTEMPT: event.attempt,
             c.ACCEPTED: event.accepted,
         }
+        if event.model:
+            attributes[c.REQUEST_MODEL] = event.model
         if event.problem:
             attributes[c.PROBLEM] = event.problem
         if self._capture and event.answer:
             attributes[c.OUTPUT_MESSAGES] = event.answer[:_CONTENT_LIMIT]
-        span = self._child("chat", parent, start, **attributes)
+        name = f"chat {event.model}" if event.model else "chat"
+        span = self._child(name, parent, start, **attributes)
         _usage(span, event.usage)
         if not event.accepted:
             span.set_status(Status(StatusCode.ERROR, event.problem or "rejected"))
@@ -283,7 +286,7 @@ class ChatSpans:
         span.end(end_time=end)
         self._attempt_from = end
         self._metrics.model_call(
-            None, start, end, event.usage, None if event.accepted else "rejected_answer"
+            event.model, start, end, event.usage, None if event.accepted else "rejected_answer"
         )
 
     def _speaker_selected(self, event: SpeakerSelected) -> None:
