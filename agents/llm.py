@@ -29,7 +29,7 @@ from groupchat.models.base import (
     ToolSpec,
     estimate_tokens,
 )
-from groupchat.participant import ChatView, HandTo, ModelCalled, Reply, TurnItem
+from groupchat.participant import ChatView, HandTo, ModelCalled, ModelCalling, Reply, TurnItem
 
 __all__ = ["APPROVALS", "LLMAgent", "transfer_tool"]
 
@@ -285,6 +285,7 @@ class LLMAgent:
             pieces: list[str] = []
             response = None
             started = datetime.now(UTC)
+            yield ModelCalling(model.name, started)
             try:
                 async for event in model.stream(request):
                     if type(event) is TextChunk:

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FIGURES", "compare", "install_tree", "main"]
+__all__ = ["FIGURES", "compare", "install_tree", "main", "side_process"]
 
 FIGURES = ("us_per_msg", "us_per_delta", "peak_rss_mb")
 """The figures of ``bench.orchestration`` that are compared (when the run reports them)."""
@@ -89,13 +89,20 @@ def _checkout(revision: str, target: Path) -> Path:
     return source
 
 
-def _run(site: Path, cwd: Path, args: Sequence[str]) -> dict[str, Any]:
-    """One ``bench.orchestration`` run in a process of its own, importing from ``site``."""
+def side_process(site: Path, argv: Sequence[str]) -> dict[str, Any]:
+    """How a side's process is started (``subprocess.run`` keywords) so it imports from
+    ``site`` alone: ``-P`` and a ``cwd`` of ``site`` keep the source tree off ``sys.path``, where
+    a module the tree lacks (a package mapped elsewhere, as ``agents/`` is) would be found
+    through this environment's editable install, that is in the working tree."""
     env = {"PYTHONPATH": str(site), "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin"}
+    return {"args": [sys.executable, "-P", *argv], "cwd": site, "env": env}
+
+
+def _run(site: Path, cwd: Path, args: Sequence[str]) -> dict[str, Any]:
+    """One ``bench.orchestration`` run in a process of its own, importing from ``site``
+    (``cwd`` names the side in errors)."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench.orchestration", *args],
-        cwd=cwd,
-        env=env,
+        **side_process(site, ["-m", "bench.orchestration", *args]),
         capture_output=True,
         text=True,
         timeout=1800,

@@ -182,6 +182,8 @@ class ModelCall(EventBase):
     started: AwareDatetime
     usage: Usage | None = None
     error: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    interrupted: bool = Field(default=False, exclude_if=lambda value: value is False)
+    """Cut off by the end of its turn (an interrupt, a stop): no answer, no usage."""
 
 
 class HumanInputRequested(EventBase):

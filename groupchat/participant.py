@@ -23,6 +23,7 @@ __all__ = [
     "HandTo",
     "MessageLog",
     "ModelCalled",
+    "ModelCalling",
     "Participant",
     "Pass",
     "PolicyView",
@@ -87,6 +88,16 @@ class ModelCalled:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ModelCalling:
+    """Says a call to a model has begun (nothing is published for it): should the turn be cut
+    off before the matching :class:`ModelCalled`, the call is published as interrupted, so a
+    trace still shows what the turn was waiting for."""
+
+    model: str
+    started: datetime
+
+
 TurnItem: TypeAlias = (
     str
     | Reply
@@ -97,6 +108,7 @@ TurnItem: TypeAlias = (
     | ToolCallPart
     | ToolResultPart
     | ModelCalled
+    | ModelCalling
 )
 """What a turn yields: ``str`` pieces of streamed text, tool parts (published as they come), and
 at most one closing item (``Reply``, ``Pass`` or ``EndChat``)."""

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from groupchat.bus import ChatClosedError
 from groupchat.events import (
     Handoff,
     HumanInputRequested,
@@ -23,7 +24,15 @@ from groupchat.events import (
     ToolResult,
 )
 from groupchat.messages import Part, ToolCallPart, ToolResultPart
-from groupchat.participant import AwaitingInput, EndChat, HandTo, ModelCalled, Pass, Reply
+from groupchat.participant import (
+    AwaitingInput,
+    EndChat,
+    HandTo,
+    ModelCalled,
+    ModelCalling,
+    Pass,
+    Reply,
+)
 
 if TYPE_CHECKING:
     from groupchat.bus import Publisher
@@ -48,6 +57,8 @@ class TurnOutcome:
     """Cut short: an interrupt, a stop, or a cancellation from outside."""
     cancelled_outside: bool = False
     """Cut short by a cancellation that was not the manager's own."""
+    calling: ModelCalling | None = None
+    """The model call under way, between its :class:`ModelCalling` and :class:`ModelCalled`."""
 
     @property
     def reply(self) -> Reply | None:
@@ -109,7 +120,10 @@ async def stream_turn(
                     content=item.content,
                     is_error=item.is_error,
                 )
+            elif isinstance(item, ModelCalling):
+                outcome.calling = item
             elif isinstance(item, ModelCalled):
+                outcome.calling = None
                 await pub.emit(
                     ModelCall,
                     message_id=message_id,
@@ -132,14 +146,17 @@ async def stream_turn(
             else:
                 raise TypeError(
                     f"{participant.name} yielded {type(item).__name__}; a turn yields str, "
-                    "Reply, Pass, EndChat, HandTo, AwaitingInput, ModelCalled or tool parts"
+                    "Reply, Pass, EndChat, HandTo, AwaitingInput, ModelCalled, ModelCalling "
+                    "or tool parts"
                 )
     except asyncio.CancelledError:
         if not claim_cancel():
             outcome.cancelled_outside = True
         outcome.interrupted = True
+        _cut_call(outcome, pub, message_id)
     except Exception as exc:
         outcome.failure = exc
+        _cut_call(outcome, pub, message_id, f"{type(exc).__name__}: {exc}")
     finally:
         settle()
     if outcome.final is not None or outcome.interrupted or outcome.failure is not None:
@@ -151,3 +168,23 @@ async def stream_turn(
     if reply is not None:
         parts.extend(p for p in reply.parts if p not in parts)
     return outcome
+
+
+def _cut_call(
+    outcome: TurnOutcome, pub: Publisher, message_id: str, error: str | None = None
+) -> None:
+    """Publish the model call the turn was in when it was cut off (or failed) without saying
+    how the call ended: interrupted, or failed with ``error``."""
+    calling = outcome.calling
+    if calling is None:
+        return
+    outcome.calling = None
+    with contextlib.suppress(ChatClosedError):
+        pub.emit_nowait(
+            ModelCall,
+            message_id=message_id,
+            model=calling.model,
+            started=calling.started,
+            error=error,
+            interrupted=error is None,
+        )

@@ -159,3 +159,26 @@ def test_the_store_benchmark_runs_on_postgresql(postgres_url: str) -> None:
     assert [_subset(r, e) for r, e in zip(reports, expected, strict=True)] == expected
     for report in reports:
         assert "ok" not in report and "problem" not in report, report
+
+
+def test_each_side_of_compare_imports_its_own_tree(tmp_path: Path) -> None:
+    """A package that the tree maps from elsewhere (``agents/`` as ``groupchat.agents``) is the
+    tree's own, never the working tree's through this environment's editable install."""
+    from bench.compare import install_tree, side_process
+
+    source = tmp_path / "src"
+    (source / "groupchat").mkdir(parents=True)
+    (source / "groupchat" / "__init__.py").write_text("", encoding="utf-8")
+    (source / "agents").mkdir()
+    (source / "agents" / "__init__.py").write_text("", encoding="utf-8")
+    (source / "bench").mkdir()
+    (source / "pyproject.toml").write_text(
+        '[tool.setuptools.package-dir]\n"groupchat" = "groupchat"\n"groupchat.agents" = "agents"\n',
+        encoding="utf-8",
+    )
+    site = install_tree(source, tmp_path / "side")
+    code = "import groupchat.agents as a, os; print(os.path.realpath(a.__file__))"
+    done = subprocess.run(
+        **side_process(site, ["-c", code]), capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == str((source / "agents" / "__init__.py").resolve())

@@ -15,16 +15,17 @@ import pytest
 from redis_server import until
 
 from groupchat import GroupChat
-from groupchat.agents import HumanParticipant
+from groupchat.agents import HumanParticipant, LLMAgent
 from groupchat.distributed import keys
 from groupchat.distributed.hosting import HostedParticipant, Hosting
 from groupchat.distributed.redis_bus import RedisBus
 from groupchat.distributed.url import BusURL, connect
 from groupchat.distributed.wire import Item, Text
 from groupchat.distributed.worker import Worker
-from groupchat.events import ErrorEvent, TextDelta
+from groupchat.events import ErrorEvent, ModelCall, TextDelta
+from groupchat.models.base import ModelRequest, StreamEvent, TextChunk
 from groupchat.participant import ChatView, Reply, TurnItem
-from groupchat.testing import ScriptedAgent
+from groupchat.testing import ChatProbe, ScriptedAgent
 
 GUARD = 20.0
 
@@ -142,6 +143,35 @@ async def test_an_interrupt_cuts_a_hosted_turn_short_keeping_what_it_said(
         last = result.messages[-1]
         assert last.sender == "b" and last.interrupted
         assert last.content.startswith("w0 w1 w2 ")
+    finally:
+        await t.close()
+
+
+class Hanging:
+    """A model that streams a word, then waits until its call is cut off."""
+
+    name = "slow:model"
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        yield TextChunk("thinking")
+        await asyncio.Event().wait()
+
+
+async def test_a_hosted_model_call_cut_off_is_recorded_as_interrupted(redis_url: str) -> None:
+    """The worker says when its agent's model call began, so the manager records the call
+    the interrupt cut off (a ``model_call`` with ``interrupted``), as in one process."""
+    t = await team(redis_url, [ScriptedAgent("a", ["a1"]), ScriptedAgent("b", ["x"])], max_turns=2)
+    try:
+        await t.worker({"b": LLMAgent("b", Hanging())})
+        async with asyncio.timeout(GUARD):
+            assert await t.hosting.wait_hosted(["b"], GUARD) == []
+            probe = ChatProbe.of(t.chat)
+            run = asyncio.create_task(t.chat.run("go"))
+            await probe.wait_for(TextDelta, sender="b")
+            assert await t.chat.interrupt()
+            await run
+        [call] = [e for e in t.chat.events() if isinstance(e, ModelCall)]
+        assert (call.sender, call.model, call.interrupted) == ("b", "slow:model", True)
     finally:
         await t.close()
 

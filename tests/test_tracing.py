@@ -14,10 +14,11 @@ from tracing_support import Traced, tokens
 
 from groupchat.agents import LLMAgent, ScriptedAgent
 from groupchat.chat import GroupChat
-from groupchat.events import TextDelta
+from groupchat.events import ModelCall, TextDelta
 from groupchat.magentic import MagenticManager, plan_json, progress_json
 from groupchat.messages import Usage
 from groupchat.models import ScriptedModel, ServerError
+from groupchat.models.base import ModelRequest, StreamEvent, TextChunk
 from groupchat.models.scripted import reply, tool_call
 from groupchat.participant import ChatView, TurnItem
 from groupchat.selector import LLMSelectorPolicy
@@ -234,6 +235,43 @@ async def test_an_interrupted_turn() -> None:
     slow, nxt = traced.named("invoke_agent")
     assert slow.attributes and slow.attributes["groupchat.interrupted"] is True
     assert nxt.attributes and nxt.attributes["groupchat.interrupted"] is False
+
+
+class Hanging:
+    """A model that streams a word, then waits until its call is cut off."""
+
+    name = "slow:model"
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        yield TextChunk("thinking")
+        await asyncio.Event().wait()
+
+
+async def test_a_model_call_cut_off_by_an_interrupt_is_a_span_of_its_own() -> None:
+    """The interrupted call is recorded (``model_call`` with ``interrupted``) and traced, so the
+    trace shows what the turn was waiting for when it was cut off."""
+    traced = Traced()
+    agent = LLMAgent("bob", Hanging())
+    chat = GroupChat([agent, ScriptedAgent("ann", ["mine"])], max_turns=2, tracing=traced.options())
+    probe = ChatProbe.of(chat)
+    task = asyncio.create_task(chat.run("go"))
+    await probe.wait_for(TextDelta, sender="bob")
+    assert await chat.interrupt(by="you") is True
+    await asyncio.wait_for(task, 5)
+
+    [call] = [e for e in chat.events() if isinstance(e, ModelCall)]
+    assert (call.model, call.interrupted, call.usage, call.error) == (
+        "slow:model",
+        True,
+        None,
+        None,
+    )
+    [span] = traced.named("chat slow:model")
+    [turn] = traced.named("invoke_agent bob")
+    assert traced.parent_of(span) is turn
+    assert span.attributes and span.attributes["groupchat.interrupted"] is True
+    assert span.status.status_code.name != "ERROR"
+    assert span.end_time == int(call.time.timestamp() * 1e6) * 1000
 
 
 async def test_a_failed_model_call() -> None:

@@ -36,6 +36,7 @@ from groupchat.distributed.wire import (
     Beat,
     Call,
     Called,
+    Calling,
     Cancel,
     Done,
     Ended,
@@ -56,7 +57,7 @@ from groupchat.distributed.wire import (
     Waiting,
     turn_entry,
 )
-from groupchat.participant import AwaitingInput, EndChat, HandTo, ModelCalled, Pass
+from groupchat.participant import AwaitingInput, EndChat, HandTo, ModelCalled, ModelCalling, Pass
 from groupchat.participant import Reply as TurnReply
 from groupchat.tracing.context import turn_traceparent
 
@@ -436,6 +437,8 @@ def _item(piece: Piece) -> Any:
         return AwaitingInput(piece.prompt, piece.timeout)
     if isinstance(piece, Called):
         return ModelCalled(piece.model, piece.started, piece.usage, piece.error)
+    if isinstance(piece, Calling):
+        return ModelCalling(piece.model, piece.started)
     if isinstance(piece, Done):
         return TurnReply(piece.content, piece.parts, piece.usage)
     if isinstance(piece, Passed):

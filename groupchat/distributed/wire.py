@@ -25,6 +25,7 @@ __all__ = [
     "Beat",
     "Call",
     "Called",
+    "Calling",
     "Cancel",
     "Done",
     "Ended",
@@ -94,6 +95,14 @@ class Called(_Wire):
     error: str | None = None
 
 
+class Calling(_Wire):
+    """The turn began a call to a model (see :class:`~groupchat.participant.ModelCalling`)."""
+
+    kind: Literal["calling"] = "calling"
+    model: str
+    started: datetime
+
+
 class Done(_Wire):
     """The turn ended with a message (``content=None``: the text streamed)."""
 
@@ -121,7 +130,7 @@ class Failed(_Wire):
 
 
 Piece = Annotated[
-    Text | Call | Result | Hand | Waiting | Called | Done | Passed | Ended | Failed,
+    Text | Call | Result | Hand | Waiting | Called | Calling | Done | Passed | Ended | Failed,
     Field(discriminator="kind"),
 ]
 

@@ -40,6 +40,7 @@ from groupchat.distributed.wire import (
     Beat,
     Call,
     Called,
+    Calling,
     Cancel,
     Done,
     Ended,
@@ -73,6 +74,7 @@ from groupchat.participant import (
     EndChat,
     HandTo,
     ModelCalled,
+    ModelCalling,
     Pass,
     Reply,
 )
@@ -613,6 +615,8 @@ def _piece(item: Any) -> Piece:
         return Waiting(prompt=item.prompt, timeout=item.timeout)
     if isinstance(item, ModelCalled):
         return Called(model=item.model, started=item.started, usage=item.usage, error=item.error)
+    if isinstance(item, ModelCalling):
+        return Calling(model=item.model, started=item.started)
     if isinstance(item, Reply):
         return Done(content=item.content, parts=item.parts, usage=item.usage)
     if isinstance(item, Pass):
@@ -621,5 +625,5 @@ def _piece(item: Any) -> Piece:
         return Ended(reason=item.reason)
     raise TypeError(
         f"a turn yielded {type(item).__name__}; a turn yields str, Reply, Pass, EndChat, "
-        "HandTo, AwaitingInput, ModelCalled or tool parts"
+        "HandTo, AwaitingInput, ModelCalled, ModelCalling or tool parts"
     )

@@ -390,6 +390,8 @@ class ChatSpans:
         if event.error is not None:
             span.set_status(Status(StatusCode.ERROR, event.error))
             span.set_attribute(c.ERROR_TYPE, _error_type(event.error))
+        if event.interrupted:
+            span.set_attribute(c.INTERRUPTED, True)
         span.end(end_time=end)
         self._metrics.model_call(event.model, start, end, event.usage, event.error)
 
