@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["share_fields_set"]
+__all__ = ["fields_set_of", "share_fields_set"]
 
 _FIELDS_SETS: dict[type[Any], set[str]] = {}
+
+
+def fields_set_of(cls: type[Any]) -> set[str]:
+    """The one set of field names shared by the instances of model class ``cls``."""
+    shared = _FIELDS_SETS.get(cls)
+    if shared is None:
+        shared = _FIELDS_SETS[cls] = set(cls.model_fields)
+    return shared
 
 
 def share_fields_set(model: Any) -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from groupchat._fields import share_fields_set
 from groupchat.bus import Bus, Publisher
 from groupchat.channel import InputChannel
+from groupchat.checked import maker
 from groupchat.events import MANAGER, EventBase, MessagePosted, SelectorAttempt
 from groupchat.messages import Message, MessageKind, Part, Usage, parse_mentions
 from groupchat.participant import Participant, participant_info, validate_name
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from groupchat.termination import Termination
 
 __all__ = ["ManagerActions", "Publishing"]
+
+_make_message = maker(Message)
 
 E = TypeVar("E", bound=EventBase)
 
@@ -72,7 +74,7 @@ class Publishing:
         interrupted: bool = False,
         usage: Usage | None = None,
     ) -> Message:
-        message = Message(
+        return _make_message(
             id=message_id or self._state.next_message_id(),
             sender=sender,
             content=content,
@@ -82,8 +84,6 @@ class Publishing:
             interrupted=interrupted,
             usage=usage,
         )
-        share_fields_set(message)
-        return message
 
     async def _post(self, pub: Publisher, message: Message) -> Message:
         await self._emit(pub, MessagePosted, message=message)

@@ -19,10 +19,10 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from groupchat._fields import share_fields_set
 from groupchat.bus.errors import ChatClosedError, EventsUnavailableError
 from groupchat.bus.log import ChatLog
 from groupchat.bus.readers import FilteredSubscription, MemorySubscription
+from groupchat.checked import maker
 from groupchat.events import Event, EventBase, MessagePosted
 
 __all__ = ["DEFAULT_RETAIN", "EventBus", "MemoryPublisher"]
@@ -53,14 +53,13 @@ class MemoryPublisher:
         return self._stamp(log, cls, fields)
 
     def _stamp(self, log: ChatLog, cls: type[E], fields: dict[str, Any]) -> E:
-        event = cls(
+        event = maker(cls)(
             chat_id=log.chat_id,
             seq=log.base + len(log.events),
             time=datetime.now(UTC),
             sender=self.sender,
             **fields,
         )
-        share_fields_set(event)
         if (
             cls is MessagePosted
             and isinstance(event, MessagePosted)
