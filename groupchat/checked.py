@@ -27,7 +27,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
-import annotated_types
 from pydantic import AwareDatetime, BaseModel
 from pydantic.fields import FieldInfo
 
@@ -45,10 +44,10 @@ _SCALARS: dict[Any, str] = {
 }
 
 _BOUNDS = (
-    (annotated_types.Ge, "ge", ">="),
-    (annotated_types.Gt, "gt", ">"),
-    (annotated_types.Le, "le", "<="),
-    (annotated_types.Lt, "lt", "<"),
+    ("Ge", "ge", ">="),  # annotated_types' bounds, known by name: the core imports only pydantic
+    ("Gt", "gt", ">"),
+    ("Le", "le", "<="),
+    ("Lt", "lt", "<"),
 )
 
 
@@ -120,7 +119,7 @@ def _field_check(name: str, field: FieldInfo, names: _Names) -> str | None:
     if check is None:
         return None
     for item in field.metadata:
-        bound = next((b for b in _BOUNDS if isinstance(item, b[0])), None)
+        bound = next((b for b in _BOUNDS if type(item).__name__ == b[0]), None)
         if bound is None:
             return None
         limit = getattr(item, bound[1])

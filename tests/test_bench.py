@@ -161,9 +161,12 @@ def test_the_store_benchmark_runs_on_postgresql(postgres_url: str) -> None:
         assert "ok" not in report and "problem" not in report, report
 
 
-def test_each_side_of_compare_imports_its_own_tree(tmp_path: Path) -> None:
+def test_each_side_of_compare_imports_its_own_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A package that the tree maps from elsewhere (``agents/`` as ``groupchat.agents``) is the
     tree's own, never the working tree's through this environment's editable install."""
+    monkeypatch.syspath_prepend(str(ROOT))  # ``bench`` is not installed: it is the repo's own
     from bench.compare import install_tree, side_process
 
     source = tmp_path / "src"
